@@ -1,0 +1,40 @@
+# Two commands: `make run` starts the product, `make test` runs the suite. Each sets up its own
+# virtual environment from pyproject.toml the first time (and again when pyproject.toml changes).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run worker test lint format roster clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+run: $(INSTALLED)
+	$(BIN)/python run.py
+
+worker: $(INSTALLED)
+	$(BIN)/python worker.py
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(INSTALLED)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy .
+
+format: $(INSTALLED)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# make roster FILE=people.csv
+roster: $(INSTALLED)
+	$(BIN)/python -m db.roster import $(FILE)
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

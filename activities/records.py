@@ -1,0 +1,189 @@
+"""Activities that write the read model. Each is idempotent: the directive's plan is settled
+once, an assignment's state carries the workflow's sequence number and an older or repeated
+write changes nothing, and every event row has a unique business key."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine, update
+from sqlalchemy.orm import Session
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.calendar import working_day_deadline
+from db.models import Assignment, AssignmentEventRow, Directive, utcnow
+from db.upsert import insert_ignoring_duplicates
+from workflows import activity_names
+from workflows.types import (
+    AssignmentStatus,
+    DirectivePlan,
+    DirectiveRevision,
+    DirectiveStatus,
+    DirectiveStatusInput,
+    IssueDirectiveInput,
+    RecordAmendmentInput,
+    RecordAssignmentInput,
+    Timeliness,
+)
+
+
+class RecordActivities:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @activity.defn(name=activity_names.PLAN_DIRECTIVE)
+    def plan_directive(self, request: IssueDirectiveInput) -> DirectivePlan:
+        """Settle the directive's deadline (working days on the Vietnamese calendar) and record
+        one assignment per commune. A second call returns what the first one stored."""
+        with Session(self._engine) as session, session.begin():
+            directive = session.get(Directive, request.directive_id, with_for_update=True)
+            if directive is None:
+                raise ApplicationError(
+                    f"directive {request.directive_id} does not exist", non_retryable=True
+                )
+            if directive.deadline is None:
+                if request.deadline is not None:
+                    directive.deadline = request.deadline
+                elif request.due_in_working_days is not None:
+                    directive.deadline = working_day_deadline(
+                        request.issued_at, request.due_in_working_days
+                    )
+                else:
+                    raise ApplicationError("a directive needs a deadline", non_retryable=True)
+                within = request.policy.acknowledge_within_seconds
+                directive.acknowledge_by = (
+                    request.issued_at + timedelta(seconds=within) if within else None
+                )
+            if directive.status == DirectiveStatus.ISSUING:
+                directive.status = DirectiveStatus.ACTIVE
+                directive.updated_at = utcnow()
+            deadline, acknowledge_by = directive.deadline, directive.acknowledge_by
+            rows = [
+                {
+                    "directive_id": request.directive_id,
+                    "commune_code": code,
+                    "status": AssignmentStatus.NOTIFIED.value,
+                    "timeliness": Timeliness.WITHIN_DEADLINE.value,
+                    "deadline": deadline,
+                    "original_deadline": deadline,
+                    "acknowledge_by": acknowledge_by,
+                    "revision": 1,
+                    "acknowledged_revision": 0,
+                    "escalation_level": 0,
+                    "seq": 0,
+                    "updated_at": utcnow(),
+                }
+                for code in request.communes
+            ]
+            if rows:
+                session.execute(
+                    insert_ignoring_duplicates(
+                        Assignment.__table__,  # type: ignore[arg-type]
+                        self._engine.dialect.name,
+                        rows,
+                    )
+                )
+        return DirectivePlan(
+            directive_id=request.directive_id,
+            deadline=deadline,
+            acknowledge_by=acknowledge_by,
+            communes=list(request.communes),
+        )
+
+    @activity.defn(name=activity_names.RECORD_ASSIGNMENT)
+    def record_assignment(self, request: RecordAssignmentInput) -> None:
+        """Write one assignment state and its timeline event. The state is applied only when
+        its sequence number is newer than the stored one; the event is keyed by
+        (directive, commune, seq). Calling this twice, or out of order, changes nothing."""
+        state = request.state
+        values: dict[str, object] = {
+            "status": state.status.value,
+            "timeliness": state.timeliness.value,
+            "deadline": state.deadline,
+            "original_deadline": state.original_deadline,
+            "revision": state.revision,
+            "acknowledged_revision": state.acknowledged_revision,
+            "acknowledged_at": state.acknowledged_at,
+            "reported_at": state.reported_at,
+            "completed_at": state.completed_at,
+            "escalation_level": state.escalation_level,
+            "extension_requested_until": state.extension_requested_until,
+            "seq": state.seq,
+            "updated_at": utcnow(),
+        }
+        if request.summary is not None:
+            values["report_summary"] = request.summary
+            values["report_evidence"] = list(request.evidence or [])
+        if request.review_comment is not None:
+            values["review_comment"] = request.review_comment
+        event = {
+            "directive_id": state.directive_id,
+            "commune_code": state.commune_code,
+            "seq": state.seq,
+            "kind": request.event.kind,
+            "at": request.event.at,
+            "actor": request.event.actor,
+            "detail": dict(request.event.detail),
+        }
+        with Session(self._engine) as session, session.begin():
+            session.execute(
+                update(Assignment)
+                .where(
+                    Assignment.directive_id == state.directive_id,
+                    Assignment.commune_code == state.commune_code,
+                    Assignment.seq < state.seq,
+                )
+                .values(values)
+            )
+            session.execute(
+                insert_ignoring_duplicates(
+                    AssignmentEventRow.__table__,  # type: ignore[arg-type]
+                    self._engine.dialect.name,
+                    [event],
+                )
+            )
+
+    @activity.defn(name=activity_names.RECORD_AMENDMENT)
+    def record_amendment(self, request: RecordAmendmentInput) -> DirectiveRevision:
+        """Store a directive's new text or deadline as revision N. Replaying revision N returns
+        the stored outcome instead of applying it again."""
+        with Session(self._engine) as session, session.begin():
+            directive = session.get(Directive, request.directive_id, with_for_update=True)
+            if directive is None:
+                raise ApplicationError(
+                    f"directive {request.directive_id} does not exist", non_retryable=True
+                )
+            if directive.revision < request.revision:
+                changed = (request.title is not None and request.title != directive.title) or (
+                    request.body is not None and request.body != directive.body
+                )
+                if request.title is not None:
+                    directive.title = request.title
+                if request.body is not None:
+                    directive.body = request.body
+                if request.deadline is not None:
+                    directive.deadline = request.deadline
+                directive.revision = request.revision
+                policy = dict(directive.policy)
+                if changed:
+                    policy["content_revision"] = request.revision
+                directive.policy = policy
+                directive.updated_at = utcnow()
+            return DirectiveRevision(
+                directive_id=directive.id,
+                revision=directive.revision,
+                status=DirectiveStatus(directive.status),
+                content_changed=directive.policy.get("content_revision") == request.revision,
+                deadline=directive.deadline,
+            )
+
+    @activity.defn(name=activity_names.SET_DIRECTIVE_STATUS)
+    def set_directive_status(self, request: DirectiveStatusInput) -> None:
+        """Move a directive to a final status; setting the same status again changes nothing."""
+        with Session(self._engine) as session, session.begin():
+            session.execute(
+                update(Directive)
+                .where(Directive.id == request.directive_id)
+                .values(status=request.status.value, updated_at=utcnow())
+            )

@@ -1,0 +1,78 @@
+"""Renders notification templates: one strict, sandboxed Jinja2 environment for every message.
+
+A template lives at `templates/notifications/{language}/{kind}.{channel}.j2`; its first line is
+the subject, the rest (after one blank line) the body. Rendering happens in activities only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+from activities.calendar import VIETNAM
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "notifications"
+LANGUAGES = ("vi", "en")
+DEFAULT_LANGUAGE = "vi"
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str
+    body: str
+
+
+def local_time(value: datetime | str, language: str = DEFAULT_LANGUAGE) -> str:
+    """What people see is Asia/Ho_Chi_Minh time, written the way each language writes dates."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = moment.astimezone(VIETNAM)
+    if language == "vi":
+        return local.strftime("%H:%M ngày %d/%m/%Y")
+    return local.strftime("%H:%M, %d %b %Y")
+
+
+def duration_text(seconds: int | str, language: str = DEFAULT_LANGUAGE) -> str:
+    total = abs(int(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    units = (
+        ("ngày", "giờ", "phút", "giây")
+        if language == "vi"
+        else ("day(s)", "hour(s)", "minute(s)", "second(s)")
+    )
+    parts = [f"{n} {u}" for n, u in zip((days, hours, minutes, secs), units, strict=True) if n]
+    return " ".join(parts) or f"0 {units[3]}"
+
+
+class Renderer:
+    def __init__(self, root: Path = TEMPLATES_DIR) -> None:
+        self._env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(root)),
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self._env.filters["local_time"] = local_time
+        self._env.filters["duration_text"] = duration_text
+
+    def render(
+        self, kind: str, channel: str, language: str, context: dict[str, Any]
+    ) -> RenderedMessage:
+        language = language if language in LANGUAGES else DEFAULT_LANGUAGE
+        try:
+            template = self._env.get_template(f"{language}/{kind}.{channel}.j2")
+        except TemplateNotFound:
+            # Every kind has an email template; other channels fall back to its text.
+            template = self._env.get_template(f"{language}/{kind}.email.j2")
+        text = template.render(language=language, **context).strip()
+        subject, _, body = text.partition("\n")
+        # A subject is one line: nothing a user typed may add a header.
+        subject = " ".join(subject.split())
+        return RenderedMessage(subject=subject, body=body.strip())

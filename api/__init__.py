@@ -1,0 +1,1 @@
+"""The HTTP surface: a versioned REST API (FastAPI) over the read model and the workflows."""

@@ -1,0 +1,166 @@
+"""The API process: FastAPI app with API v1, OpenAPI at /docs, and /healthz.
+
+uvicorn api.main:app
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api import services
+from api.deps import TemporalGateway, hash_token
+from api.limits import BodyLimitMiddleware
+from api.routes import assignments, directives, notifications, reference, tokens
+from api.schemas import Health
+from config import Settings, get_settings
+from db.engine import make_async_engine
+from db.models import ApiToken, Directive
+from workflows.types import DirectiveStatus, Role
+
+log = logging.getLogger("axis.api")
+# A directive stored but not started (Temporal was down when it was issued) is started by the
+# reconciler after this long; USE_EXISTING makes a start of a running one harmless.
+RESUME_AFTER = timedelta(seconds=30)
+RECONCILE_EVERY_SECONDS = 30
+
+
+async def ensure_admin_token(sessions: async_sessionmaker[AsyncSession], token: str) -> None:
+    async with sessions() as session:
+        digest = hash_token(token)
+        if await session.scalar(select(ApiToken.id).where(ApiToken.token_hash == digest)):
+            return
+        session.add(
+            ApiToken(
+                name="admin (AXIS_ADMIN_TOKEN)",
+                role=Role.STEERING_OFFICE.value,
+                token_hash=digest,
+                created_at=datetime.now(UTC),
+            )
+        )
+        await session.commit()
+
+
+async def resume_issuing_directives(app: FastAPI) -> int:
+    """Start the workflow of every directive stuck in `issuing`; returns how many it tried."""
+    settings: Settings = app.state.settings
+    cutoff = datetime.now(UTC) - RESUME_AFTER
+    async with app.state.sessions() as session:
+        stuck = list(
+            await session.scalars(
+                select(Directive).where(
+                    Directive.status == DirectiveStatus.ISSUING.value, Directive.issued_at < cutoff
+                )
+            )
+        )
+        if not stuck:
+            return 0
+        client = await app.state.temporal.get()
+        for directive in stuck:
+            await services.start_directive(client, settings, directive)
+    return len(stuck)
+
+
+async def _reconcile(app: FastAPI) -> None:
+    try:
+        await resume_issuing_directives(app)
+    except Exception:
+        log.exception("reconciliation failed; it runs again shortly")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine: AsyncEngine = make_async_engine(settings.resolved_database_url)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        app.state.temporal = TemporalGateway(
+            settings.resolved_temporal_address, settings.temporal_namespace
+        )
+        if settings.admin_token:
+            await ensure_admin_token(app.state.sessions, settings.admin_token)
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        scheduler.add_job(
+            _reconcile, "interval", seconds=RECONCILE_EVERY_SECONDS, args=[app], max_instances=1
+        )
+        scheduler.start()
+        try:
+            yield
+        finally:
+            scheduler.shutdown(wait=False)
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Steering Axis",
+        version="1.0",
+        description="Directives of the provincial steering office as durable processes: "
+        "assignments to each commune, acknowledgements, reports, reminders and escalations.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = jsonable_encoder(exc.errors(), exclude={"input", "ctx", "url"})
+        messages = [
+            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg')}".lstrip(
+                ": "
+            )
+            for e in errors
+        ]
+        return JSONResponse({"detail": "; ".join(messages), "errors": errors}, status_code=422)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz(request: Request) -> JSONResponse:
+        """200 when the database and Temporal both answer; 503 with what is wrong otherwise."""
+        database = temporal = "ok"
+        try:
+            async with request.app.state.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as e:
+            database = f"error: {type(e).__name__}"
+        try:
+            client = await request.app.state.temporal.get()
+            await client.service_client.check_health()
+        except Exception as e:
+            temporal = f"error: {getattr(e, 'detail', None) or type(e).__name__}"
+        healthy = database == "ok" and temporal == "ok"
+        body: dict[str, Any] = Health(
+            status="ok" if healthy else "degraded", database=database, temporal=temporal
+        ).model_dump()
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    v1 = APIRouter(prefix="/api/v1")
+    for module in (reference, tokens, directives, assignments, notifications):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `uvicorn api.main:app` builds the app on first use, not at import: tests import this
+    # module with settings of their own.
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)

@@ -1,0 +1,227 @@
+"""A directive's assignments: the list, one commune's detail and timeline, and the actions of
+the commune leader (acknowledge, report, ask for an extension) and of the steering office
+(review, decide an extension). Every action is an update on the assignment's own workflow."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api import services
+from api.deps import (
+    CurrentUser,
+    LeaderUser,
+    OfficeUser,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    check_commune_scope,
+)
+from api.schemas import (
+    AcknowledgeResult,
+    AssignmentDetail,
+    AssignmentEventPublic,
+    AssignmentPublic,
+    AssignmentsPublic,
+    ExtensionCreate,
+    ExtensionDecision,
+    ReportCreate,
+    ReviewCreate,
+)
+from db import queries
+from workflows.assignment import AssignmentWorkflow
+from workflows.types import (
+    AcknowledgeInput,
+    AssignmentStatus,
+    ExtensionDecisionInput,
+    ExtensionRequestInput,
+    ReportInput,
+    ReviewInput,
+    Role,
+    Timeliness,
+    assignment_workflow_id,
+)
+
+router = APIRouter(prefix="/directives/{directive_id}/assignments", tags=["assignments"])
+
+
+@router.get("")
+async def list_assignments(
+    directive_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    status: AssignmentStatus | None = None,
+    timeliness: Timeliness | None = None,
+    limit: Annotated[int, Query(ge=1)] = 500,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AssignmentsPublic:
+    await services.load_directive(session, user, directive_id)
+    scope = user.commune_code if user.role == Role.COMMUNE_LEADER else None
+    rows, total = await queries.list_assignments(
+        session,
+        directive_id,
+        scope,
+        status.value if status else None,
+        timeliness.value if timeliness else None,
+        min(limit, settings.max_page_size),
+        offset,
+    )
+    return AssignmentsPublic(
+        data=[services.to_assignment_public(a, name) for a, name in rows], count=total
+    )
+
+
+@router.get("/{commune_code}")
+async def get_assignment(
+    directive_id: int, commune_code: str, user: CurrentUser, session: SessionDep
+) -> AssignmentDetail:
+    check_commune_scope(user, commune_code)
+    await services.load_directive(session, user, directive_id)
+    assignment, name = await services.load_assignment(session, directive_id, commune_code)
+    events = await queries.assignment_events(session, directive_id, commune_code)
+    return AssignmentDetail(
+        **services.to_assignment_public(assignment, name).model_dump(),
+        events=[
+            AssignmentEventPublic(seq=e.seq, kind=e.kind, at=e.at, actor=e.actor, detail=e.detail)
+            for e in events
+        ],
+    )
+
+
+async def _current(session: SessionDep, directive_id: int, commune_code: str) -> AssignmentPublic:
+    session.expire_all()
+    assignment, name = await services.load_assignment(session, directive_id, commune_code)
+    return services.to_assignment_public(assignment, name)
+
+
+@router.post("/{commune_code}/acknowledge")
+async def acknowledge(
+    directive_id: int,
+    commune_code: str,
+    user: LeaderUser,
+    session: SessionDep,
+    temporal: TemporalDep,
+) -> AcknowledgeResult:
+    """Acknowledge receipt. Acknowledging again is harmless: the answer says it already was."""
+    check_commune_scope(user, commune_code)
+    await services.load_assignment(session, directive_id, commune_code)
+    handle = temporal.get_workflow_handle(assignment_workflow_id(directive_id, commune_code))
+    already = False
+    try:
+        await services.run_update(
+            handle.execute_update(AssignmentWorkflow.acknowledge, AcknowledgeInput(user.actor)),
+            session,
+            directive_id,
+            commune_code,
+        )
+    except services.AlreadyAcknowledged:
+        already = True
+    current = await _current(session, directive_id, commune_code)
+    return AcknowledgeResult(**current.model_dump(), already_acknowledged=already)
+
+
+@router.post("/{commune_code}/report")
+async def report(
+    directive_id: int,
+    commune_code: str,
+    payload: ReportCreate,
+    user: LeaderUser,
+    session: SessionDep,
+    temporal: TemporalDep,
+) -> AssignmentPublic:
+    """Report completion with a summary and evidence (links or document references)."""
+    check_commune_scope(user, commune_code)
+    await services.load_assignment(session, directive_id, commune_code)
+    handle = temporal.get_workflow_handle(assignment_workflow_id(directive_id, commune_code))
+    await services.run_update(
+        handle.execute_update(
+            AssignmentWorkflow.report,
+            ReportInput(actor=user.actor, summary=payload.summary, evidence=payload.evidence),
+        ),
+        session,
+        directive_id,
+        commune_code,
+    )
+    return await _current(session, directive_id, commune_code)
+
+
+@router.post("/{commune_code}/review")
+async def review(
+    directive_id: int,
+    commune_code: str,
+    payload: ReviewCreate,
+    user: OfficeUser,
+    session: SessionDep,
+    temporal: TemporalDep,
+) -> AssignmentPublic:
+    """Accept a report (done), or return it for rework with a comment."""
+    await services.load_assignment(session, directive_id, commune_code)
+    handle = temporal.get_workflow_handle(assignment_workflow_id(directive_id, commune_code))
+    await services.run_update(
+        handle.execute_update(
+            AssignmentWorkflow.review,
+            ReviewInput(
+                actor=user.actor, accept=payload.decision == "accept", comment=payload.comment
+            ),
+        ),
+        session,
+        directive_id,
+        commune_code,
+    )
+    return await _current(session, directive_id, commune_code)
+
+
+@router.post("/{commune_code}/extension")
+async def request_extension(
+    directive_id: int,
+    commune_code: str,
+    payload: ExtensionCreate,
+    user: LeaderUser,
+    session: SessionDep,
+    temporal: TemporalDep,
+) -> AssignmentPublic:
+    """Ask the steering office to move the deadline."""
+    check_commune_scope(user, commune_code)
+    await services.load_assignment(session, directive_id, commune_code)
+    handle = temporal.get_workflow_handle(assignment_workflow_id(directive_id, commune_code))
+    await services.run_update(
+        handle.execute_update(
+            AssignmentWorkflow.request_extension,
+            ExtensionRequestInput(actor=user.actor, until=payload.until, reason=payload.reason),
+        ),
+        session,
+        directive_id,
+        commune_code,
+    )
+    return await _current(session, directive_id, commune_code)
+
+
+@router.post("/{commune_code}/extension/decision")
+async def decide_extension(
+    directive_id: int,
+    commune_code: str,
+    payload: ExtensionDecision,
+    user: OfficeUser,
+    session: SessionDep,
+    temporal: TemporalDep,
+) -> AssignmentPublic:
+    """Grant (moving the live deadline; the original stays on record) or refuse."""
+    await services.load_assignment(session, directive_id, commune_code)
+    handle = temporal.get_workflow_handle(assignment_workflow_id(directive_id, commune_code))
+    await services.run_update(
+        handle.execute_update(
+            AssignmentWorkflow.decide_extension,
+            ExtensionDecisionInput(
+                actor=user.actor,
+                grant=payload.decision == "grant",
+                until=payload.until,
+                comment=payload.comment,
+            ),
+        ),
+        session,
+        directive_id,
+        commune_code,
+    )
+    return await _current(session, directive_id, commune_code)

@@ -1,0 +1,43 @@
+"""The messages the engine has recorded for each issue, reminder and escalation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import CurrentUser, SessionDep, SettingsDep, check_commune_scope
+from api.schemas import NotificationPublic, NotificationsPublic
+from db import queries
+from workflows.types import NotificationKind, Role
+
+router = APIRouter(prefix="/notifications", tags=["notifications"])
+
+
+@router.get("")
+async def list_notifications(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    directive_id: int | None = None,
+    commune_code: str | None = None,
+    kind: NotificationKind | None = None,
+    limit: Annotated[int, Query(ge=1)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> NotificationsPublic:
+    if user.role == Role.COMMUNE_LEADER:
+        if commune_code is not None:
+            check_commune_scope(user, commune_code)
+        commune_code = user.commune_code
+    rows, total = await queries.list_notifications(
+        session,
+        directive_id,
+        commune_code,
+        kind.value if kind else None,
+        min(limit, settings.max_page_size),
+        offset,
+    )
+    return NotificationsPublic(
+        data=[NotificationPublic.model_validate(n, from_attributes=True) for n in rows],
+        count=total,
+    )

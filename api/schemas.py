@@ -1,0 +1,301 @@
+"""Request and response bodies of API v1. Requests refuse unknown fields: a client that sends
+`status` or `commune_code` where they are not accepted learns so at once (422)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from api.durations import format_duration, parse_duration
+
+MAX_COMMUNES = 5000
+MAX_REMINDERS = 20
+MAX_ESCALATION_STEPS = 10
+Text200 = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class EscalationStepIn(Request):
+    after: str = Field(description="ISO 8601 duration past the deadline, e.g. P1D or PT10S")
+    to: Literal["official_in_charge", "steering_office"]
+
+    @field_validator("after")
+    @classmethod
+    def _after(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class DirectiveCreate(Request):
+    title: str = Field(min_length=1, max_length=500)
+    body: str = Field(min_length=1, max_length=20_000)
+    deadline: AwareDatetime | None = Field(
+        default=None, description="ISO 8601 with an offset, e.g. 2026-12-01T17:00:00+07:00"
+    )
+    due_in_working_days: int | None = Field(
+        default=None, ge=1, le=365, description="Working days on the Vietnamese calendar"
+    )
+    acknowledge_within: str | None = Field(
+        default=None, description="ISO 8601 duration after issue, e.g. P1D"
+    )
+    communes: list[str] | None = Field(
+        default=None, max_length=MAX_COMMUNES, description="Commune codes; all when omitted"
+    )
+    reminder_offsets: list[str] = Field(
+        default_factory=lambda: ["P1D", "-P1D"],
+        max_length=MAX_REMINDERS,
+        description="ISO 8601 durations before the deadline; a leading '-' means after it",
+    )
+    escalation: list[EscalationStepIn] = Field(
+        default_factory=lambda: [
+            EscalationStepIn(after="P2D", to="official_in_charge"),
+            EscalationStepIn(after="P5D", to="steering_office"),
+        ],
+        max_length=MAX_ESCALATION_STEPS,
+    )
+
+    @field_validator("acknowledge_within")
+    @classmethod
+    def _acknowledge_within(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration(value) <= 0:
+            raise ValueError("acknowledge_within must be longer than zero")
+        return value
+
+    @field_validator("reminder_offsets")
+    @classmethod
+    def _reminders(cls, values: list[str]) -> list[str]:
+        seconds = [parse_duration(v, signed=True) for v in values]
+        if len(set(seconds)) != len(seconds):
+            raise ValueError("reminder offsets must differ from each other")
+        return values
+
+    @field_validator("communes")
+    @classmethod
+    def _communes(cls, values: list[str] | None) -> list[str] | None:
+        if values is None:
+            return None
+        if not values:
+            raise ValueError("communes, when given, must name at least one commune")
+        if len(set(values)) != len(values):
+            raise ValueError("communes must not repeat")
+        return values
+
+    @model_validator(mode="after")
+    def _one_deadline(self) -> DirectiveCreate:
+        if (self.deadline is None) == (self.due_in_working_days is None):
+            raise ValueError("give exactly one of deadline and due_in_working_days")
+        afters = [parse_duration(step.after) for step in self.escalation]
+        if afters != sorted(set(afters)):
+            raise ValueError("escalation steps must come in order of 'after', each later")
+        return self
+
+
+class DirectiveAmend(Request):
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    body: str | None = Field(default=None, min_length=1, max_length=20_000)
+    deadline: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> DirectiveAmend:
+        if self.title is None and self.body is None and self.deadline is None:
+            raise ValueError("give at least one of title, body and deadline")
+        return self
+
+
+class DirectiveRecall(Request):
+    reason: str = Field(default="", max_length=2000)
+
+
+class Counts(BaseModel):
+    total: int
+    status: dict[str, int]
+    timeliness: dict[str, int]
+
+
+class EscalationStepOut(BaseModel):
+    after: str
+    to: str
+
+
+class DirectivePublic(BaseModel):
+    id: int
+    workflow_id: str
+    title: str
+    body: str
+    status: str
+    revision: int
+    issued_at: datetime
+    issued_by: str
+    deadline: datetime | None
+    due_in_working_days: int | None
+    acknowledge_by: datetime | None
+    acknowledge_within: str | None
+    reminder_offsets: list[str]
+    escalation: list[EscalationStepOut]
+    communes_count: int
+    counts: Counts
+
+
+class DirectivesPublic(BaseModel):
+    data: list[DirectivePublic]
+    count: int
+
+
+class AssignmentPublic(BaseModel):
+    directive_id: int
+    workflow_id: str
+    commune_code: str
+    commune_name: str
+    status: str
+    timeliness: str
+    deadline: datetime
+    original_deadline: datetime
+    acknowledge_by: datetime | None
+    acknowledged_at: datetime | None
+    reported_at: datetime | None
+    completed_at: datetime | None
+    escalation_level: int
+    revision: int
+    acknowledged_revision: int
+    needs_acknowledgement: bool
+    extension_requested_until: datetime | None
+    report_summary: str | None
+    report_evidence: list[str] | None
+    review_comment: str | None
+    updated_at: datetime
+
+
+class AssignmentEventPublic(BaseModel):
+    seq: int
+    kind: str
+    at: datetime
+    actor: str
+    detail: dict[str, Any]
+
+
+class AssignmentDetail(AssignmentPublic):
+    events: list[AssignmentEventPublic]
+
+
+class AssignmentsPublic(BaseModel):
+    data: list[AssignmentPublic]
+    count: int
+
+
+class AcknowledgeResult(AssignmentPublic):
+    already_acknowledged: bool = False
+
+
+class ReportCreate(Request):
+    summary: str = Field(min_length=1, max_length=4000)
+    evidence: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        default_factory=list, max_length=20, description="Links or document references"
+    )
+
+
+class ReviewCreate(Request):
+    decision: Literal["accept", "return"]
+    comment: str = Field(default="", max_length=4000)
+
+    @model_validator(mode="after")
+    def _comment_on_return(self) -> ReviewCreate:
+        if self.decision == "return" and not self.comment:
+            raise ValueError("returning a report needs a comment saying what to rework")
+        return self
+
+
+class ExtensionCreate(Request):
+    until: AwareDatetime
+    reason: str = Field(default="", max_length=2000)
+
+
+class ExtensionDecision(Request):
+    decision: Literal["grant", "refuse"]
+    until: AwareDatetime | None = Field(
+        default=None, description="Grant until this time instead of the requested one"
+    )
+    comment: str = Field(default="", max_length=2000)
+
+
+class CommunePublic(BaseModel):
+    code: str
+    name: str
+    kind: str
+    province_code: str
+
+
+class CommunesPublic(BaseModel):
+    data: list[CommunePublic]
+    count: int
+
+
+class TokenCreate(Request):
+    role: Literal["steering_office", "commune_leader", "official_in_charge", "reader"]
+    commune_code: str | None = None
+    name: Text200
+
+
+class TokenPublic(BaseModel):
+    id: int
+    name: str
+    role: str
+    commune_code: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="Shown once; only its hash is stored")
+
+
+class TokensPublic(BaseModel):
+    data: list[TokenPublic]
+    count: int
+
+
+class NotificationPublic(BaseModel):
+    id: int
+    idempotency_key: str
+    directive_id: int
+    commune_code: str
+    kind: str
+    step: str
+    recipient: str
+    recipient_role: str
+    channel: str
+    language: str
+    subject: str
+    body: str
+    status: str
+    created_at: datetime
+
+
+class NotificationsPublic(BaseModel):
+    data: list[NotificationPublic]
+    count: int
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: str
+    temporal: str
+
+
+def policy_out(policy: dict[str, Any]) -> dict[str, Any]:
+    """The stored policy (seconds) in the API's ISO 8601 form."""
+    within = policy.get("acknowledge_within_seconds")
+    return {
+        "acknowledge_within": format_duration(within) if within else None,
+        "reminder_offsets": [
+            format_duration(s) for s in policy.get("reminder_offsets_seconds", [])
+        ],
+        "escalation": [
+            {"after": format_duration(step["after_seconds"]), "to": step["to"]}
+            for step in policy.get("escalation", [])
+        ],
+    }

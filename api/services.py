@@ -1,0 +1,315 @@
+"""What the routes do beyond validation: turn an API request into a workflow message, and a
+workflow's answer (or refusal) into an HTTP answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from fastapi import HTTPException, status
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import Principal
+from api.durations import parse_duration
+from api.schemas import (
+    AssignmentPublic,
+    Counts,
+    DirectiveCreate,
+    DirectivePublic,
+    policy_out,
+)
+from config import Settings
+from db import queries
+from db.models import Assignment, Commune, Directive
+from workflows.assignment import ALREADY_ACKNOWLEDGED
+from workflows.directive import DirectiveWorkflow
+from workflows.types import (
+    CLOSED_STATUSES,
+    AssignmentStatus,
+    DirectivePolicy,
+    DirectiveStatus,
+    EscalationStep,
+    IssueDirectiveInput,
+    Role,
+    assignment_workflow_id,
+    directive_workflow_id,
+)
+
+T = TypeVar("T")
+
+
+class AlreadyAcknowledged(Exception):
+    pass
+
+
+def policy_from(payload: DirectiveCreate) -> DirectivePolicy:
+    return DirectivePolicy(
+        reminder_offsets_seconds=[parse_duration(v, signed=True) for v in payload.reminder_offsets],
+        escalation=[
+            EscalationStep(after_seconds=parse_duration(step.after), to=Role(step.to))
+            for step in payload.escalation
+        ],
+        acknowledge_within_seconds=(
+            parse_duration(payload.acknowledge_within) if payload.acknowledge_within else None
+        ),
+    )
+
+
+def issue_input(directive: Directive) -> IssueDirectiveInput:
+    """The one place a stored directive becomes the workflow's input."""
+    policy = directive.policy
+    return IssueDirectiveInput(
+        directive_id=directive.id,
+        communes=list(directive.communes),
+        issued_at=directive.issued_at,
+        policy=DirectivePolicy(
+            reminder_offsets_seconds=list(policy["reminder_offsets_seconds"]),
+            escalation=[
+                EscalationStep(after_seconds=s["after_seconds"], to=Role(s["to"]))
+                for s in policy["escalation"]
+            ],
+            acknowledge_within_seconds=policy.get("acknowledge_within_seconds"),
+        ),
+        deadline=directive.deadline if directive.due_in_working_days is None else None,
+        due_in_working_days=directive.due_in_working_days,
+    )
+
+
+async def create_directive(
+    session: AsyncSession,
+    payload: DirectiveCreate,
+    user: Principal,
+    idempotency_key: str | None,
+) -> tuple[Directive, bool]:
+    """Store the directive (status `issuing`); with an idempotency key already used, return
+    the directive it created instead. Returns (directive, created)."""
+    if idempotency_key is not None:
+        existing = await session.scalar(
+            select(Directive).where(Directive.idempotency_key == idempotency_key)
+        )
+        if existing is not None:
+            return existing, False
+    known = set(await session.scalars(select(Commune.code).where(Commune.province_code == "66")))
+    if payload.communes is None:
+        communes = sorted(known)
+    else:
+        unknown = sorted(set(payload.communes) - known)
+        if unknown:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                f"unknown commune codes: {', '.join(unknown[:20])}",
+            )
+        communes = sorted(payload.communes)
+    now = datetime.now(UTC)
+    if payload.deadline is not None and payload.deadline <= now:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "the deadline is in the past")
+    policy = policy_from(payload)
+    directive = Directive(
+        idempotency_key=idempotency_key,
+        title=payload.title,
+        body=payload.body,
+        status=DirectiveStatus.ISSUING.value,
+        revision=1,
+        issued_at=now,
+        issued_by=user.actor,
+        deadline=payload.deadline,
+        due_in_working_days=payload.due_in_working_days,
+        communes=communes,
+        policy={
+            "reminder_offsets_seconds": policy.reminder_offsets_seconds,
+            "escalation": [
+                {"after_seconds": s.after_seconds, "to": s.to.value} for s in policy.escalation
+            ],
+            "acknowledge_within_seconds": policy.acknowledge_within_seconds,
+        },
+        updated_at=now,
+    )
+    session.add(directive)
+    try:
+        await session.commit()
+    except IntegrityError:
+        # Another request with the same idempotency key won the race: answer with its directive.
+        await session.rollback()
+        existing = await session.scalar(
+            select(Directive).where(Directive.idempotency_key == idempotency_key)
+        )
+        if existing is None:
+            raise
+        return existing, False
+    return directive, True
+
+
+async def start_directive(client: Client, settings: Settings, directive: Directive) -> None:
+    """Start (or find running) the directive's workflow; safe to call any number of times."""
+    try:
+        await client.start_workflow(
+            DirectiveWorkflow.run,
+            issue_input(directive),
+            id=directive_workflow_id(directive.id),
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        # Finished already (closed or recalled): nothing to start.
+        return
+    except RPCError as e:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"the directive is stored as {directive.id} but could not be started yet ({e.message});"
+            " repeat the request with the same Idempotency-Key to start it",
+        ) from e
+
+
+async def wait_for_plan(client: Client, directive_id: int, seconds: float) -> None:
+    """Give the workflow a moment to settle the deadline so the answer can show it."""
+    handle = client.get_workflow_handle(directive_workflow_id(directive_id))
+    try:
+        await asyncio.wait_for(handle.execute_update(DirectiveWorkflow.wait_for_plan), seconds)
+    except (
+        TimeoutError,
+        RPCError,
+        WorkflowUpdateFailedError,
+        WorkflowUpdateRPCTimeoutOrCancelledError,
+    ):
+        # The answer then shows the directive as `issuing`, without its computed deadline yet.
+        pass
+
+
+async def directive_public(
+    session: AsyncSession, directive: Directive, commune_code: str | None = None
+) -> DirectivePublic:
+    counts = await queries.assignment_counts(session, [directive.id], commune_code)
+    return to_directive_public(directive, counts[directive.id])
+
+
+def to_directive_public(directive: Directive, counts: dict[str, Any]) -> DirectivePublic:
+    return DirectivePublic(
+        id=directive.id,
+        workflow_id=directive_workflow_id(directive.id),
+        title=directive.title,
+        body=directive.body,
+        status=directive.status,
+        revision=directive.revision,
+        issued_at=directive.issued_at,
+        issued_by=directive.issued_by,
+        deadline=directive.deadline,
+        due_in_working_days=directive.due_in_working_days,
+        acknowledge_by=directive.acknowledge_by,
+        communes_count=len(directive.communes),
+        counts=Counts(**counts),
+        **policy_out(directive.policy),
+    )
+
+
+def to_assignment_public(assignment: Assignment, commune_name: str) -> AssignmentPublic:
+    return AssignmentPublic(
+        directive_id=assignment.directive_id,
+        workflow_id=assignment_workflow_id(assignment.directive_id, assignment.commune_code),
+        commune_code=assignment.commune_code,
+        commune_name=commune_name,
+        status=assignment.status,
+        timeliness=assignment.timeliness,
+        deadline=assignment.deadline,
+        original_deadline=assignment.original_deadline,
+        acknowledge_by=assignment.acknowledge_by,
+        acknowledged_at=assignment.acknowledged_at,
+        reported_at=assignment.reported_at,
+        completed_at=assignment.completed_at,
+        escalation_level=assignment.escalation_level,
+        revision=assignment.revision,
+        acknowledged_revision=assignment.acknowledged_revision,
+        needs_acknowledgement=assignment.status not in CLOSED_STATUSES
+        and assignment.acknowledged_revision < assignment.revision,
+        extension_requested_until=assignment.extension_requested_until,
+        report_summary=assignment.report_summary,
+        report_evidence=assignment.report_evidence,
+        review_comment=assignment.review_comment,
+        updated_at=assignment.updated_at,
+    )
+
+
+async def load_directive(session: AsyncSession, user: Principal, directive_id: int) -> Directive:
+    """The directive, if it exists and this user may see it (a leader: only if addressed)."""
+    directive = await session.get(Directive, directive_id)
+    if directive is None or (
+        user.role == Role.COMMUNE_LEADER and user.commune_code not in directive.communes
+    ):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"directive {directive_id} not found")
+    return directive
+
+
+async def load_assignment(
+    session: AsyncSession, directive_id: int, commune_code: str
+) -> tuple[Assignment, str]:
+    found = await queries.get_assignment(session, directive_id, commune_code)
+    if found is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"directive {directive_id} has no assignment for commune {commune_code}",
+        )
+    return found
+
+
+async def run_update(
+    call: Awaitable[T], session: AsyncSession, directive_id: int, commune_code: str
+) -> T:
+    """Send one update to an assignment's workflow; turn a refusal into 409 and a finished or
+    missing workflow into an answer that says which."""
+    try:
+        return await call
+    except WorkflowUpdateFailedError as e:
+        cause = e.cause
+        if isinstance(cause, ApplicationError) and cause.type == ALREADY_ACKNOWLEDGED:
+            raise AlreadyAcknowledged() from e
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
+        raise HTTPException(status.HTTP_409_CONFLICT, message) from e
+    except RPCError as e:
+        if e.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, f"the workflow engine refused: {e.message}"
+            ) from e
+        found = await queries.get_assignment(session, directive_id, commune_code)
+        if found is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                f"directive {directive_id} has no assignment for commune {commune_code}",
+            ) from e
+        current = AssignmentStatus(found[0].status)
+        if current in CLOSED_STATUSES:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"the assignment is {current.value}"
+            ) from e
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "the assignment is still being opened; try again shortly"
+        ) from e
+
+
+async def run_directive_update(call: Awaitable[T], directive: Directive) -> T:
+    """Send one update to a directive's workflow; a refusal becomes 409."""
+    try:
+        return await call
+    except WorkflowUpdateFailedError as e:
+        cause = e.cause
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
+        raise HTTPException(status.HTTP_409_CONFLICT, message) from e
+    except RPCError as e:
+        if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"the directive is {directive.status}"
+            ) from e
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"the workflow engine refused: {e.message}"
+        ) from e

@@ -1,0 +1,47 @@
+"""Settings for every process of the product, read from `AXIS_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AXIS_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("./var")
+    # Unset: a SQLite file under data_dir.
+    database_url: str | None = None
+    # Unset: `make run` starts the embedded Temporal dev server on temporal_port.
+    temporal_address: str | None = None
+    temporal_port: int = 7233
+    temporal_namespace: str = "default"
+    task_queue: str = "steering-axis"
+    admin_token: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    # Bodies above this are refused with 413 long before Temporal's 2 MiB payload limit.
+    max_body_bytes: int = 64 * 1024
+    max_page_size: int = 500
+    # How long POST /directives waits for the deadline to be computed before answering.
+    issue_wait_seconds: float = 10.0
+    # A roster CSV loaded at start when no roster exists yet; unset loads the demo roster.
+    roster_csv: Path | None = None
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'axis.db').resolve()}"
+
+    @property
+    def resolved_temporal_address(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

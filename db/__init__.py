@@ -1,0 +1,1 @@
+"""Storage: the SQL read model, its migrations and the reference data it starts with."""

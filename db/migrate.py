@@ -1,0 +1,65 @@
+"""Bring a database up to date and load its reference data:
+
+    python -m db.migrate
+
+Applies the Alembic migrations, loads the communes of Dak Lak, and, when no roster exists yet,
+the roster named by AXIS_ROSTER_CSV or else the demo roster (addresses under example.invalid).
+Safe to run any number of times."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from activities.communes import communes_of_province
+from config import Settings, get_settings
+from db.engine import make_engine
+from db.models import Commune
+from db.roster import DEMO_ROSTER, import_roster, roster_is_empty
+from db.upsert import insert_ignoring_duplicates
+
+ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
+
+
+def upgrade(url: str) -> None:
+    cfg = Config(str(ALEMBIC_INI))
+    cfg.attributes["url"] = url
+    command.upgrade(cfg, "head")
+
+
+def load_communes(engine: Engine) -> int:
+    rows = [c.__dict__ for c in communes_of_province()]
+    with Session(engine) as session, session.begin():
+        table = Commune.__table__
+        session.execute(insert_ignoring_duplicates(table, engine.dialect.name, rows))  # type: ignore[arg-type]
+    return len(rows)
+
+
+def prepare_database(settings: Settings) -> Engine:
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(url)
+    engine = make_engine(url)
+    load_communes(engine)
+    if roster_is_empty(engine):
+        path = settings.roster_csv or DEMO_ROSTER
+        import_roster(engine, path, demo=settings.roster_csv is None)
+    return engine
+
+
+def main() -> int:
+    settings = get_settings()
+    engine = prepare_database(settings)
+    engine.dispose()
+    sys.stdout.write("database ready\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

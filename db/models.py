@@ -1,0 +1,202 @@
+"""The SQL read model. Workflows own the truth of a process; these tables are what the API,
+the dashboard and the scoring read, written only by idempotent activities (and the API for
+directives, tokens and the roster)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes stored as UTC; SQLite drops the offset, so it is put back here."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: store timezone-aware values only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime, dict[str, Any]: JSON}
+
+
+class Commune(Base):
+    __tablename__ = "communes"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # "ward" (phường) or "commune" (xã); "special_zone" (đặc khu) exists nationally.
+    kind: Mapped[str] = mapped_column(String(20))
+    province_code: Mapped[str] = mapped_column(String(4), index=True)
+    codename: Mapped[str] = mapped_column(String(200))
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    # Channels in order of preference, comma-separated: "zalo,sms,email".
+    channels: Mapped[str] = mapped_column(String(100), default="email")
+    language: Mapped[str] = mapped_column(String(5), default="vi")
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RosterEntry(Base):
+    """Who answers for what: a person's role for one commune, or for the province."""
+
+    __tablename__ = "roster"
+    __table_args__ = (UniqueConstraint("role", "scope", "person_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(32))
+    # A commune code, or PROVINCE_SCOPE for the steering office.
+    scope: Mapped[str] = mapped_column(String(16), index=True)
+
+
+PROVINCE_SCOPE = "province"
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    commune_code: Mapped[str | None] = mapped_column(ForeignKey("communes.code"))
+    # SHA-256 of the token: the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class Directive(Base):
+    __tablename__ = "directives"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    issued_at: Mapped[datetime] = mapped_column()
+    issued_by: Mapped[str] = mapped_column(String(200))
+    # Computed once by the plan activity when given in working days.
+    deadline: Mapped[datetime | None] = mapped_column()
+    due_in_working_days: Mapped[int | None] = mapped_column(Integer)
+    acknowledge_by: Mapped[datetime | None] = mapped_column()
+    communes: Mapped[list[str]] = mapped_column(JSON)
+    # {"reminder_offsets": [...ISO 8601...], "escalation": [{"after", "to"}], "acknowledge_within"}
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Assignment(Base):
+    __tablename__ = "assignments"
+    __table_args__ = (
+        UniqueConstraint("directive_id", "commune_code"),
+        Index("ix_assignments_commune_status", "commune_code", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    directive_id: Mapped[int] = mapped_column(ForeignKey("directives.id"))
+    commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"))
+    status: Mapped[str] = mapped_column(String(16))
+    timeliness: Mapped[str] = mapped_column(String(16))
+    deadline: Mapped[datetime] = mapped_column()
+    original_deadline: Mapped[datetime] = mapped_column()
+    acknowledge_by: Mapped[datetime | None] = mapped_column()
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    acknowledged_revision: Mapped[int] = mapped_column(Integer, default=0)
+    acknowledged_at: Mapped[datetime | None] = mapped_column()
+    reported_at: Mapped[datetime | None] = mapped_column()
+    completed_at: Mapped[datetime | None] = mapped_column()
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    extension_requested_until: Mapped[datetime | None] = mapped_column()
+    report_summary: Mapped[str | None] = mapped_column(Text)
+    report_evidence: Mapped[list[str] | None] = mapped_column(JSON)
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    # The workflow's state sequence: a write older than what is stored is ignored, so
+    # activities may land in any order and any number of times.
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AssignmentEventRow(Base):
+    __tablename__ = "assignment_events"
+    __table_args__ = (UniqueConstraint("directive_id", "commune_code", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    directive_id: Mapped[int] = mapped_column(ForeignKey("directives.id"))
+    commune_code: Mapped[str] = mapped_column(String(8))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_directive_commune", "directive_id", "commune_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # notify:{directive}:{commune}:{kind}:{step}:{person}: one message per key, ever.
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    directive_id: Mapped[int] = mapped_column(ForeignKey("directives.id"))
+    commune_code: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(64))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    recipient: Mapped[str] = mapped_column(String(320))
+    recipient_role: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(5))
+    subject: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

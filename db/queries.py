@@ -1,0 +1,149 @@
+"""Reads of the read model for the API: one SQL statement per answer, aggregation in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Assignment, AssignmentEventRow, Commune, Directive, Notification
+from workflows.types import AssignmentStatus, Timeliness
+
+
+def empty_counts() -> dict[str, Any]:
+    return {
+        "total": 0,
+        "status": {s.value: 0 for s in AssignmentStatus},
+        "timeliness": {t.value: 0 for t in Timeliness},
+    }
+
+
+async def assignment_counts(
+    session: AsyncSession, directive_ids: Sequence[int], commune_code: str | None = None
+) -> dict[int, dict[str, Any]]:
+    """Assignments of each directive by status and by timeliness, in one grouped query."""
+    counts = {d: empty_counts() for d in directive_ids}
+    if not directive_ids:
+        return counts
+    query = (
+        select(
+            Assignment.directive_id,
+            Assignment.status,
+            Assignment.timeliness,
+            func.count(),
+        )
+        .where(Assignment.directive_id.in_(directive_ids))
+        .group_by(Assignment.directive_id, Assignment.status, Assignment.timeliness)
+    )
+    if commune_code is not None:
+        query = query.where(Assignment.commune_code == commune_code)
+    for directive_id, status, timeliness, n in await session.execute(query):
+        c = counts[directive_id]
+        c["total"] += n
+        c["status"][status] = c["status"].get(status, 0) + n
+        c["timeliness"][timeliness] = c["timeliness"].get(timeliness, 0) + n
+    return counts
+
+
+def directives_query(commune_code: str | None, status: str | None) -> Select[Directive]:
+    query = select(Directive)
+    if status is not None:
+        query = query.where(Directive.status == status)
+    if commune_code is not None:
+        query = query.where(
+            select(Assignment.id)
+            .where(Assignment.directive_id == Directive.id, Assignment.commune_code == commune_code)
+            .exists()
+        )
+    return query
+
+
+async def list_directives(
+    session: AsyncSession, commune_code: str | None, status: str | None, limit: int, offset: int
+) -> tuple[list[Directive], int]:
+    query = directives_query(commune_code, status)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(query.order_by(Directive.id.desc()).limit(limit).offset(offset))
+    return list(rows), int(total or 0)
+
+
+def _assignments_query() -> Select[Assignment, str]:
+    return select(Assignment, Commune.name).join(Commune, Commune.code == Assignment.commune_code)
+
+
+async def list_assignments(
+    session: AsyncSession,
+    directive_id: int,
+    commune_code: str | None,
+    status: str | None,
+    timeliness: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[Assignment, str]], int]:
+    filters: list[Any] = [Assignment.directive_id == directive_id]
+    if commune_code is not None:
+        filters.append(Assignment.commune_code == commune_code)
+    if status is not None:
+        filters.append(Assignment.status == status)
+    if timeliness is not None:
+        filters.append(Assignment.timeliness == timeliness)
+    total = await session.scalar(select(func.count(Assignment.id)).where(*filters))
+    rows = await session.execute(
+        _assignments_query()
+        .where(*filters)
+        .order_by(Assignment.commune_code)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [(a, name) for a, name in rows], int(total or 0)
+
+
+async def get_assignment(
+    session: AsyncSession, directive_id: int, commune_code: str
+) -> tuple[Assignment, str] | None:
+    row = (
+        await session.execute(
+            _assignments_query().where(
+                Assignment.directive_id == directive_id, Assignment.commune_code == commune_code
+            )
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def assignment_events(
+    session: AsyncSession, directive_id: int, commune_code: str
+) -> list[AssignmentEventRow]:
+    rows = await session.scalars(
+        select(AssignmentEventRow)
+        .where(
+            AssignmentEventRow.directive_id == directive_id,
+            AssignmentEventRow.commune_code == commune_code,
+        )
+        .order_by(AssignmentEventRow.seq)
+    )
+    return list(rows)
+
+
+async def list_notifications(
+    session: AsyncSession,
+    directive_id: int | None,
+    commune_code: str | None,
+    kind: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Notification], int]:
+    filters: list[Any] = []
+    if directive_id is not None:
+        filters.append(Notification.directive_id == directive_id)
+    if commune_code is not None:
+        filters.append(Notification.commune_code == commune_code)
+    if kind is not None:
+        filters.append(Notification.kind == kind)
+    total = await session.scalar(select(func.count(Notification.id)).where(*filters))
+    rows = await session.scalars(
+        select(Notification).where(*filters).order_by(Notification.id).limit(limit).offset(offset)
+    )
+    return list(rows), int(total or 0)

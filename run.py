@@ -1,0 +1,152 @@
+"""Start the whole product on one machine: `make run`.
+
+Migrates the database (SQLite under AXIS_DATA_DIR unless AXIS_DATABASE_URL is set), starts the
+Temporal dev server (file-backed, unless AXIS_TEMPORAL_ADDRESS points at a real one), the worker
+and the API as separate processes, and stops them all on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from config import Settings, get_settings
+from db.migrate import prepare_database
+
+TEMPORAL_START_SECONDS = 90
+STOP_GRACE_SECONDS = 15
+
+
+def say(message: str) -> None:
+    sys.stdout.write(f"axis: {message}\n")
+    sys.stdout.flush()
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_for_port(host: str, port: int, seconds: float, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Temporal dev server exited with {process.returncode}")
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"the Temporal dev server did not open port {port} in {seconds} s")
+
+
+def admin_token(settings: Settings) -> str:
+    """AXIS_ADMIN_TOKEN, or a token made once and kept under the data directory."""
+    if settings.admin_token:
+        return settings.admin_token
+    path = settings.data_dir / "admin-token"
+    if not path.exists():
+        path.write_text(f"axis_{secrets.token_urlsafe(32)}\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def start_temporal(settings: Settings, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    binary = Path(sys.executable).with_name("temporal")
+    port = settings.temporal_port
+    command = [
+        str(binary), "server", "start-dev",
+        "--db-filename", str((settings.data_dir / "temporal.db").resolve()),
+        "--ip", "127.0.0.1", "--port", str(port),
+        "--log-level", "warn",
+    ]  # fmt: skip
+    ui_port = port + 1000
+    if ui_port < 65536 and port_is_free("127.0.0.1", ui_port):
+        command += ["--ui-port", str(ui_port)]
+        say(f"Temporal UI on http://127.0.0.1:{ui_port}")
+    else:
+        command += ["--headless"]
+    process = subprocess.Popen(command, env=env)
+    wait_for_port("127.0.0.1", port, TEMPORAL_START_SECONDS, process)
+    return process
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in reversed(processes):
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for process in reversed(processes):
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def main() -> int:
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["AXIS_DATA_DIR"] = str(settings.data_dir.resolve())
+    env["AXIS_ADMIN_TOKEN"] = token = admin_token(settings)
+    env.setdefault("AXIS_PUBLIC_URL", f"http://{settings.host}:{settings.port}")
+    say("preparing the database")
+    prepare_database(settings).dispose()
+    processes: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if settings.temporal_address is None:
+            say(f"starting the Temporal dev server on 127.0.0.1:{settings.temporal_port}")
+            processes.append(start_temporal(settings, env))
+        else:
+            say(f"using Temporal at {settings.temporal_address}")
+        env["AXIS_TEMPORAL_ADDRESS"] = settings.resolved_temporal_address
+        processes.append(subprocess.Popen([sys.executable, "worker.py"], env=env))
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable, "-m", "uvicorn", "api.main:app",
+                    "--host", settings.host, "--port", str(settings.port),
+                    "--log-level", "warning",
+                ],
+                env=env,
+            )
+        )  # fmt: skip
+        base = f"http://{settings.host}:{settings.port}"
+        say(f"API on {base} (OpenAPI at {base}/docs, health at {base}/healthz)")
+        say(f"steering office token: {token}")
+        say("Ctrl-C stops everything")
+        while not stopping:
+            for process in processes:
+                if process.poll() is not None:
+                    say(f"{process.args!r} exited with {process.returncode}")
+                    stopping = True
+            time.sleep(0.3)
+    except RuntimeError as e:
+        say(str(e))
+        stop(processes)
+        return 1
+    say("stopping")
+    stop(processes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Deterministic process code: the directive and its assignments."""

@@ -1,0 +1,422 @@
+"""One commune's part of a directive, from notification to completion.
+
+The workflow owns time: an acknowledge-by reminder, reminders before and after the deadline,
+the moment the assignment becomes overdue, and the escalation ladder past the deadline. The
+deadline can move (an extension, an amendment), so the loop recomputes the next due step from
+`workflow.now()` each time something changes, as in Temporal's updatable-timer sample.
+Acknowledge, report, review and extensions are validated updates: a refused one leaves no trace
+in history."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+# Passed through the sandbox: the payload converter must see the real datetime class in
+# these dataclasses, and nothing in them has side effects.
+with workflow.unsafe.imports_passed_through():
+    from workflows import activity_names
+    from workflows.types import (
+        ANSWERED_STATUSES,
+        CLOSED_STATUSES,
+        AcknowledgeInput,
+        AssignmentChange,
+        AssignmentClosed,
+        AssignmentEvent,
+        AssignmentInput,
+        AssignmentState,
+        AssignmentStatus,
+        ExtensionDecisionInput,
+        ExtensionRequestInput,
+        NotificationKind,
+        NotifyInput,
+        RecordAssignmentInput,
+        ReportInput,
+        ReviewInput,
+        Role,
+        Timeliness,
+        directive_workflow_id,
+    )
+
+RECORD_TIMEOUT = timedelta(seconds=30)
+NOTIFY_TIMEOUT = timedelta(minutes=2)
+# The read model and the roster live in the database: keep retrying through an outage rather
+# than lose a state change or a reminder.
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+)
+
+# The type of the refusal the API turns into "already acknowledged" (200) rather than 409.
+ALREADY_ACKNOWLEDGED = "AlreadyAcknowledged"
+INVALID_TRANSITION = "InvalidTransition"
+
+
+@dataclass(frozen=True)
+class _Step:
+    """A timed step of the policy; `key` identifies it so that it fires once."""
+
+    at: datetime
+    key: str
+    action: str
+    value: int = 0
+
+
+def _refuse(message: str, kind: str = INVALID_TRANSITION) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+@workflow.defn(name="Assignment")
+class AssignmentWorkflow:
+    @workflow.init
+    def __init__(self, request: AssignmentInput) -> None:
+        self._request = request
+        self._state = AssignmentState(
+            directive_id=request.directive_id,
+            commune_code=request.commune_code,
+            status=AssignmentStatus.NOTIFIED,
+            timeliness=Timeliness.WITHIN_DEADLINE,
+            deadline=request.deadline,
+            original_deadline=request.deadline,
+        )
+        # Reminders for a deadline only count from when that deadline was set: after an
+        # extension, a reminder whose time is already past would be noise.
+        self._deadline_set_at = request.issued_at
+        self._deadline_version = 1
+        self._fired: set[str] = set()
+        self._changed = False
+
+    @workflow.run
+    async def run(self, request: AssignmentInput) -> AssignmentState:
+        while self._state.status not in CLOSED_STATUSES:
+            step = self._next_step()
+            self._changed = False
+            if step is None:
+                await workflow.wait_condition(lambda: self._changed)
+                continue
+            left = (step.at - workflow.now()).total_seconds()
+            if left > 0:
+                try:
+                    await workflow.wait_condition(lambda: self._changed, timeout=left)
+                    continue
+                except TimeoutError:
+                    pass
+            await self._fire(step)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._tell_directive()
+        return self._state
+
+    # ---- time -------------------------------------------------------------------------------
+
+    def _next_step(self) -> _Step | None:
+        """The earliest policy step not yet fired that still applies to the current state."""
+        s = self._state
+        if s.status in ANSWERED_STATUSES:
+            return None
+        policy = self._request.policy
+        version = self._deadline_version
+        steps: list[_Step] = []
+        if self._request.acknowledge_by is not None and s.acknowledged_revision == 0:
+            steps.append(_Step(self._request.acknowledge_by, "acknowledge", "acknowledge"))
+        for offset in policy.reminder_offsets_seconds:
+            at = s.deadline - timedelta(seconds=offset)
+            if at >= self._deadline_set_at:
+                steps.append(_Step(at, f"reminder:{offset}:{version}", "reminder", offset))
+        steps.append(_Step(s.deadline, f"deadline:{version}", "deadline"))
+        for level, escalation in enumerate(policy.escalation, start=1):
+            if level > s.escalation_level:
+                at = s.deadline + timedelta(seconds=escalation.after_seconds)
+                steps.append(_Step(at, f"escalation:{level}", "escalation", level))
+        pending = [step for step in steps if step.key not in self._fired]
+        return min(pending, key=lambda step: (step.at, step.key)) if pending else None
+
+    async def _fire(self, step: _Step) -> None:
+        self._fired.add(step.key)
+        s = self._state
+        deadline = {"deadline": s.deadline.isoformat()}
+        if step.action == "acknowledge":
+            await self._notify(
+                NotificationKind.REMINDER,
+                "acknowledge",
+                context={**deadline, "reason": "acknowledge"},
+            )
+        elif step.action == "reminder":
+            kind = NotificationKind.REMINDER if step.value >= 0 else NotificationKind.OVERDUE
+            await self._notify(
+                kind,
+                f"offset{step.value}s-d{self._deadline_version}",
+                context={**deadline, "reason": "deadline", "offset_seconds": str(step.value)},
+            )
+        elif step.action == "deadline":
+            if s.timeliness == Timeliness.WITHIN_DEADLINE:
+                s.timeliness = Timeliness.OVERDUE
+                await self._record("overdue")
+        elif step.action == "escalation":
+            to = self._request.policy.escalation[step.value - 1].to
+            s.escalation_level = step.value
+            detail = {"level": str(step.value), "to": to.value}
+            await asyncio.gather(
+                self._record("escalated", detail=detail),
+                self._notify(
+                    NotificationKind.ESCALATION,
+                    f"level-{step.value}",
+                    to=to,
+                    context={**deadline, **detail},
+                ),
+            )
+
+    # ---- updates ----------------------------------------------------------------------------
+
+    @workflow.update
+    async def acknowledge(self, request: AcknowledgeInput) -> AssignmentState:
+        s = self._state
+        s.acknowledged_revision = s.revision
+        if s.acknowledged_at is None:
+            s.acknowledged_at = workflow.now()
+        if s.status == AssignmentStatus.NOTIFIED:
+            s.status = AssignmentStatus.ACKNOWLEDGED
+        self._changed = True
+        return await self._record(
+            "acknowledged", actor=request.actor, detail={"revision": str(s.revision)}
+        )
+
+    @acknowledge.validator
+    def _validate_acknowledge(self, request: AcknowledgeInput) -> None:
+        self._refuse_if_closed()
+        if self._state.acknowledged_revision == self._state.revision:
+            raise _refuse("already acknowledged", ALREADY_ACKNOWLEDGED)
+
+    @workflow.update
+    async def report(self, request: ReportInput) -> AssignmentState:
+        s = self._state
+        now = workflow.now()
+        s.status = AssignmentStatus.REPORTED
+        s.reported_at = now
+        # Reporting answers the directive as it stands: it acknowledges it too.
+        s.acknowledged_revision = s.revision
+        if s.acknowledged_at is None:
+            s.acknowledged_at = now
+        s.timeliness = Timeliness.WITHIN_DEADLINE if now <= s.deadline else Timeliness.OVERDUE
+        self._changed = True
+        return await self._record(
+            "reported",
+            actor=request.actor,
+            summary=request.summary,
+            evidence=request.evidence,
+        )
+
+    @report.validator
+    def _validate_report(self, request: ReportInput) -> None:
+        self._refuse_if_closed()
+        if self._state.status == AssignmentStatus.REPORTED:
+            raise _refuse("already reported: the report is waiting for review")
+        if not request.summary.strip():
+            raise _refuse("a report needs a summary")
+
+    @workflow.update
+    async def review(self, request: ReviewInput) -> AssignmentState:
+        s = self._state
+        now = workflow.now()
+        reported_at = s.reported_at or now
+        if request.accept:
+            s.status = AssignmentStatus.COMPLETED
+            s.completed_at = now
+            # A report sent before the deadline counts as on time, however late the review.
+            s.timeliness = Timeliness.ON_TIME if reported_at <= s.deadline else Timeliness.LATE
+        else:
+            s.status = AssignmentStatus.RETURNED
+            s.timeliness = Timeliness.WITHIN_DEADLINE if now < s.deadline else Timeliness.OVERDUE
+        self._changed = True
+        event = "accepted" if request.accept else "returned"
+        state = await self._record(event, actor=request.actor, review_comment=request.comment)
+        if not request.accept:
+            await self._notify(
+                NotificationKind.RETURNED,
+                f"returned-{s.seq}",
+                context={"deadline": s.deadline.isoformat(), "comment": request.comment},
+            )
+        return state
+
+    @review.validator
+    def _validate_review(self, request: ReviewInput) -> None:
+        self._refuse_if_closed()
+        if self._state.status != AssignmentStatus.REPORTED:
+            raise _refuse(f"nothing to review: the assignment is {self._state.status.value}")
+        if not request.accept and not request.comment.strip():
+            raise _refuse("returning a report needs a comment saying what to rework")
+
+    @workflow.update
+    async def request_extension(self, request: ExtensionRequestInput) -> AssignmentState:
+        self._state.extension_requested_until = request.until
+        return await self._record(
+            "extension_requested",
+            actor=request.actor,
+            detail={"until": request.until.isoformat(), "reason": request.reason},
+        )
+
+    @request_extension.validator
+    def _validate_request_extension(self, request: ExtensionRequestInput) -> None:
+        self._refuse_if_closed()
+        s = self._state
+        if s.status == AssignmentStatus.REPORTED:
+            raise _refuse("already reported: no extension is needed")
+        if s.extension_requested_until is not None:
+            raise _refuse("an extension request is already waiting for a decision")
+        if request.until <= s.deadline:
+            raise _refuse("the requested date must be later than the current deadline")
+
+    @workflow.update
+    async def decide_extension(self, request: ExtensionDecisionInput) -> AssignmentState:
+        s = self._state
+        requested = s.extension_requested_until
+        s.extension_requested_until = None
+        detail = {"granted": "true" if request.grant else "false", "comment": request.comment}
+        if request.grant:
+            until = request.until or requested
+            assert until is not None  # the validator ensures a request is pending
+            self._move_deadline(until)
+            detail["until"] = until.isoformat()
+        state = await self._record(
+            "extension_granted" if request.grant else "extension_refused",
+            actor=request.actor,
+            detail=detail,
+        )
+        await self._notify(
+            NotificationKind.EXTENSION_DECIDED,
+            f"extension-{s.seq}",
+            context={**detail, "deadline": s.deadline.isoformat()},
+        )
+        return state
+
+    @decide_extension.validator
+    def _validate_decide_extension(self, request: ExtensionDecisionInput) -> None:
+        self._refuse_if_closed()
+        if self._state.extension_requested_until is None:
+            raise _refuse("no extension request is waiting for a decision")
+        if request.grant and request.until is not None and request.until <= self._state.deadline:
+            raise _refuse("an extension must move the deadline later")
+
+    # ---- messages from the directive --------------------------------------------------------
+
+    @workflow.signal
+    async def apply_change(self, change: AssignmentChange) -> None:
+        """An amendment or recall relayed by the directive. Repeats are ignored by revision."""
+        s = self._state
+        if s.status in CLOSED_STATUSES:
+            return
+        if change.recalled:
+            s.status = AssignmentStatus.CANCELLED
+            self._changed = True
+            await self._record("cancelled", actor=change.actor)
+            return
+        if change.revision <= s.revision:
+            return
+        s.revision = change.revision
+        if change.deadline is not None and change.deadline != s.deadline:
+            # The directive's own deadline changed: that is the new original too.
+            self._move_deadline(change.deadline)
+            s.original_deadline = change.deadline
+        if change.content_changed:
+            if s.status == AssignmentStatus.ACKNOWLEDGED:
+                s.status = AssignmentStatus.NOTIFIED
+        elif s.acknowledged_revision == s.revision - 1:
+            # Only the deadline moved: an acknowledgement of the text still stands.
+            s.acknowledged_revision = s.revision
+        self._changed = True
+        await self._record(
+            "amended",
+            actor=change.actor,
+            detail={
+                "revision": str(change.revision),
+                "content_changed": "true" if change.content_changed else "false",
+            },
+        )
+
+    @workflow.query
+    def state(self) -> AssignmentState:
+        return self._state
+
+    # ---- helpers ----------------------------------------------------------------------------
+
+    def _move_deadline(self, deadline: datetime) -> None:
+        s = self._state
+        s.deadline = deadline
+        self._deadline_version += 1
+        self._deadline_set_at = workflow.now()
+        if s.status not in ANSWERED_STATUSES:
+            s.timeliness = (
+                Timeliness.WITHIN_DEADLINE if workflow.now() < deadline else Timeliness.OVERDUE
+            )
+        self._changed = True
+
+    def _refuse_if_closed(self) -> None:
+        if self._state.status in CLOSED_STATUSES:
+            raise _refuse(f"the assignment is {self._state.status.value}")
+
+    async def _record(
+        self,
+        kind: str,
+        actor: str = "",
+        detail: dict[str, str] | None = None,
+        summary: str | None = None,
+        evidence: list[str] | None = None,
+        review_comment: str | None = None,
+    ) -> AssignmentState:
+        self._state.seq += 1
+        snapshot = dataclasses.replace(self._state)
+        await workflow.execute_activity(
+            activity_names.RECORD_ASSIGNMENT,
+            RecordAssignmentInput(
+                state=snapshot,
+                event=AssignmentEvent(
+                    kind=kind, at=workflow.now(), actor=actor, detail=detail or {}
+                ),
+                summary=summary,
+                evidence=evidence,
+                review_comment=review_comment,
+            ),
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        return snapshot
+
+    async def _notify(
+        self,
+        kind: NotificationKind,
+        step: str,
+        to: Role = Role.COMMUNE_LEADER,
+        context: dict[str, str] | None = None,
+    ) -> None:
+        await workflow.execute_activity(
+            activity_names.RECORD_NOTIFICATIONS,
+            NotifyInput(
+                directive_id=self._state.directive_id,
+                communes=[self._state.commune_code],
+                kind=kind,
+                step=step,
+                to=to,
+                context=context or {},
+            ),
+            start_to_close_timeout=NOTIFY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+
+    async def _tell_directive(self) -> None:
+        directive = workflow.get_external_workflow_handle(
+            directive_workflow_id(self._state.directive_id)
+        )
+        try:
+            await directive.signal(
+                "assignment_closed",
+                AssignmentClosed(commune_code=self._state.commune_code, status=self._state.status),
+            )
+        except Exception:
+            # The directive has already finished (recalled): nobody is waiting for this one.
+            workflow.logger.info("directive %s no longer running", directive.id)

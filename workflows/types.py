@@ -1,0 +1,276 @@
+"""The typed messages that cross workflow boundaries. Standard library only: this module is
+imported inside the workflow sandbox, by activities and by the API alike.
+
+New fields go last with a default, so that running workflows keep replaying."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class AssignmentStatus(StrEnum):
+    NOTIFIED = "notified"
+    ACKNOWLEDGED = "acknowledged"
+    REPORTED = "reported"
+    RETURNED = "returned"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+CLOSED_STATUSES = frozenset({AssignmentStatus.COMPLETED, AssignmentStatus.CANCELLED})
+# Reminders and escalations chase an assignment until a report is in.
+ANSWERED_STATUSES = frozenset(
+    {AssignmentStatus.REPORTED, AssignmentStatus.COMPLETED, AssignmentStatus.CANCELLED}
+)
+
+
+class Timeliness(StrEnum):
+    """The four buckets every Government Office progress report uses."""
+
+    WITHIN_DEADLINE = "within_deadline"
+    OVERDUE = "overdue"
+    ON_TIME = "on_time"
+    LATE = "late"
+
+
+class Role(StrEnum):
+    STEERING_OFFICE = "steering_office"
+    COMMUNE_LEADER = "commune_leader"
+    OFFICIAL_IN_CHARGE = "official_in_charge"
+    READER = "reader"
+
+
+class NotificationKind(StrEnum):
+    ISSUED = "issued"
+    REMINDER = "reminder"
+    OVERDUE = "overdue"
+    ESCALATION = "escalation"
+    AMENDED = "amended"
+    RECALLED = "recalled"
+    RETURNED = "returned"
+    EXTENSION_DECIDED = "extension_decided"
+
+
+class DirectiveStatus(StrEnum):
+    ISSUING = "issuing"
+    ACTIVE = "active"
+    CLOSED = "closed"
+    RECALLED = "recalled"
+
+
+@dataclass
+class EscalationStep:
+    after_seconds: int
+    to: Role
+
+
+@dataclass
+class DirectivePolicy:
+    """When to remind and whom to escalate to; the same for every commune of a directive."""
+
+    # Positive: before the deadline; negative: after it.
+    reminder_offsets_seconds: list[int] = field(default_factory=list)
+    escalation: list[EscalationStep] = field(default_factory=list)
+    acknowledge_within_seconds: int | None = None
+
+
+@dataclass
+class IssueDirectiveInput:
+    directive_id: int
+    communes: list[str]
+    issued_at: datetime
+    policy: DirectivePolicy
+    deadline: datetime | None = None
+    due_in_working_days: int | None = None
+
+
+@dataclass
+class DirectivePlan:
+    """What the directive settled once, in an activity: the working-day calendar is not replayed."""
+
+    directive_id: int
+    deadline: datetime
+    acknowledge_by: datetime | None
+    communes: list[str]
+
+
+@dataclass
+class StartAssignmentsInput:
+    plan: DirectivePlan
+    policy: DirectivePolicy
+    issued_at: datetime
+    task_queue: str
+
+
+@dataclass
+class AssignmentInput:
+    directive_id: int
+    commune_code: str
+    deadline: datetime
+    acknowledge_by: datetime | None
+    policy: DirectivePolicy
+    issued_at: datetime
+
+
+@dataclass
+class AssignmentState:
+    directive_id: int
+    commune_code: str
+    status: AssignmentStatus
+    timeliness: Timeliness
+    deadline: datetime
+    original_deadline: datetime
+    revision: int = 1
+    acknowledged_revision: int = 0
+    acknowledged_at: datetime | None = None
+    reported_at: datetime | None = None
+    completed_at: datetime | None = None
+    escalation_level: int = 0
+    extension_requested_until: datetime | None = None
+    seq: int = 0
+
+
+@dataclass
+class AcknowledgeInput:
+    actor: str
+
+
+@dataclass
+class ReportInput:
+    actor: str
+    summary: str
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReviewInput:
+    actor: str
+    accept: bool
+    comment: str = ""
+
+
+@dataclass
+class ExtensionRequestInput:
+    actor: str
+    until: datetime
+    reason: str = ""
+
+
+@dataclass
+class ExtensionDecisionInput:
+    actor: str
+    grant: bool
+    until: datetime | None = None
+    comment: str = ""
+
+
+@dataclass
+class AssignmentChange:
+    """A directive's amendment or recall, relayed to one open assignment."""
+
+    revision: int
+    content_changed: bool = False
+    deadline: datetime | None = None
+    recalled: bool = False
+    actor: str = ""
+
+
+@dataclass
+class AssignmentClosed:
+    commune_code: str
+    status: AssignmentStatus
+
+
+@dataclass
+class AmendDirectiveInput:
+    actor: str
+    title: str | None = None
+    body: str | None = None
+    deadline: datetime | None = None
+
+
+@dataclass
+class RecallDirectiveInput:
+    actor: str
+    reason: str = ""
+
+
+@dataclass
+class DirectiveRevision:
+    directive_id: int
+    revision: int
+    status: DirectiveStatus
+    content_changed: bool = False
+    deadline: datetime | None = None
+
+
+@dataclass
+class RecordAmendmentInput:
+    directive_id: int
+    revision: int
+    title: str | None = None
+    body: str | None = None
+    deadline: datetime | None = None
+
+
+@dataclass
+class RelayChangeInput:
+    directive_id: int
+    communes: list[str]
+    change: AssignmentChange
+
+
+@dataclass
+class DirectiveStatusInput:
+    directive_id: int
+    status: DirectiveStatus
+
+
+@dataclass
+class AssignmentEvent:
+    """One step of an assignment's timeline, written with the state it produced."""
+
+    kind: str
+    at: datetime
+    actor: str = ""
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RecordAssignmentInput:
+    state: AssignmentState
+    event: AssignmentEvent
+    summary: str | None = None
+    evidence: list[str] | None = None
+    review_comment: str | None = None
+
+
+@dataclass
+class NotifyInput:
+    """Messages of one kind and step to the people of a role, for one or many communes.
+
+    `step` makes the idempotency key: `notify:{directive}:{commune}:{kind}:{step}` plus the
+    recipient, so a retried or replayed activity records each message once."""
+
+    directive_id: int
+    communes: list[str]
+    kind: NotificationKind
+    step: str
+    to: Role = Role.COMMUNE_LEADER
+    context: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class NotifyResult:
+    recorded: int
+    already_recorded: int
+
+
+def directive_workflow_id(directive_id: int) -> str:
+    return f"directive-{directive_id}"
+
+
+def assignment_workflow_id(directive_id: int, commune_code: str) -> str:
+    return f"directive-{directive_id}/commune-{commune_code}"
