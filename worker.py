@@ -26,7 +26,7 @@ from workflows.assignment import AssignmentWorkflow
 from workflows.directive import DirectiveWorkflow
 
 # Database activities run in threads; 102 assignments record at once during a fan-out.
-ACTIVITY_THREADS = 32
+ACTIVITY_THREADS = 64
 WORKFLOWS = [DirectiveWorkflow, AssignmentWorkflow]
 
 log = logging.getLogger("axis.worker")
@@ -57,7 +57,7 @@ def build_worker(
             fan_out.relay_change,
         ],
         activity_executor=executor,
-        max_concurrent_activities=ACTIVITY_THREADS * 4,
+        max_concurrent_activities=ACTIVITY_THREADS,
         **options,  # type: ignore[arg-type]
     )
 

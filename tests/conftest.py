@@ -1,0 +1,189 @@
+"""Shared fixtures: real databases (SQLite, and PostgreSQL when it answers), the Temporal
+time-skipping test server and the dev server, each started once per session from the binaries
+the PyPI packages ship (nothing is downloaded), and a worker per test on its own task queue."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from api.main import create_app
+from config import Settings
+from db.engine import make_engine
+from db.migrate import load_communes, upgrade
+from db.roster import DEMO_ROSTER, import_roster
+from worker import ACTIVITY_THREADS, build_worker
+
+BIN = Path(sys.executable).parent
+TEMPORAL_CLI = BIN / "temporal"
+TEST_SERVER = BIN / "temporal-test-server"
+POSTGRES_URL = os.environ.get(
+    "AXIS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+PUBLIC_URL = "http://axis.test"
+
+
+def _postgres_reachable() -> bool:
+    url = make_url(POSTGRES_URL)
+    try:
+        psycopg.connect(
+            host=url.host, port=url.port or 5432, user=url.username, dbname=url.database,
+            connect_timeout=2,
+        ).close()  # fmt: skip
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+def _backends() -> list[str]:
+    # CI sets AXIS_TEST_REQUIRE_POSTGRES=1: there a missing server is a failure, not a skip.
+    if os.environ.get("AXIS_TEST_REQUIRE_POSTGRES") == "1" or _postgres_reachable():
+        return ["sqlite", "postgresql"]
+    return ["sqlite"]
+
+
+@pytest.fixture(scope="session", params=_backends())
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, migrated database with the communes and the demo roster, per backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'axis.db'}"
+        _prepare(url)
+        yield url
+        return
+    name = f"axis_test_{uuid.uuid4().hex[:10]}"
+    admin = make_url(POSTGRES_URL)
+    conninfo = dict(host=admin.host, port=admin.port or 5432, user=admin.username, dbname=admin.database)
+    with psycopg.connect(**conninfo, autocommit=True) as conn:  # type: ignore[arg-type]
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    try:
+        _prepare(url)
+        yield url
+    finally:
+        with psycopg.connect(**conninfo, autocommit=True) as conn:  # type: ignore[arg-type]
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _prepare(url: str) -> None:
+    upgrade(url)
+    engine = make_engine(url)
+    load_communes(engine)
+    import_roster(engine, DEMO_ROSTER, demo=True)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def executor() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as pool:
+        yield pool
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(TEST_SERVER))
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def local_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_CLI), ui=False, dev_server_log_level="error"
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"axis-test-{uuid.uuid4().hex[:12]}"
+
+
+@asynccontextmanager
+async def running_worker(
+    client: Client, engine: Engine, task_queue: str, executor: ThreadPoolExecutor, **options: object
+) -> AsyncIterator[Worker]:
+    """The product's own worker (real activities) on a test's task queue."""
+    worker = build_worker(client, engine, task_queue, PUBLIC_URL, executor, **options)
+    async with worker:
+        yield worker
+
+
+def temporal_address(env: WorkflowEnvironment) -> str:
+    return env.client.service_client.config.target_host
+
+
+@pytest.fixture
+async def api(
+    local_env: WorkflowEnvironment,
+    database_url: str,
+    engine: Engine,
+    task_queue: str,
+    executor: ThreadPoolExecutor,
+) -> AsyncIterator[ApiClient]:
+    """The API app over HTTP (ASGI), backed by the real dev server and a running worker."""
+    admin = f"admin-{uuid.uuid4().hex}"
+    settings = Settings(
+        database_url=database_url,
+        temporal_address=temporal_address(local_env),
+        task_queue=task_queue,
+        admin_token=admin,
+        public_url=PUBLIC_URL,
+    )
+    app = create_app(settings)
+    async with (
+        running_worker(local_env.client, engine, task_queue, executor),
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://axis.test", timeout=60
+        ) as http,
+    ):
+        yield ApiClient(http, admin, local_env.client)
+
+
+class ApiClient:
+    """An HTTP client with the steering office's token, and a way to make more tokens."""
+
+    def __init__(self, http: httpx.AsyncClient, admin_token: str, temporal: Client) -> None:
+        self.http = http
+        self.admin_token = admin_token
+        self.temporal = temporal
+
+    def auth(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.admin_token}"}
+
+    async def request(
+        self, method: str, path: str, token: str | None = None, **kwargs: object
+    ) -> httpx.Response:
+        headers = {**self.auth(token), **kwargs.pop("headers", {})}  # type: ignore[dict-item]
+        return await self.http.request(method, path, headers=headers, **kwargs)  # type: ignore[arg-type]
+
+    async def token(self, role: str, commune_code: str | None = None) -> str:
+        body: dict[str, object] = {"role": role, "name": f"{role} {commune_code or ''}".strip()}
+        if commune_code is not None:
+            body["commune_code"] = commune_code
+        answer = await self.request("POST", "/api/v1/tokens", json=body)
+        assert answer.status_code == 201, answer.text
+        token: str = answer.json()["token"]
+        return token
