@@ -42,22 +42,22 @@ class RecordActivities:
                 raise ApplicationError(
                     f"directive {request.directive_id} does not exist", non_retryable=True
                 )
-            if directive.deadline is None:
-                if request.deadline is not None:
-                    directive.deadline = request.deadline
-                elif request.due_in_working_days is not None:
+            if directive.status == DirectiveStatus.ISSUING:
+                # Settled here, once: a retry or a replay reads what was stored.
+                if directive.deadline is None:
+                    if request.due_in_working_days is None:
+                        raise ApplicationError("a directive needs a deadline", non_retryable=True)
                     directive.deadline = working_day_deadline(
                         request.issued_at, request.due_in_working_days
                     )
-                else:
-                    raise ApplicationError("a directive needs a deadline", non_retryable=True)
                 within = request.policy.acknowledge_within_seconds
                 directive.acknowledge_by = (
                     request.issued_at + timedelta(seconds=within) if within else None
                 )
-            if directive.status == DirectiveStatus.ISSUING:
                 directive.status = DirectiveStatus.ACTIVE
                 directive.updated_at = utcnow()
+            if directive.deadline is None:
+                raise ApplicationError("a directive needs a deadline", non_retryable=True)
             deadline, acknowledge_by = directive.deadline, directive.acknowledge_by
             rows = [
                 {

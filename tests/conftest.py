@@ -57,7 +57,9 @@ def _backends() -> list[str]:
 
 
 @pytest.fixture(scope="session", params=_backends())
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A fresh, migrated database with the communes and the demo roster, per backend."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'axis.db'}"
@@ -66,7 +68,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         return
     name = f"axis_test_{uuid.uuid4().hex[:10]}"
     admin = make_url(POSTGRES_URL)
-    conninfo = dict(host=admin.host, port=admin.port or 5432, user=admin.username, dbname=admin.database)
+    conninfo = dict(
+        host=admin.host, port=admin.port or 5432, user=admin.username, dbname=admin.database
+    )
     with psycopg.connect(**conninfo, autocommit=True) as conn:  # type: ignore[arg-type]
         conn.execute(f'CREATE DATABASE "{name}"')
     url = admin.set(database=name).render_as_string(hide_password=False)
@@ -99,15 +103,17 @@ def executor() -> Iterator[ThreadPoolExecutor]:
         yield pool
 
 
+# Each database gets its own Temporal servers: workflow ids follow the directive ids of one
+# database (`directive-1`), as they do in production, where one database pairs with one namespace.
 @pytest.fixture(scope="session")
-async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+async def time_env(database_url: str) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(TEST_SERVER))
     yield env
     await env.shutdown()
 
 
 @pytest.fixture(scope="session")
-async def local_env() -> AsyncIterator[WorkflowEnvironment]:
+async def local_env(database_url: str) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL_CLI), ui=False, dev_server_log_level="error"
     )

@@ -1,0 +1,46 @@
+"""Builders for what several tests need: a stored directive and its workflow input, made the
+way the API makes them (`api.services.issue_input`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from api.services import issue_input
+from db.models import Directive
+from workflows.types import DirectivePolicy, DirectiveStatus, IssueDirectiveInput
+
+
+def store_directive(
+    engine: Engine,
+    communes: list[str],
+    issued_at: datetime,
+    policy: DirectivePolicy,
+    deadline: datetime | None = None,
+    due_in_working_days: int | None = None,
+    title: str = "Báo cáo chuyển đổi số quý IV",
+) -> IssueDirectiveInput:
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        directive = Directive(
+            title=title,
+            body="Mỗi xã, phường gửi báo cáo kết quả chuyển đổi số kèm minh chứng.",
+            status=DirectiveStatus.ISSUING.value,
+            revision=1,
+            issued_at=issued_at,
+            issued_by="steering_office:test",
+            deadline=deadline,
+            due_in_working_days=due_in_working_days,
+            communes=sorted(communes),
+            policy={
+                "reminder_offsets_seconds": list(policy.reminder_offsets_seconds),
+                "escalation": [
+                    {"after_seconds": s.after_seconds, "to": s.to.value} for s in policy.escalation
+                ],
+                "acknowledge_within_seconds": policy.acknowledge_within_seconds,
+            },
+            updated_at=issued_at,
+        )
+        session.add(directive)
+    return issue_input(directive)

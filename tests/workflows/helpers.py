@@ -1,0 +1,68 @@
+"""Driving directives on the time-skipping server: start one, wait for its fan-out, move the
+clock to a point of the scenario, count what was recorded."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from db.models import Assignment, Notification
+from workflows.directive import DirectiveWorkflow
+from workflows.types import DirectiveStatus, IssueDirectiveInput, directive_workflow_id
+
+DAY = timedelta(days=1)
+
+
+async def issue(
+    env: WorkflowEnvironment, request: IssueDirectiveInput, task_queue: str
+) -> WorkflowHandle[DirectiveWorkflow, object]:
+    """Start the directive and return once every assignment workflow has been started."""
+    handle = await env.client.start_workflow(
+        DirectiveWorkflow.run,
+        request,
+        id=directive_workflow_id(request.directive_id),
+        task_queue=task_queue,
+    )
+    await handle.execute_update(DirectiveWorkflow.wait_for_plan)
+    for _ in range(600):
+        progress = await handle.query(DirectiveWorkflow.progress)
+        if progress.status != DirectiveStatus.ISSUING:
+            return handle  # type: ignore[return-value]
+        await asyncio.sleep(0.05)
+    raise AssertionError("the directive did not finish its fan-out in 30 s")
+
+
+async def advance_to(env: WorkflowEnvironment, moment: datetime) -> None:
+    """Move the server's clock to `moment`; timers due on the way fire and their work runs."""
+    now = await env.get_current_time()
+    if moment > now:
+        await env.sleep(moment - now)
+
+
+def notifications_by_commune(engine: Engine, directive_id: int) -> dict[str, Counter[str]]:
+    """{commune: Counter({"reminder:offset86400s-d1": 1, ...})} keyed by kind, step and role."""
+    found: dict[str, Counter[str]] = {}
+    with Session(engine) as session:
+        for n in session.scalars(
+            select(Notification).where(Notification.directive_id == directive_id)
+        ):
+            found.setdefault(n.commune_code, Counter())[
+                f"{n.kind}:{n.step}:{n.recipient_role}"
+            ] += 1
+    return found
+
+
+def assignments(engine: Engine, directive_id: int) -> dict[str, Assignment]:
+    with Session(engine, expire_on_commit=False) as session:
+        return {
+            a.commune_code: a
+            for a in session.scalars(
+                select(Assignment).where(Assignment.directive_id == directive_id)
+            )
+        }
