@@ -1,16 +1,23 @@
 """Renders notification templates: one strict, sandboxed Jinja2 environment for every message.
 
 A template lives at `templates/notifications/{language}/{kind}.{channel}.j2`; its first line is
-the subject, the rest (after one blank line) the body. Rendering happens in activities only."""
+the subject, the rest the body. Rendering happens in activities only."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    select_autoescape,
+)
 from jinja2.sandbox import SandboxedEnvironment
 
 from activities.calendar import VIETNAM
@@ -66,13 +73,22 @@ class Renderer:
         self, kind: str, channel: str, language: str, context: dict[str, Any]
     ) -> RenderedMessage:
         language = language if language in LANGUAGES else DEFAULT_LANGUAGE
+        subject, body = self._templates(f"{language}/{kind}.{channel}.j2", language, kind)
+        values = {"language": language, **context}
+        # The subject is rendered on its own and folded to one line: a newline typed into a
+        # title can neither end it early nor add a header.
+        return RenderedMessage(
+            subject=" ".join(subject.render(values).split()),
+            body=body.render(values).strip(),
+        )
+
+    @lru_cache(maxsize=256)  # noqa: B019 (one renderer per process, templates are fixed)
+    def _templates(self, name: str, language: str, kind: str) -> tuple[Template, Template]:
         try:
-            template = self._env.get_template(f"{language}/{kind}.{channel}.j2")
+            source, _, _ = self._env.loader.get_source(self._env, name)  # type: ignore[union-attr]
         except TemplateNotFound:
             # Every kind has an email template; other channels fall back to its text.
-            template = self._env.get_template(f"{language}/{kind}.email.j2")
-        text = template.render(language=language, **context).strip()
-        subject, _, body = text.partition("\n")
-        # A subject is one line: nothing a user typed may add a header.
-        subject = " ".join(subject.split())
-        return RenderedMessage(subject=subject, body=body.strip())
+            fallback = f"{language}/{kind}.email.j2"
+            source, _, _ = self._env.loader.get_source(self._env, fallback)  # type: ignore[union-attr]
+        subject, _, body = source.partition("\n")
+        return self._env.from_string(subject), self._env.from_string(body)

@@ -52,6 +52,8 @@ def parse_roster(path: Path, known_communes: set[str]) -> list[RosterRow]:
         if missing:
             raise RosterError(f"{path}: missing columns {sorted(missing)}")
         for line, raw in enumerate(reader, start=2):
+            if any(raw.get(column) is None for column in COLUMNS):
+                raise RosterError(f"{path}:{line}: expected {len(COLUMNS)} fields")
             role = raw["role"].strip()
             code = raw["commune_code"].strip()
             email = raw["email"].strip().lower()
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = make_engine(get_settings().resolved_database_url)
     try:
         count = import_roster(engine, args.path)
-    except (RosterError, OSError) as e:
+    except (RosterError, OSError, UnicodeDecodeError) as e:
         sys.stderr.write(f"roster: {e}\n")
         return 2
     sys.stdout.write(f"roster: imported {count} rows from {args.path}\n")

@@ -62,12 +62,12 @@ async def test_each_commune_gets_exactly_the_reminders_and_escalations_its_answe
     async with running_worker(env.client, engine, task_queue, executor):
         await issue(env, request, task_queue)
 
-        def handle(code: str):  # noqa: ANN202
+        def handle(code: str):
             return env.client.get_workflow_handle_for(
                 AssignmentWorkflow.run, assignment_workflow_id(request.directive_id, code)
             )
 
-        async def each(group: list[str], update, argument) -> None:  # noqa: ANN001
+        async def each(group: list[str], update, argument) -> None:
             for code in group:
                 await handle(code).execute_update(update, argument)
 

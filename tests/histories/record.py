@@ -1,0 +1,142 @@
+"""Record the event histories that CI replays against the current workflow code.
+
+    make histories
+
+Runs one directive through every path an assignment can take (acknowledged, reported, returned
+for rework, accepted late, extension granted, reminded and escalated, amended, recalled) on the
+time-skipping server with the product's activities on a scratch SQLite database, and writes each
+workflow's history to tests/histories/*.json. Record again only when a workflow change is meant
+to break replay of running workflows; otherwise guard the change with `workflow.patched`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from db.engine import make_engine
+from db.migrate import load_communes, upgrade
+from db.roster import DEMO_ROSTER, import_roster
+from tests.conftest import TEST_SERVER, running_worker
+from tests.factories import store_directive
+from tests.workflows.helpers import DAY, advance_to, issue
+from worker import ACTIVITY_THREADS
+from workflows.assignment import AssignmentWorkflow
+from workflows.directive import DirectiveWorkflow
+from workflows.types import (
+    AcknowledgeInput,
+    AmendDirectiveInput,
+    DirectivePolicy,
+    EscalationStep,
+    ExtensionDecisionInput,
+    ExtensionRequestInput,
+    RecallDirectiveInput,
+    ReportInput,
+    ReviewInput,
+    Role,
+    assignment_workflow_id,
+)
+
+HERE = Path(__file__).parent
+# One commune per path: accepted after rework, extended, escalated, and acknowledged then asked
+# to acknowledge the amended text again before the recall.
+REWORKED, EXTENDED, ESCALATED, RECALLED = "24121", "24133", "24175", "24163"
+POLICY = DirectivePolicy(
+    reminder_offsets_seconds=[86400, -86400],
+    escalation=[
+        EscalationStep(after_seconds=86400, to=Role.OFFICIAL_IN_CHARGE),
+        EscalationStep(after_seconds=2 * 86400, to=Role.STEERING_OFFICE),
+    ],
+    acknowledge_within_seconds=86400,
+)
+
+
+async def record(out: Path) -> list[Path]:
+    scratch = Path(tempfile.mkdtemp(prefix="histories-"))
+    url = f"sqlite:///{scratch / 'axis.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    load_communes(engine)
+    import_roster(engine, DEMO_ROSTER, demo=True)
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(TEST_SERVER))
+    written: list[Path] = []
+    try:
+        t0 = await env.get_current_time()
+        communes = [REWORKED, EXTENDED, ESCALATED, RECALLED]
+        request = store_directive(engine, communes, t0, POLICY, deadline=t0 + 5 * DAY)
+        queue = f"histories-{uuid.uuid4().hex[:8]}"
+        with ThreadPoolExecutor(ACTIVITY_THREADS) as pool:
+            async with running_worker(env.client, engine, queue, pool):
+                directive = await issue(env, request, queue)
+
+                def handle(code: str):  # type: ignore[no-untyped-def]
+                    return env.client.get_workflow_handle(
+                        assignment_workflow_id(request.directive_id, code)
+                    )
+
+                leader, office = "commune_leader:demo", "steering_office:demo"
+                await handle(REWORKED).execute_update(
+                    AssignmentWorkflow.acknowledge, AcknowledgeInput(leader)
+                )
+                await handle(REWORKED).execute_update(
+                    AssignmentWorkflow.report, ReportInput(leader, "Bản đầu", ["v1.pdf"])
+                )
+                await handle(REWORKED).execute_update(
+                    AssignmentWorkflow.review, ReviewInput(office, False, "Thiếu số liệu")
+                )
+                await handle(RECALLED).execute_update(
+                    AssignmentWorkflow.acknowledge, AcknowledgeInput(leader)
+                )
+                await handle(EXTENDED).execute_update(
+                    AssignmentWorkflow.request_extension,
+                    ExtensionRequestInput(leader, t0 + 8 * DAY, "Chờ số liệu"),
+                )
+                await handle(EXTENDED).execute_update(
+                    AssignmentWorkflow.decide_extension, ExtensionDecisionInput(office, True)
+                )
+                await directive.execute_update(
+                    DirectiveWorkflow.amend, AmendDirectiveInput(office, body="Nội dung bổ sung")
+                )
+                await advance_to(env, t0 + 6 * DAY)
+                await handle(REWORKED).execute_update(
+                    AssignmentWorkflow.report, ReportInput(leader, "Bản sửa", ["v2.pdf"])
+                )
+                await handle(REWORKED).execute_update(
+                    AssignmentWorkflow.review, ReviewInput(office, True)
+                )
+                await advance_to(env, t0 + 7.5 * DAY)
+                await handle(EXTENDED).execute_update(
+                    AssignmentWorkflow.report, ReportInput(leader, "Đúng hạn gia hạn")
+                )
+                await handle(EXTENDED).execute_update(
+                    AssignmentWorkflow.review, ReviewInput(office, True)
+                )
+                await directive.execute_update(
+                    DirectiveWorkflow.recall, RecallDirectiveInput(office, "Thay bằng văn bản mới")
+                )
+                await directive.result()
+                for workflow_id, name in [
+                    (directive.id, "directive-recalled"),
+                    (handle(REWORKED).id, "assignment-reworked-accepted-late"),
+                    (handle(EXTENDED).id, "assignment-extended-on-time"),
+                    (handle(ESCALATED).id, "assignment-escalated-recalled"),
+                    (handle(RECALLED).id, "assignment-acknowledged-amended-recalled"),
+                ]:
+                    history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+                    path = out / f"{name}.json"
+                    path.write_text(history.to_json())
+                    written.append(path)
+    finally:
+        await env.shutdown()
+        engine.dispose()
+    return written
+
+
+if __name__ == "__main__":
+    for path in asyncio.run(record(HERE)):
+        sys.stdout.write(f"wrote {path}\n")
