@@ -405,6 +405,15 @@ async def test_102_communes_acknowledge_at_once_each_clicking_three_times(api: A
         if not a.json()["already_acknowledged"]
     )
     assert first_clicks == Counter(codes)
+    read = (await api.request("GET", f"{DIRECTIVES}/{directive_id}")).json()
+    assert read["counts"] == counts(102, acknowledged=102, within_deadline=102)
+    details = await asyncio.gather(*(detail(api, directive_id, code) for code in codes))
+    for code, found in zip(codes, details, strict=True):
+        assert [e["kind"] for e in found["events"]] == ["acknowledged"], code
+        assert found["events"][0]["actor"] == f"commune_leader:commune_leader {code}"
+    found_all = await assignments_of(api, directive_id)
+    assert {a["status"] for a in found_all.values()} == {"acknowledged"}
+    assert len(found_all) == 102
     # Every answer, the repeated clicks' too, shows the assignment acknowledged.
     stale = [
         {
@@ -415,12 +424,29 @@ async def test_102_communes_acknowledge_at_once_each_clicking_three_times(api: A
         if a.json()["status"] != "acknowledged" or a.json()["acknowledged_at"] is None
     ]
     assert stale == [], f"{len(stale)} answers show no acknowledgement: {stale[:3]}"
-    read = (await api.request("GET", f"{DIRECTIVES}/{directive_id}")).json()
-    assert read["counts"] == counts(102, acknowledged=102, within_deadline=102)
-    details = await asyncio.gather(*(detail(api, directive_id, code) for code in codes))
-    for code, found in zip(codes, details, strict=True):
-        assert [e["kind"] for e in found["events"]] == ["acknowledged"], code
-        assert found["events"][0]["actor"] == f"commune_leader:commune_leader {code}"
-    found_all = await assignments_of(api, directive_id)
-    assert {a["status"] for a in found_all.values()} == {"acknowledged"}
-    assert len(found_all) == 102
+
+
+async def test_clicking_the_acknowledge_link_three_times_at_once(api: ApiClient) -> None:
+    code = "24133"
+    directive = await open_directive(api)
+    leader = await api.token("commune_leader", code)
+
+    answers = await asyncio.gather(
+        *(act(api, leader, directive["id"], code, "acknowledge") for _ in range(3))
+    )
+
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert sorted(a.json()["already_acknowledged"] for a in answers) == [False, True, True]
+    events = (await detail(api, directive["id"], code))["events"]
+    assert [e["kind"] for e in events] == ["acknowledged"]
+    # A repeated click is told "already acknowledged": its answer must show the acknowledgement
+    # (status, time, revision), not the state from before the first click.
+    for answer in answers:
+        shown = {
+            k: answer.json()[k] for k in ("status", "acknowledged_at", "acknowledged_revision")
+        }
+        assert shown == {
+            "status": "acknowledged",
+            "acknowledged_at": events[0]["at"],
+            "acknowledged_revision": 1,
+        }, answer.json()

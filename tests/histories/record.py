@@ -74,7 +74,7 @@ async def record(out: Path) -> list[Path]:
             async with running_worker(env.client, engine, queue, pool):
                 directive = await issue(env, request, queue)
 
-                def handle(code: str):  # type: ignore[no-untyped-def]
+                def handle(code: str):
                     return env.client.get_workflow_handle(
                         assignment_workflow_id(request.directive_id, code)
                     )

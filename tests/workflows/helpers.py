@@ -33,7 +33,7 @@ async def issue(
     for _ in range(600):
         progress = await handle.query(DirectiveWorkflow.progress)
         if progress.status != DirectiveStatus.ISSUING:
-            return handle  # type: ignore[return-value]
+            return handle
         await asyncio.sleep(0.05)
     raise AssertionError("the directive did not finish its fan-out in 30 s")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -154,11 +155,12 @@ async def test_refused_transitions_say_why_and_leave_no_trace_in_history(
         events_before = len((await handle.fetch_history()).events)
 
         refusals = {}
-        for name, update, argument in [
+        cases: list[tuple[str, Any, object]] = [
             ("acknowledge twice", AssignmentWorkflow.acknowledge, LEADER),
             ("review before report", AssignmentWorkflow.review, ReviewInput("office", True)),
             ("empty report", AssignmentWorkflow.report, ReportInput("leader", "  ")),
-        ]:
+        ]
+        for name, update, argument in cases:
             with pytest.raises(WorkflowUpdateFailedError) as refused:
                 await handle.execute_update(update, argument)
             cause = refused.value.cause

@@ -164,5 +164,7 @@ async def test_each_commune_gets_exactly_the_reminders_and_escalations_its_answe
         assert rows[code].deadline == t0 + 15 * DAY
     # The server's clock also runs in real time between two jumps: a few milliseconds.
     for code in b:
-        assert t0 + 8.5 * DAY <= rows[code].reported_at <= t0 + 8.5 * DAY + SLACK
-        assert t0 + 12 * DAY <= rows[code].completed_at <= t0 + 12 * DAY + SLACK
+        reported_at, completed_at = rows[code].reported_at, rows[code].completed_at
+        assert reported_at is not None and completed_at is not None
+        assert t0 + 8.5 * DAY <= reported_at <= t0 + 8.5 * DAY + SLACK
+        assert t0 + 12 * DAY <= completed_at <= t0 + 12 * DAY + SLACK
