@@ -329,6 +329,20 @@ async def test_unknown_communes_directives_and_revoked_tokens(api: ApiClient) ->
         assert unknown.status_code == 404
         assert unknown.json() == {"detail": "directive 999999999 not found"}
 
+    for body, message in (
+        ({"role": "commune_leader", "name": "A"}, "a commune_leader token needs commune_code"),
+        (
+            {"role": "commune_leader", "commune_code": "99999", "name": "A"},
+            "unknown commune 99999",
+        ),
+        (
+            {"role": "reader", "commune_code": "24133", "name": "A"},
+            "a reader token is province-wide: leave commune_code out",
+        ),
+    ):
+        refused = await api.request("POST", "/api/v1/tokens", json=body)
+        assert refused.status_code == 422, body
+        assert refused.json() == {"detail": message}
     created = await api.request(
         "POST",
         "/api/v1/tokens",
@@ -441,12 +455,12 @@ async def test_clicking_the_acknowledge_link_three_times_at_once(api: ApiClient)
     assert [e["kind"] for e in events] == ["acknowledged"]
     # A repeated click is told "already acknowledged": its answer must show the acknowledgement
     # (status, time, revision), not the state from before the first click.
-    for answer in answers:
-        shown = {
-            k: answer.json()[k] for k in ("status", "acknowledged_at", "acknowledged_revision")
-        }
-        assert shown == {
-            "status": "acknowledged",
-            "acknowledged_at": events[0]["at"],
-            "acknowledged_revision": 1,
-        }, answer.json()
+    fields = ("status", "acknowledged_at", "acknowledged_revision", "needs_acknowledgement")
+    shown = [{k: a.json()[k] for k in fields} for a in answers]
+    expected = {
+        "status": "acknowledged",
+        "acknowledged_at": events[0]["at"],
+        "acknowledged_revision": 1,
+        "needs_acknowledgement": False,
+    }
+    assert shown == [expected] * 3

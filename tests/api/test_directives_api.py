@@ -452,7 +452,9 @@ async def test_amending_only_the_deadline_keeps_acknowledgements(api: ApiClient)
     assert again.json()["already_acknowledged"] is True
 
 
-async def test_an_amendment_must_change_something(api: ApiClient) -> None:
+async def test_an_amendment_must_change_something_and_keep_the_deadline_ahead(
+    api: ApiClient,
+) -> None:
     directive = await issue(api)
     path = f"{DIRECTIVES}/{directive['id']}"
 
@@ -463,10 +465,14 @@ async def test_an_amendment_must_change_something(api: ApiClient) -> None:
     unknown = await api.request("PATCH", path, json={"communes": ["24133"]})
     assert unknown.status_code == 422
     assert "communes: Extra inputs are not permitted" in unknown.json()["detail"]
+    past = await api.request("PATCH", path, json={"deadline": iso7(in_days(-1))})
+    assert past.status_code == 422, past.text
+    assert past.json()["detail"] == "the deadline is in the past"
     missing = await api.request("PATCH", f"{DIRECTIVES}/999999999", json={"body": "Khác."})
     assert missing.status_code == 404
     assert missing.json() == {"detail": "directive 999999999 not found"}
-    assert (await api.request("GET", path)).json()["revision"] == 1
+    read = (await api.request("GET", path)).json()
+    assert (read["revision"], read["deadline"]) == (1, directive["deadline"])
 
 
 # ---- recall --------------------------------------------------------------------------------
