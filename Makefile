@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run worker test lint format roster clean
+.PHONY: run worker test lint format roster histories clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,3 +38,6 @@ roster: $(INSTALLED)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+
+histories: $(INSTALLED)
+	$(BIN)/python -m tests.histories.record
