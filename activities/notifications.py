@@ -10,10 +10,18 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 
 from activities.rendering import Renderer
-from db.models import PROVINCE_SCOPE, Commune, Directive, Notification, Person, RosterEntry
+from db.models import (
+    PROVINCE_SCOPE,
+    Assignment,
+    Commune,
+    Directive,
+    Notification,
+    Person,
+    RosterEntry,
+)
 from db.upsert import insert_ignoring_duplicates
 from workflows import activity_names
-from workflows.types import NotifyInput, NotifyResult, Role
+from workflows.types import CLOSED_STATUSES, NotifyInput, NotifyResult, Role
 
 # The status of a message this stage only records; delivery adds queued / sent / failed.
 RECORDED = "recorded"
@@ -53,13 +61,24 @@ class NotificationActivities:
             directive = session.get(Directive, request.directive_id)
             if directive is None:
                 return NotifyResult(recorded=0, already_recorded=0)
+            targets = request.communes
+            if request.only_open:
+                closed = set(
+                    session.scalars(
+                        select(Assignment.commune_code).where(
+                            Assignment.directive_id == request.directive_id,
+                            Assignment.commune_code.in_(targets),
+                            Assignment.status.in_([s.value for s in CLOSED_STATUSES]),
+                        )
+                    )
+                )
+                targets = [code for code in targets if code not in closed]
             communes = {
-                c.code: c
-                for c in session.scalars(select(Commune).where(Commune.code.in_(request.communes)))
+                c.code: c for c in session.scalars(select(Commune).where(Commune.code.in_(targets)))
             }
-            recipients = self._recipients(session, request.to, request.communes)
+            recipients = self._recipients(session, request.to, targets)
             candidates: list[tuple[str, Person | None]] = []
-            for code in request.communes:
+            for code in targets:
                 people = recipients.get(code)
                 if people:
                     candidates.extend((code, p) for p in people)

@@ -37,6 +37,7 @@ from workflows.assignment import ALREADY_ACKNOWLEDGED
 from workflows.directive import DirectiveWorkflow
 from workflows.types import (
     CLOSED_STATUSES,
+    AssignmentState,
     AssignmentStatus,
     DirectivePolicy,
     DirectiveStatus,
@@ -108,13 +109,13 @@ async def create_directive(
         unknown = sorted(set(payload.communes) - known)
         if unknown:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
                 f"unknown commune codes: {', '.join(unknown[:20])}",
             )
         communes = sorted(payload.communes)
     now = datetime.now(UTC)
     if payload.deadline is not None and payload.deadline <= now:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "the deadline is in the past")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the deadline is in the past")
     policy = policy_from(payload)
     directive = Directive(
         idempotency_key=idempotency_key,
@@ -238,6 +239,29 @@ def to_assignment_public(assignment: Assignment, commune_name: str) -> Assignmen
         report_evidence=assignment.report_evidence,
         review_comment=assignment.review_comment,
         updated_at=assignment.updated_at,
+    )
+
+
+def overlay_state(public: AssignmentPublic, state: AssignmentState) -> AssignmentPublic:
+    """The read model's row brought up to the workflow's own, possibly newer, state."""
+    if state.seq <= 0:
+        return public
+    return public.model_copy(
+        update={
+            "status": state.status.value,
+            "timeliness": state.timeliness.value,
+            "deadline": state.deadline,
+            "original_deadline": state.original_deadline,
+            "revision": state.revision,
+            "acknowledged_revision": state.acknowledged_revision,
+            "acknowledged_at": state.acknowledged_at,
+            "reported_at": state.reported_at,
+            "completed_at": state.completed_at,
+            "escalation_level": state.escalation_level,
+            "extension_requested_until": state.extension_requested_until,
+            "needs_acknowledgement": state.status not in CLOSED_STATUSES
+            and state.acknowledged_revision < state.revision,
+        }
     )
 
 

@@ -103,15 +103,17 @@ def executor() -> Iterator[ThreadPoolExecutor]:
         yield pool
 
 
-# Each database gets its own Temporal servers: workflow ids follow the directive ids of one
-# database (`directive-1`), as they do in production, where one database pairs with one namespace.
-@pytest.fixture(scope="session")
-async def time_env(database_url: str) -> AsyncIterator[WorkflowEnvironment]:
+# A time-skipping server per test: a workflow left open by an earlier test (its worker gone)
+# would hold the clock still the next time a test moves it.
+@pytest.fixture
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(TEST_SERVER))
     yield env
     await env.shutdown()
 
 
+# Each database gets its own dev server: workflow ids follow the directive ids of one database
+# (`directive-1`), as they do in production, where one database pairs with one namespace.
 @pytest.fixture(scope="session")
 async def local_env(database_url: str) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(

@@ -140,6 +140,7 @@ class DirectiveWorkflow:
                     context={
                         "content_changed": "true" if outcome.content_changed else "false",
                     },
+                    only_open=True,
                 ),
             )
             return outcome
@@ -166,6 +167,7 @@ class DirectiveWorkflow:
                     "recall",
                     open_communes,
                     context={"reason": request.reason},
+                    only_open=True,
                 ),
             )
             return self._result()
@@ -233,6 +235,7 @@ class DirectiveWorkflow:
         step: str,
         communes: list[str],
         context: dict[str, str] | None = None,
+        only_open: bool = False,
     ) -> None:
         await workflow.execute_activity(
             activity_names.RECORD_NOTIFICATIONS,
@@ -242,6 +245,7 @@ class DirectiveWorkflow:
                 kind=kind,
                 step=step,
                 context=context or {},
+                only_open=only_open,
             ),
             start_to_close_timeout=NOTIFY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,

@@ -260,6 +260,9 @@ class NotifyInput:
     step: str
     to: Role = Role.COMMUNE_LEADER
     context: dict[str, str] = field(default_factory=dict)
+    # Skip communes whose assignment the read model already shows closed: the directive hears
+    # of a completion a moment after the assignment has recorded it.
+    only_open: bool = False
 
 
 @dataclass

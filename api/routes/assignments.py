@@ -119,6 +119,11 @@ async def acknowledge(
     except services.AlreadyAcknowledged:
         already = True
     current = await _current(session, directive_id, commune_code)
+    if already:
+        # A click racing the first one: the read model may not show that one yet; the
+        # workflow, which refused this click, does.
+        state = await handle.query(AssignmentWorkflow.state)
+        current = services.overlay_state(current, state)
     return AcknowledgeResult(**current.model_dump(), already_acknowledged=already)
 
 

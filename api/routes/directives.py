@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 
 from api import services
 from api.deps import CurrentUser, OfficeUser, SessionDep, SettingsDep, TemporalDep
@@ -101,6 +102,8 @@ async def amend_directive(
     """Change the text or the deadline; every open assignment picks it up, and a change of
     text asks each commune to acknowledge again."""
     directive = await services.load_directive(session, user, directive_id)
+    if payload.deadline is not None and payload.deadline <= datetime.now(UTC):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the deadline is in the past")
     handle = temporal.get_workflow_handle(directive_workflow_id(directive_id))
     await services.run_directive_update(
         handle.execute_update(

@@ -21,15 +21,15 @@ async def create_token(payload: TokenCreate, user: OfficeUser, session: SessionD
     if payload.role == "commune_leader":
         if not payload.commune_code:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY, "a commune_leader token needs commune_code"
+                status.HTTP_422_UNPROCESSABLE_CONTENT, "a commune_leader token needs commune_code"
             )
         if await session.get(Commune, payload.commune_code) is None:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY, f"unknown commune {payload.commune_code}"
+                status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown commune {payload.commune_code}"
             )
     elif payload.commune_code:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"a {payload.role} token is province-wide: leave commune_code out",
         )
     secret = f"axis_{secrets.token_urlsafe(32)}"

@@ -40,7 +40,7 @@ async def eventually(check: Callable[[], Awaitable[T]], seconds: float = 30) -> 
             return await check()
         except AssertionError as e:
             if loop.time() >= give_up:
-                raise AssertionError(f"not so within {seconds} s: {e}") from e
+                raise AssertionError(f"not within {seconds} s: {e}") from e
         await asyncio.sleep(0.1)
 
 

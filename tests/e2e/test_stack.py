@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -81,13 +81,12 @@ async def http(stack: str) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def eventually(check, seconds: float, what: str):  # type: ignore[no-untyped-def]
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
     """Poll an asynchronous outcome of the product, up to a bound."""
     limit = time.monotonic() + seconds
     while True:
-        result = await check()
-        if result:
-            return result
+        if await check():
+            return
         assert time.monotonic() < limit, f"not within {seconds} s: {what}"
         await asyncio.sleep(0.25)
 
