@@ -12,7 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.calendar import working_day_deadline
-from db.models import Assignment, AssignmentEventRow, Directive, utcnow
+from db.models import Assignment, AssignmentEventRow, Directive, assignment_columns, utcnow
 from db.upsert import insert_ignoring_duplicates
 from workflows import activity_names
 from workflows.types import (
@@ -97,21 +97,7 @@ class RecordActivities:
         its sequence number is newer than the stored one; the event is keyed by
         (directive, commune, seq). Calling this twice, or out of order, changes nothing."""
         state = request.state
-        values: dict[str, object] = {
-            "status": state.status.value,
-            "timeliness": state.timeliness.value,
-            "deadline": state.deadline,
-            "original_deadline": state.original_deadline,
-            "revision": state.revision,
-            "acknowledged_revision": state.acknowledged_revision,
-            "acknowledged_at": state.acknowledged_at,
-            "reported_at": state.reported_at,
-            "completed_at": state.completed_at,
-            "escalation_level": state.escalation_level,
-            "extension_requested_until": state.extension_requested_until,
-            "seq": state.seq,
-            "updated_at": utcnow(),
-        }
+        values = {**assignment_columns(state), "updated_at": utcnow()}
         if request.summary is not None:
             values["report_summary"] = request.summary
             values["report_evidence"] = list(request.evidence or [])

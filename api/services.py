@@ -32,9 +32,9 @@ from api.schemas import (
 )
 from config import Settings
 from db import queries
-from db.models import Assignment, Commune, Directive
-from workflows.assignment import ALREADY_ACKNOWLEDGED
+from db.models import Assignment, Commune, Directive, assignment_columns
 from workflows.directive import DirectiveWorkflow
+from workflows.policies import ALREADY_ACKNOWLEDGED
 from workflows.types import (
     CLOSED_STATUSES,
     AssignmentState,
@@ -246,23 +246,12 @@ def overlay_state(public: AssignmentPublic, state: AssignmentState) -> Assignmen
     """The read model's row brought up to the workflow's own, possibly newer, state."""
     if state.seq <= 0:
         return public
-    return public.model_copy(
-        update={
-            "status": state.status.value,
-            "timeliness": state.timeliness.value,
-            "deadline": state.deadline,
-            "original_deadline": state.original_deadline,
-            "revision": state.revision,
-            "acknowledged_revision": state.acknowledged_revision,
-            "acknowledged_at": state.acknowledged_at,
-            "reported_at": state.reported_at,
-            "completed_at": state.completed_at,
-            "escalation_level": state.escalation_level,
-            "extension_requested_until": state.extension_requested_until,
-            "needs_acknowledgement": state.status not in CLOSED_STATUSES
-            and state.acknowledged_revision < state.revision,
-        }
+    columns = assignment_columns(state)
+    del columns["seq"]
+    needs_acknowledgement = (
+        state.status not in CLOSED_STATUSES and state.acknowledged_revision < state.revision
     )
+    return public.model_copy(update={**columns, "needs_acknowledgement": needs_acknowledgement})
 
 
 async def load_directive(session: AsyncSession, user: Principal, directive_id: int) -> Directive:
@@ -285,6 +274,31 @@ async def load_assignment(
             f"directive {directive_id} has no assignment for commune {commune_code}",
         )
     return found
+
+
+async def current_assignment(
+    session: AsyncSession, directive_id: int, commune_code: str
+) -> AssignmentPublic:
+    """The assignment as the read model has it now (after an update wrote it)."""
+    session.expire_all()
+    assignment, name = await load_assignment(session, directive_id, commune_code)
+    return to_assignment_public(assignment, name)
+
+
+async def update_assignment(
+    session: AsyncSession,
+    temporal: Client,
+    directive_id: int,
+    commune_code: str,
+    update: Any,
+    argument: object,
+) -> AssignmentPublic:
+    """Send one update to the assignment's own workflow and answer with the state it recorded:
+    the update returns only after its read-model write."""
+    await load_assignment(session, directive_id, commune_code)
+    handle = temporal.get_workflow_handle(assignment_workflow_id(directive_id, commune_code))
+    await run_update(handle.execute_update(update, argument), session, directive_id, commune_code)
+    return await current_assignment(session, directive_id, commune_code)
 
 
 async def run_update(

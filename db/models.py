@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from workflows.types import AssignmentState
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """Timezone-aware datetimes stored as UTC; SQLite drops the offset, so it is put back here."""
@@ -164,6 +166,24 @@ class Assignment(Base):
     # activities may land in any order and any number of times.
     seq: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def assignment_columns(state: AssignmentState) -> dict[str, Any]:
+    """The columns of an assignment row that its workflow's state sets."""
+    return {
+        "status": state.status.value,
+        "timeliness": state.timeliness.value,
+        "deadline": state.deadline,
+        "original_deadline": state.original_deadline,
+        "revision": state.revision,
+        "acknowledged_revision": state.acknowledged_revision,
+        "acknowledged_at": state.acknowledged_at,
+        "reported_at": state.reported_at,
+        "completed_at": state.completed_at,
+        "escalation_level": state.escalation_level,
+        "extension_requested_until": state.extension_requested_until,
+        "seq": state.seq,
+    }
 
 
 class AssignmentEventRow(Base):

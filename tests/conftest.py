@@ -9,7 +9,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -56,21 +56,20 @@ def _backends() -> list[str]:
     return ["sqlite"]
 
 
-@pytest.fixture(scope="session", params=_backends())
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A fresh, migrated database with the communes and the demo roster, per backend."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'axis.db'}"
+@contextmanager
+def fresh_database(backend: str, folder: Path) -> Iterator[str]:
+    """A new, migrated database with the communes and the demo roster; dropped afterwards."""
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'axis.db'}"
         _prepare(url)
         yield url
         return
     name = f"axis_test_{uuid.uuid4().hex[:10]}"
     admin = make_url(POSTGRES_URL)
-    conninfo = dict(
-        host=admin.host, port=admin.port or 5432, user=admin.username, dbname=admin.database
-    )
+    conninfo = {
+        "host": admin.host, "port": admin.port or 5432, "user": admin.username,
+        "dbname": admin.database,
+    }  # fmt: skip
     with psycopg.connect(**conninfo, autocommit=True) as conn:  # type: ignore[arg-type]
         conn.execute(f'CREATE DATABASE "{name}"')
     url = admin.set(database=name).render_as_string(hide_password=False)
@@ -80,6 +79,24 @@ def database_url(
     finally:
         with psycopg.connect(**conninfo, autocommit=True) as conn:  # type: ignore[arg-type]
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=_backends())
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The session's database, per backend, shared by the tests that only add their own rows."""
+    with fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=_backends())
+def scratch_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database of a module's own, for tests that change shared data such as the roster."""
+    with fresh_database(request.param, tmp_path_factory.mktemp("scratch")) as url:
+        yield url
 
 
 def _prepare(url: str) -> None:

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
 
 # Passed through the sandbox: the payload converter must see the real datetime class in
 # these dataclasses, and nothing in them has side effects.
 with workflow.unsafe.imports_passed_through():
     from workflows import activity_names
+    from workflows.policies import ACTIVITY_RETRY, ALREADY_ACKNOWLEDGED, refusal
     from workflows.types import (
         ANSWERED_STATUSES,
         CLOSED_STATUSES,
@@ -46,17 +45,6 @@ with workflow.unsafe.imports_passed_through():
 
 RECORD_TIMEOUT = timedelta(seconds=30)
 NOTIFY_TIMEOUT = timedelta(minutes=2)
-# The read model and the roster live in the database: keep retrying through an outage rather
-# than lose a state change or a reminder.
-ACTIVITY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-)
-
-# The type of the refusal the API turns into "already acknowledged" (200) rather than 409.
-ALREADY_ACKNOWLEDGED = "AlreadyAcknowledged"
-INVALID_TRANSITION = "InvalidTransition"
 
 
 @dataclass(frozen=True)
@@ -67,10 +55,6 @@ class _Step:
     key: str
     action: str
     value: int = 0
-
-
-def _refuse(message: str, kind: str = INVALID_TRANSITION) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
 
 
 @workflow.defn(name="Assignment")
@@ -191,7 +175,7 @@ class AssignmentWorkflow:
     def _validate_acknowledge(self, request: AcknowledgeInput) -> None:
         self._refuse_if_closed()
         if self._state.acknowledged_revision == self._state.revision:
-            raise _refuse("already acknowledged", ALREADY_ACKNOWLEDGED)
+            raise refusal("already acknowledged", ALREADY_ACKNOWLEDGED)
 
     @workflow.update
     async def report(self, request: ReportInput) -> AssignmentState:
@@ -216,9 +200,9 @@ class AssignmentWorkflow:
     def _validate_report(self, request: ReportInput) -> None:
         self._refuse_if_closed()
         if self._state.status == AssignmentStatus.REPORTED:
-            raise _refuse("already reported: the report is waiting for review")
+            raise refusal("already reported: the report is waiting for review")
         if not request.summary.strip():
-            raise _refuse("a report needs a summary")
+            raise refusal("a report needs a summary")
 
     @workflow.update
     async def review(self, request: ReviewInput) -> AssignmentState:
@@ -248,9 +232,9 @@ class AssignmentWorkflow:
     def _validate_review(self, request: ReviewInput) -> None:
         self._refuse_if_closed()
         if self._state.status != AssignmentStatus.REPORTED:
-            raise _refuse(f"nothing to review: the assignment is {self._state.status.value}")
+            raise refusal(f"nothing to review: the assignment is {self._state.status.value}")
         if not request.accept and not request.comment.strip():
-            raise _refuse("returning a report needs a comment saying what to rework")
+            raise refusal("returning a report needs a comment saying what to rework")
 
     @workflow.update
     async def request_extension(self, request: ExtensionRequestInput) -> AssignmentState:
@@ -266,11 +250,11 @@ class AssignmentWorkflow:
         self._refuse_if_closed()
         s = self._state
         if s.status == AssignmentStatus.REPORTED:
-            raise _refuse("already reported: no extension is needed")
+            raise refusal("already reported: no extension is needed")
         if s.extension_requested_until is not None:
-            raise _refuse("an extension request is already waiting for a decision")
+            raise refusal("an extension request is already waiting for a decision")
         if request.until <= s.deadline:
-            raise _refuse("the requested date must be later than the current deadline")
+            raise refusal("the requested date must be later than the current deadline")
 
     @workflow.update
     async def decide_extension(self, request: ExtensionDecisionInput) -> AssignmentState:
@@ -299,9 +283,9 @@ class AssignmentWorkflow:
     def _validate_decide_extension(self, request: ExtensionDecisionInput) -> None:
         self._refuse_if_closed()
         if self._state.extension_requested_until is None:
-            raise _refuse("no extension request is waiting for a decision")
+            raise refusal("no extension request is waiting for a decision")
         if request.grant and request.until is not None and request.until <= self._state.deadline:
-            raise _refuse("an extension must move the deadline later")
+            raise refusal("an extension must move the deadline later")
 
     # ---- messages from the directive --------------------------------------------------------
 
@@ -358,7 +342,7 @@ class AssignmentWorkflow:
 
     def _refuse_if_closed(self) -> None:
         if self._state.status in CLOSED_STATUSES:
-            raise _refuse(f"the assignment is {self._state.status.value}")
+            raise refusal(f"the assignment is {self._state.status.value}")
 
     async def _record(
         self,

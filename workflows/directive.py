@@ -12,13 +12,12 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
 
 # Passed through the sandbox: the payload converter must see the real datetime class in
 # these dataclasses, and nothing in them has side effects.
 with workflow.unsafe.imports_passed_through():
     from workflows import activity_names
+    from workflows.policies import ACTIVITY_RETRY, refusal
     from workflows.types import (
         AmendDirectiveInput,
         AssignmentChange,
@@ -42,12 +41,6 @@ NOTIFY_TIMEOUT = timedelta(minutes=5)
 # activity from a dead worker long before the start-to-close timeout.
 FAN_OUT_TIMEOUT = timedelta(minutes=30)
 FAN_OUT_HEARTBEAT = timedelta(seconds=30)
-ACTIVITY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-)
-INVALID_TRANSITION = "InvalidTransition"
 
 
 @workflow.defn(name="Directive")
@@ -149,7 +142,7 @@ class DirectiveWorkflow:
     def _validate_amend(self, request: AmendDirectiveInput) -> None:
         self._refuse_unless_active()
         if request.title is None and request.body is None and request.deadline is None:
-            raise ApplicationError("nothing to amend", type=INVALID_TRANSITION, non_retryable=True)
+            raise refusal("nothing to amend")
 
     @workflow.update
     async def recall(self, request: RecallDirectiveInput) -> DirectiveRevision:
@@ -186,17 +179,9 @@ class DirectiveWorkflow:
 
     def _refuse_unless_active(self) -> None:
         if self._status == DirectiveStatus.ISSUING:
-            raise ApplicationError(
-                "the directive is still being issued; try again in a moment",
-                type=INVALID_TRANSITION,
-                non_retryable=True,
-            )
+            raise refusal("the directive is still being issued; try again in a moment")
         if self._status != DirectiveStatus.ACTIVE:
-            raise ApplicationError(
-                f"the directive is {self._status.value}",
-                type=INVALID_TRANSITION,
-                non_retryable=True,
-            )
+            raise refusal(f"the directive is {self._status.value}")
 
     def _open_communes(self) -> list[str]:
         assert self._plan is not None

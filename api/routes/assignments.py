@@ -90,12 +90,6 @@ async def get_assignment(
     )
 
 
-async def _current(session: SessionDep, directive_id: int, commune_code: str) -> AssignmentPublic:
-    session.expire_all()
-    assignment, name = await services.load_assignment(session, directive_id, commune_code)
-    return services.to_assignment_public(assignment, name)
-
-
 @router.post("/{commune_code}/acknowledge")
 async def acknowledge(
     directive_id: int,
@@ -106,25 +100,21 @@ async def acknowledge(
 ) -> AcknowledgeResult:
     """Acknowledge receipt. Acknowledging again is harmless: the answer says it already was."""
     check_commune_scope(user, commune_code)
-    await services.load_assignment(session, directive_id, commune_code)
-    handle = temporal.get_workflow_handle(assignment_workflow_id(directive_id, commune_code))
-    already = False
     try:
-        await services.run_update(
-            handle.execute_update(AssignmentWorkflow.acknowledge, AcknowledgeInput(user.actor)),
-            session,
-            directive_id,
-            commune_code,
-        )
+        current = await services.update_assignment(
+            session, temporal, directive_id, commune_code,
+            AssignmentWorkflow.acknowledge, AcknowledgeInput(user.actor),
+        )  # fmt: skip
     except services.AlreadyAcknowledged:
-        already = True
-    current = await _current(session, directive_id, commune_code)
-    if already:
         # A click racing the first one: the read model may not show that one yet; the
         # workflow, which refused this click, does.
+        handle = temporal.get_workflow_handle(assignment_workflow_id(directive_id, commune_code))
         state = await handle.query(AssignmentWorkflow.state)
-        current = services.overlay_state(current, state)
-    return AcknowledgeResult(**current.model_dump(), already_acknowledged=already)
+        current = services.overlay_state(
+            await services.current_assignment(session, directive_id, commune_code), state
+        )
+        return AcknowledgeResult(**current.model_dump(), already_acknowledged=True)
+    return AcknowledgeResult(**current.model_dump(), already_acknowledged=False)
 
 
 @router.post("/{commune_code}/report")
@@ -138,18 +128,10 @@ async def report(
 ) -> AssignmentPublic:
     """Report completion with a summary and evidence (links or document references)."""
     check_commune_scope(user, commune_code)
-    await services.load_assignment(session, directive_id, commune_code)
-    handle = temporal.get_workflow_handle(assignment_workflow_id(directive_id, commune_code))
-    await services.run_update(
-        handle.execute_update(
-            AssignmentWorkflow.report,
-            ReportInput(actor=user.actor, summary=payload.summary, evidence=payload.evidence),
-        ),
-        session,
-        directive_id,
-        commune_code,
-    )
-    return await _current(session, directive_id, commune_code)
+    return await services.update_assignment(
+        session, temporal, directive_id, commune_code, AssignmentWorkflow.report,
+        ReportInput(actor=user.actor, summary=payload.summary, evidence=payload.evidence),
+    )  # fmt: skip
 
 
 @router.post("/{commune_code}/review")
@@ -162,20 +144,10 @@ async def review(
     temporal: TemporalDep,
 ) -> AssignmentPublic:
     """Accept a report (done), or return it for rework with a comment."""
-    await services.load_assignment(session, directive_id, commune_code)
-    handle = temporal.get_workflow_handle(assignment_workflow_id(directive_id, commune_code))
-    await services.run_update(
-        handle.execute_update(
-            AssignmentWorkflow.review,
-            ReviewInput(
-                actor=user.actor, accept=payload.decision == "accept", comment=payload.comment
-            ),
-        ),
-        session,
-        directive_id,
-        commune_code,
-    )
-    return await _current(session, directive_id, commune_code)
+    return await services.update_assignment(
+        session, temporal, directive_id, commune_code, AssignmentWorkflow.review,
+        ReviewInput(actor=user.actor, accept=payload.decision == "accept", comment=payload.comment),
+    )  # fmt: skip
 
 
 @router.post("/{commune_code}/extension")
@@ -189,18 +161,10 @@ async def request_extension(
 ) -> AssignmentPublic:
     """Ask the steering office to move the deadline."""
     check_commune_scope(user, commune_code)
-    await services.load_assignment(session, directive_id, commune_code)
-    handle = temporal.get_workflow_handle(assignment_workflow_id(directive_id, commune_code))
-    await services.run_update(
-        handle.execute_update(
-            AssignmentWorkflow.request_extension,
-            ExtensionRequestInput(actor=user.actor, until=payload.until, reason=payload.reason),
-        ),
-        session,
-        directive_id,
-        commune_code,
-    )
-    return await _current(session, directive_id, commune_code)
+    return await services.update_assignment(
+        session, temporal, directive_id, commune_code, AssignmentWorkflow.request_extension,
+        ExtensionRequestInput(actor=user.actor, until=payload.until, reason=payload.reason),
+    )  # fmt: skip
 
 
 @router.post("/{commune_code}/extension/decision")
@@ -213,20 +177,12 @@ async def decide_extension(
     temporal: TemporalDep,
 ) -> AssignmentPublic:
     """Grant (moving the live deadline; the original stays on record) or refuse."""
-    await services.load_assignment(session, directive_id, commune_code)
-    handle = temporal.get_workflow_handle(assignment_workflow_id(directive_id, commune_code))
-    await services.run_update(
-        handle.execute_update(
-            AssignmentWorkflow.decide_extension,
-            ExtensionDecisionInput(
-                actor=user.actor,
-                grant=payload.decision == "grant",
-                until=payload.until,
-                comment=payload.comment,
-            ),
+    return await services.update_assignment(
+        session, temporal, directive_id, commune_code, AssignmentWorkflow.decide_extension,
+        ExtensionDecisionInput(
+            actor=user.actor,
+            grant=payload.decision == "grant",
+            until=payload.until,
+            comment=payload.comment,
         ),
-        session,
-        directive_id,
-        commune_code,
-    )
-    return await _current(session, directive_id, commune_code)
+    )  # fmt: skip

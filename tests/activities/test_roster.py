@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from activities.communes import communes_of_province
+from db.engine import make_engine
 from db.models import PROVINCE_SCOPE, Person, RosterEntry
 from db.roster import COLUMNS, DEMO_ROSTER, RosterError, import_roster, parse_roster
 
@@ -39,6 +41,19 @@ def row(role: str, code: str, email: str, **fields: str) -> dict[str, str]:
 def addresses(count: int) -> list[str]:
     tag = uuid.uuid4().hex[:10]
     return [f"roster-{tag}-{i}@example.invalid" for i in range(count)]
+
+
+# The roster decides who gets every message: changes made here stay in a database of their own.
+@pytest.fixture(scope="module")
+def database_url(scratch_database_url: str) -> str:
+    return scratch_database_url
+
+
+@pytest.fixture(scope="module")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
 
 
 def totals(engine: Engine) -> tuple[int, int]:

@@ -14,14 +14,19 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.models import Assignment, Notification
 from workflows.directive import DirectiveWorkflow
-from workflows.types import DirectiveStatus, IssueDirectiveInput, directive_workflow_id
+from workflows.types import (
+    DirectiveRevision,
+    DirectiveStatus,
+    IssueDirectiveInput,
+    directive_workflow_id,
+)
 
 DAY = timedelta(days=1)
 
 
 async def issue(
     env: WorkflowEnvironment, request: IssueDirectiveInput, task_queue: str
-) -> WorkflowHandle[DirectiveWorkflow, object]:
+) -> WorkflowHandle[DirectiveWorkflow, DirectiveRevision]:
     """Start the directive and return once every assignment workflow has been started."""
     handle = await env.client.start_workflow(
         DirectiveWorkflow.run,

@@ -19,8 +19,9 @@ from db.models import Directive
 from tests.conftest import running_worker
 from tests.factories import store_directive
 from tests.workflows.helpers import DAY, advance_to, assignments, issue, notifications_by_commune
-from workflows.assignment import ALREADY_ACKNOWLEDGED, INVALID_TRANSITION, AssignmentWorkflow
+from workflows.assignment import AssignmentWorkflow
 from workflows.directive import DirectiveWorkflow
+from workflows.policies import ALREADY_ACKNOWLEDGED, INVALID_TRANSITION
 from workflows.types import (
     AcknowledgeInput,
     AmendDirectiveInput,

@@ -1,0 +1,25 @@
+"""What every workflow of the product shares: how activities retry, and how a refusal is typed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+# The read model and the roster live in the database: keep retrying through an outage rather
+# than lose a state change or a reminder. Business refusals are non-retryable errors instead.
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+)
+
+# Refusal types the API maps: an invalid transition is 409; a repeated acknowledgement is a
+# harmless 200.
+INVALID_TRANSITION = "InvalidTransition"
+ALREADY_ACKNOWLEDGED = "AlreadyAcknowledged"
+
+
+def refusal(message: str, kind: str = INVALID_TRANSITION) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
