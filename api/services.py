@@ -4,6 +4,7 @@ workflow's answer (or refusal) into an HTTP answer."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -96,12 +97,13 @@ async def create_directive(
 ) -> tuple[Directive, bool]:
     """Store the directive (status `issuing`); with an idempotency key already used, return
     the directive it created instead. Returns (directive, created)."""
+    fingerprint = hashlib.sha256(payload.model_dump_json().encode()).hexdigest()
     if idempotency_key is not None:
         existing = await session.scalar(
             select(Directive).where(Directive.idempotency_key == idempotency_key)
         )
         if existing is not None:
-            return existing, False
+            return _replayed(existing, fingerprint), False
     known = set(await session.scalars(select(Commune.code).where(Commune.province_code == "66")))
     if payload.communes is None:
         communes = sorted(known)
@@ -119,6 +121,7 @@ async def create_directive(
     policy = policy_from(payload)
     directive = Directive(
         idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint if idempotency_key else None,
         title=payload.title,
         body=payload.body,
         status=DirectiveStatus.ISSUING.value,
@@ -148,8 +151,18 @@ async def create_directive(
         )
         if existing is None:
             raise
-        return existing, False
+        return _replayed(existing, fingerprint), False
     return directive, True
+
+
+def _replayed(directive: Directive, fingerprint: str) -> Directive:
+    if directive.request_fingerprint != fingerprint:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "this Idempotency-Key was used for a different request: use a new key for a new"
+            " directive",
+        )
+    return directive
 
 
 async def start_directive(client: Client, settings: Settings, directive: Directive) -> None:

@@ -251,6 +251,13 @@ async def test_ten_concurrent_issues_with_one_idempotency_key_make_one_directive
     assert again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == directive_id
+    # The same key with another request is a client's mistake, not a replay.
+    before = await directive_count(api)
+    other = {**body, "title": unique_title("Khác")}
+    reused = await api.request("POST", DIRECTIVES, json=other, headers={"Idempotency-Key": key})
+    assert reused.status_code == 422
+    assert reused.json()["detail"].startswith("this Idempotency-Key was used for a different")
+    assert await directive_count(api) == before
 
 
 async def test_invalid_directives_are_refused_with_422_and_store_nothing(api: ApiClient) -> None:
