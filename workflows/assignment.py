@@ -91,7 +91,10 @@ class AssignmentWorkflow:
                     await workflow.wait_condition(lambda: self._changed, timeout=left)
                     continue
                 except TimeoutError:
-                    pass
+                    # An answer that arrived with the timer is applied first: fire only a step
+                    # that still applies.
+                    if self._next_step() != step:
+                        continue
             await self._fire(step)
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._tell_directive()
