@@ -28,8 +28,10 @@ class Settings(BaseSettings):
     max_page_size: int = 500
     # How long POST /directives waits for the deadline to be computed before answering.
     issue_wait_seconds: float = 10.0
-    # A roster CSV loaded at start when no roster exists yet; unset loads the demo roster.
+    # A roster CSV loaded at start when no roster exists yet; unset loads the demo roster
+    # (addresses under example.invalid) unless load_demo_roster is off, as in production.
     roster_csv: Path | None = None
+    load_demo_roster: bool = True
 
     @property
     def resolved_database_url(self) -> str:

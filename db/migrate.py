@@ -3,7 +3,8 @@
     python -m db.migrate
 
 Applies the Alembic migrations, loads the communes of Dak Lak, and, when no roster exists yet,
-the roster named by AXIS_ROSTER_CSV or else the demo roster (addresses under example.invalid).
+the roster named by AXIS_ROSTER_CSV, or else the demo roster (addresses under example.invalid)
+unless AXIS_LOAD_DEMO_ROSTER is false.
 Safe to run any number of times."""
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ def prepare_database(settings: Settings) -> Engine:
     engine = make_engine(url)
     load_communes(engine)
     if roster_is_empty(engine):
-        path = settings.roster_csv or DEMO_ROSTER
-        import_roster(engine, path, demo=settings.roster_csv is None)
+        if settings.roster_csv is not None:
+            import_roster(engine, settings.roster_csv)
+        elif settings.load_demo_roster:
+            import_roster(engine, DEMO_ROSTER, demo=True)
     return engine
 
 
