@@ -100,10 +100,21 @@ def main() -> int:
     env["AXIS_DATA_DIR"] = str(settings.data_dir.resolve())
     env["AXIS_ADMIN_TOKEN"] = token = admin_token(settings)
     env.setdefault("AXIS_PUBLIC_URL", f"http://{settings.host}:{settings.port}")
+    wanted = [(settings.host, settings.port, "AXIS_PORT")]
+    if settings.temporal_address is None:
+        wanted.append(("127.0.0.1", settings.temporal_port, "AXIS_TEMPORAL_PORT"))
+    busy = [
+        f"port {port} is in use (choose another with {variable})"
+        for host, port, variable in wanted
+        if not port_is_free(host, port)
+    ]
+    if busy:
+        say("; ".join(busy))
+        return 1
     say("preparing the database")
     prepare_database(settings).dispose()
     processes: list[subprocess.Popen[bytes]] = []
-    stopping = False
+    stopping = failed = False
 
     def on_signal(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -136,8 +147,8 @@ def main() -> int:
         while not stopping:
             for process in processes:
                 if process.poll() is not None:
-                    say(f"{process.args!r} exited with {process.returncode}")
-                    stopping = True
+                    say(f"{process.args!r} exited with {process.returncode}; stopping the rest")
+                    stopping = failed = True
             time.sleep(0.3)
     except RuntimeError as e:
         say(str(e))
@@ -145,7 +156,7 @@ def main() -> int:
         return 1
     say("stopping")
     stop(processes)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
