@@ -33,6 +33,7 @@ from api.schemas import (
 )
 from config import Settings
 from db import queries
+from db.communes import DAK_LAK
 from db.models import Assignment, Commune, Directive, assignment_columns
 from workflows.directive import DirectiveWorkflow
 from workflows.policies import ALREADY_ACKNOWLEDGED
@@ -104,7 +105,10 @@ async def create_directive(
         )
         if existing is not None:
             return _replayed(existing, fingerprint), False
-    known = set(await session.scalars(select(Commune.code).where(Commune.province_code == "66")))
+    province = str(DAK_LAK)
+    known = set(
+        await session.scalars(select(Commune.code).where(Commune.province_code == province))
+    )
     if payload.communes is None:
         communes = sorted(known)
     else:

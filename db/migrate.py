@@ -17,8 +17,8 @@ from alembic.config import Config
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from activities.communes import communes_of_province
 from config import Settings, get_settings
+from db.communes import communes_of_province
 from db.engine import make_engine
 from db.models import Commune
 from db.roster import DEMO_ROSTER, import_roster, roster_is_empty

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from activities.communes import communes_of_province
+from db.communes import communes_of_province
 from db.engine import make_engine
 from db.models import PROVINCE_SCOPE, Person, RosterEntry
 from db.roster import COLUMNS, DEMO_ROSTER, RosterError, import_roster, parse_roster

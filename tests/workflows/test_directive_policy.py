@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
-from activities.communes import communes_of_province
+from db.communes import communes_of_province
 from tests.conftest import running_worker
 from tests.factories import store_directive
 from tests.workflows.helpers import DAY, advance_to, assignments, issue, notifications_by_commune
