@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client
@@ -16,14 +17,25 @@ from temporalio.service import RPCError, RPCStatusCode
 from workflows import activity_names
 from workflows.assignment import AssignmentWorkflow
 from workflows.types import (
-    AssignmentInput,
     RelayChangeInput,
     StartAssignmentsInput,
+    assignment_input,
     assignment_workflow_id,
 )
 
 # Calls in flight at once: enough to saturate the server, few enough not to trip its limits.
 MAX_CONCURRENT_CALLS = 64
+
+
+def assignment_start_options(request: StartAssignmentsInput, commune_code: str) -> dict[str, Any]:
+    """How an assignment workflow is started, by the fan-out or by an early answer: one id per
+    commune, a running one is joined, and a finished one is never started again."""
+    return {
+        "id": assignment_workflow_id(request.plan.directive_id, commune_code),
+        "task_queue": request.task_queue,
+        "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+        "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    }
 
 
 class FanOutActivities:
@@ -40,19 +52,8 @@ class FanOutActivities:
             try:
                 await self._client.start_workflow(
                     AssignmentWorkflow.run,
-                    AssignmentInput(
-                        directive_id=plan.directive_id,
-                        commune_code=code,
-                        deadline=plan.deadline,
-                        acknowledge_by=plan.acknowledge_by,
-                        policy=request.policy,
-                        issued_at=request.issued_at,
-                    ),
-                    id=assignment_workflow_id(plan.directive_id, code),
-                    task_queue=request.task_queue,
-                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                    # A finished assignment is never started again by a retry.
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    assignment_input(request, code),
+                    **assignment_start_options(request, code),
                 )
             except WorkflowAlreadyStartedError:
                 pass

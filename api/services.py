@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -22,6 +23,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.fanout import assignment_start_options
 from api.deps import Principal
 from api.durations import parse_duration
 from api.schemas import (
@@ -35,17 +37,21 @@ from config import Settings
 from db import queries
 from db.communes import DAK_LAK
 from db.models import Assignment, Commune, Directive, assignment_columns
+from workflows.assignment import AssignmentWorkflow
 from workflows.directive import DirectiveWorkflow
 from workflows.policies import ALREADY_ACKNOWLEDGED
 from workflows.types import (
     CLOSED_STATUSES,
     AssignmentState,
     AssignmentStatus,
+    DirectivePlan,
     DirectivePolicy,
     DirectiveStatus,
     EscalationStep,
     IssueDirectiveInput,
     Role,
+    StartAssignmentsInput,
+    assignment_input,
     assignment_workflow_id,
     directive_workflow_id,
 )
@@ -305,16 +311,49 @@ async def current_assignment(
 async def update_assignment(
     session: AsyncSession,
     temporal: Client,
+    settings: Settings,
     directive_id: int,
     commune_code: str,
     update: Any,
     argument: object,
 ) -> AssignmentPublic:
     """Send one update to the assignment's own workflow and answer with the state it recorded:
-    the update returns only after its read-model write."""
+    the update returns only after its read-model write.
+
+    An answer can arrive before the fan-out has started this commune's workflow (a leader who
+    clicks within a second, or one of 3,321 communes): update-with-start then starts it with
+    the input the fan-out would give it, and the fan-out finds it running."""
     await load_assignment(session, directive_id, commune_code)
-    handle = temporal.get_workflow_handle(assignment_workflow_id(directive_id, commune_code))
-    await run_update(handle.execute_update(update, argument), session, directive_id, commune_code)
+    directive = await session.get(Directive, directive_id)
+    assert directive is not None  # the assignment exists, so does its directive
+    if directive.deadline is None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "the directive is still being issued; try again shortly"
+        )
+    start = StartAssignmentsInput(
+        plan=DirectivePlan(
+            directive_id=directive.id,
+            deadline=directive.deadline,
+            acknowledge_by=directive.acknowledge_by,
+            communes=list(directive.communes),
+        ),
+        policy=issue_input(directive).policy,
+        issued_at=directive.issued_at,
+        task_queue=settings.task_queue,
+    )
+    operation = WithStartWorkflowOperation(
+        AssignmentWorkflow.run,
+        assignment_input(start, commune_code),
+        **assignment_start_options(start, commune_code),
+    )
+    await run_update(
+        temporal.execute_update_with_start_workflow(
+            update, argument, start_workflow_operation=operation
+        ),
+        session,
+        directive_id,
+        commune_code,
+    )
     return await current_assignment(session, directive_id, commune_code)
 
 
@@ -331,10 +370,16 @@ async def run_update(
             raise AlreadyAcknowledged() from e
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
         raise HTTPException(status.HTTP_409_CONFLICT, message) from e
-    except RPCError as e:
-        if e.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+    except (RPCError, WorkflowAlreadyStartedError) as e:
+        closed = isinstance(e, WorkflowAlreadyStartedError) or e.status in (
+            RPCStatusCode.NOT_FOUND,
+            RPCStatusCode.FAILED_PRECONDITION,
+            RPCStatusCode.ALREADY_EXISTS,
+        )
+        if not closed:
             raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, f"the workflow engine refused: {e.message}"
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"the workflow engine refused: {getattr(e, 'message', e)}",
             ) from e
         found = await queries.get_assignment(session, directive_id, commune_code)
         if found is None:

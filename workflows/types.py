@@ -271,6 +271,19 @@ class NotifyResult:
     already_recorded: int
 
 
+def assignment_input(start: StartAssignmentsInput, commune_code: str) -> AssignmentInput:
+    """What one commune's assignment starts with: the fan-out and the API (starting an
+    assignment an early answer reaches before the fan-out does) build it the same way."""
+    return AssignmentInput(
+        directive_id=start.plan.directive_id,
+        commune_code=commune_code,
+        deadline=start.plan.deadline,
+        acknowledge_by=start.plan.acknowledge_by,
+        policy=start.policy,
+        issued_at=start.issued_at,
+    )
+
+
 def directive_workflow_id(directive_id: int) -> str:
     return f"directive-{directive_id}"
 

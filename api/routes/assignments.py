@@ -97,14 +97,20 @@ async def acknowledge(
     user: LeaderUser,
     session: SessionDep,
     temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> AcknowledgeResult:
     """Acknowledge receipt. Acknowledging again is harmless: the answer says it already was."""
     check_commune_scope(user, commune_code)
     try:
         current = await services.update_assignment(
-            session, temporal, directive_id, commune_code,
-            AssignmentWorkflow.acknowledge, AcknowledgeInput(user.actor),
-        )  # fmt: skip
+            session,
+            temporal,
+            settings,
+            directive_id,
+            commune_code,
+            AssignmentWorkflow.acknowledge,
+            AcknowledgeInput(user.actor),
+        )
     except services.AlreadyAcknowledged:
         # A click racing the first one: the read model may not show that one yet; the
         # workflow, which refused this click, does.
@@ -125,13 +131,19 @@ async def report(
     user: LeaderUser,
     session: SessionDep,
     temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> AssignmentPublic:
     """Report completion with a summary and evidence (links or document references)."""
     check_commune_scope(user, commune_code)
     return await services.update_assignment(
-        session, temporal, directive_id, commune_code, AssignmentWorkflow.report,
+        session,
+        temporal,
+        settings,
+        directive_id,
+        commune_code,
+        AssignmentWorkflow.report,
         ReportInput(actor=user.actor, summary=payload.summary, evidence=payload.evidence),
-    )  # fmt: skip
+    )
 
 
 @router.post("/{commune_code}/review")
@@ -142,12 +154,18 @@ async def review(
     user: OfficeUser,
     session: SessionDep,
     temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> AssignmentPublic:
     """Accept a report (done), or return it for rework with a comment."""
     return await services.update_assignment(
-        session, temporal, directive_id, commune_code, AssignmentWorkflow.review,
+        session,
+        temporal,
+        settings,
+        directive_id,
+        commune_code,
+        AssignmentWorkflow.review,
         ReviewInput(actor=user.actor, accept=payload.decision == "accept", comment=payload.comment),
-    )  # fmt: skip
+    )
 
 
 @router.post("/{commune_code}/extension")
@@ -158,13 +176,19 @@ async def request_extension(
     user: LeaderUser,
     session: SessionDep,
     temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> AssignmentPublic:
     """Ask the steering office to move the deadline."""
     check_commune_scope(user, commune_code)
     return await services.update_assignment(
-        session, temporal, directive_id, commune_code, AssignmentWorkflow.request_extension,
+        session,
+        temporal,
+        settings,
+        directive_id,
+        commune_code,
+        AssignmentWorkflow.request_extension,
         ExtensionRequestInput(actor=user.actor, until=payload.until, reason=payload.reason),
-    )  # fmt: skip
+    )
 
 
 @router.post("/{commune_code}/extension/decision")
@@ -175,14 +199,20 @@ async def decide_extension(
     user: OfficeUser,
     session: SessionDep,
     temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> AssignmentPublic:
     """Grant (moving the live deadline; the original stays on record) or refuse."""
     return await services.update_assignment(
-        session, temporal, directive_id, commune_code, AssignmentWorkflow.decide_extension,
+        session,
+        temporal,
+        settings,
+        directive_id,
+        commune_code,
+        AssignmentWorkflow.decide_extension,
         ExtensionDecisionInput(
             actor=user.actor,
             grant=payload.decision == "grant",
             until=payload.until,
             comment=payload.comment,
         ),
-    )  # fmt: skip
+    )
