@@ -4,9 +4,9 @@ the commune leader (acknowledge, report, ask for an extension) and of the steeri
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from api import services
 from api.deps import (
@@ -90,79 +90,73 @@ async def get_assignment(
     )
 
 
-@router.post("/{commune_code}/acknowledge")
-async def acknowledge(
-    directive_id: int,
-    commune_code: str,
-    user: LeaderUser,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
-) -> AcknowledgeResult:
-    """Acknowledge receipt. Acknowledging again is harmless: the answer says it already was."""
-    check_commune_scope(user, commune_code)
-    try:
-        current = await services.update_assignment(
-            session,
-            temporal,
-            settings,
-            directive_id,
-            commune_code,
-            AssignmentWorkflow.acknowledge,
-            AcknowledgeInput(user.actor),
+class AssignmentActions:
+    """One commune's assignment, ready to receive an action: `actions.send(update, input)`."""
+
+    def __init__(
+        self,
+        directive_id: int,
+        commune_code: str,
+        session: SessionDep,
+        temporal: TemporalDep,
+        settings: SettingsDep,
+    ) -> None:
+        self.directive_id = directive_id
+        self.commune_code = commune_code
+        self.session = session
+        self.temporal = temporal
+        self.settings = settings
+
+    async def send(self, update: Any, argument: object) -> AssignmentPublic:
+        return await services.update_assignment(
+            self.session,
+            self.temporal,
+            self.settings,
+            self.directive_id,
+            self.commune_code,
+            update,
+            argument,
         )
+
+
+Actions = Annotated[AssignmentActions, Depends()]
+
+
+@router.post("/{commune_code}/acknowledge")
+async def acknowledge(user: LeaderUser, actions: Actions) -> AcknowledgeResult:
+    """Acknowledge receipt. Acknowledging again is harmless: the answer says it already was."""
+    check_commune_scope(user, actions.commune_code)
+    try:
+        current = await actions.send(AssignmentWorkflow.acknowledge, AcknowledgeInput(user.actor))
     except services.AlreadyAcknowledged:
         # A click racing the first one: the read model may not show that one yet; the
         # workflow, which refused this click, does.
-        handle = temporal.get_workflow_handle(assignment_workflow_id(directive_id, commune_code))
-        state = await handle.query(AssignmentWorkflow.state)
-        current = services.overlay_state(
-            await services.current_assignment(session, directive_id, commune_code), state
+        workflow_id = assignment_workflow_id(actions.directive_id, actions.commune_code)
+        state = await actions.temporal.get_workflow_handle(workflow_id).query(
+            AssignmentWorkflow.state
         )
+        stored = await services.current_assignment(
+            actions.session, actions.directive_id, actions.commune_code
+        )
+        current = services.overlay_state(stored, state)
         return AcknowledgeResult(**current.model_dump(), already_acknowledged=True)
     return AcknowledgeResult(**current.model_dump(), already_acknowledged=False)
 
 
 @router.post("/{commune_code}/report")
-async def report(
-    directive_id: int,
-    commune_code: str,
-    payload: ReportCreate,
-    user: LeaderUser,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
-) -> AssignmentPublic:
+async def report(payload: ReportCreate, user: LeaderUser, actions: Actions) -> AssignmentPublic:
     """Report completion with a summary and evidence (links or document references)."""
-    check_commune_scope(user, commune_code)
-    return await services.update_assignment(
-        session,
-        temporal,
-        settings,
-        directive_id,
-        commune_code,
+    check_commune_scope(user, actions.commune_code)
+    return await actions.send(
         AssignmentWorkflow.report,
         ReportInput(actor=user.actor, summary=payload.summary, evidence=payload.evidence),
     )
 
 
 @router.post("/{commune_code}/review")
-async def review(
-    directive_id: int,
-    commune_code: str,
-    payload: ReviewCreate,
-    user: OfficeUser,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
-) -> AssignmentPublic:
+async def review(payload: ReviewCreate, user: OfficeUser, actions: Actions) -> AssignmentPublic:
     """Accept a report (done), or return it for rework with a comment."""
-    return await services.update_assignment(
-        session,
-        temporal,
-        settings,
-        directive_id,
-        commune_code,
+    return await actions.send(
         AssignmentWorkflow.review,
         ReviewInput(actor=user.actor, accept=payload.decision == "accept", comment=payload.comment),
     )
@@ -170,22 +164,11 @@ async def review(
 
 @router.post("/{commune_code}/extension")
 async def request_extension(
-    directive_id: int,
-    commune_code: str,
-    payload: ExtensionCreate,
-    user: LeaderUser,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
+    payload: ExtensionCreate, user: LeaderUser, actions: Actions
 ) -> AssignmentPublic:
     """Ask the steering office to move the deadline."""
-    check_commune_scope(user, commune_code)
-    return await services.update_assignment(
-        session,
-        temporal,
-        settings,
-        directive_id,
-        commune_code,
+    check_commune_scope(user, actions.commune_code)
+    return await actions.send(
         AssignmentWorkflow.request_extension,
         ExtensionRequestInput(actor=user.actor, until=payload.until, reason=payload.reason),
     )
@@ -193,21 +176,10 @@ async def request_extension(
 
 @router.post("/{commune_code}/extension/decision")
 async def decide_extension(
-    directive_id: int,
-    commune_code: str,
-    payload: ExtensionDecision,
-    user: OfficeUser,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
+    payload: ExtensionDecision, user: OfficeUser, actions: Actions
 ) -> AssignmentPublic:
     """Grant (moving the live deadline; the original stays on record) or refuse."""
-    return await services.update_assignment(
-        session,
-        temporal,
-        settings,
-        directive_id,
-        commune_code,
+    return await actions.send(
         AssignmentWorkflow.decide_extension,
         ExtensionDecisionInput(
             actor=user.actor,
