@@ -154,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1 = APIRouter(prefix="/api/v1")
     for module in (reference, tokens, directives, assignments, notifications):
         v1.include_router(module.router)
+    v1.include_router(assignments.inbox)
     app.include_router(v1)
     return app
 

@@ -75,14 +75,18 @@ def _assignments_query() -> Select[Assignment, str]:
 
 async def list_assignments(
     session: AsyncSession,
-    directive_id: int,
+    directive_id: int | None,
     commune_code: str | None,
     status: str | None,
     timeliness: str | None,
     limit: int,
     offset: int,
 ) -> tuple[list[tuple[Assignment, str]], int]:
-    filters: list[Any] = [Assignment.directive_id == directive_id]
+    """One directive's assignments by commune, or (no directive) a commune's or the province's
+    across directives, newest deadline first."""
+    filters: list[Any] = []
+    if directive_id is not None:
+        filters.append(Assignment.directive_id == directive_id)
     if commune_code is not None:
         filters.append(Assignment.commune_code == commune_code)
     if status is not None:
@@ -93,7 +97,14 @@ async def list_assignments(
     rows = await session.execute(
         _assignments_query()
         .where(*filters)
-        .order_by(Assignment.commune_code)
+        .order_by(
+            *(
+                (Assignment.commune_code,)
+                if directive_id is not None
+                else (Assignment.deadline.desc(), Assignment.directive_id.desc())
+            ),
+            Assignment.commune_code,
+        )
         .limit(limit)
         .offset(offset)
     )

@@ -44,6 +44,38 @@ from workflows.types import (
 )
 
 router = APIRouter(prefix="/directives/{directive_id}/assignments", tags=["assignments"])
+inbox = APIRouter(prefix="/assignments", tags=["assignments"])
+
+
+@inbox.get("")
+async def list_assignments_across_directives(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    commune_code: str | None = None,
+    status: AssignmentStatus | None = None,
+    timeliness: Timeliness | None = None,
+    limit: Annotated[int, Query(ge=1)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AssignmentsPublic:
+    """Every assignment of a commune across directives, newest deadline first: a commune
+    leader's task list (their own commune only), or the office's view of one commune."""
+    if user.role == Role.COMMUNE_LEADER:
+        if commune_code is not None:
+            check_commune_scope(user, commune_code)
+        commune_code = user.commune_code
+    rows, total = await queries.list_assignments(
+        session,
+        None,
+        commune_code,
+        status.value if status else None,
+        timeliness.value if timeliness else None,
+        min(limit, settings.max_page_size),
+        offset,
+    )
+    return AssignmentsPublic(
+        data=[services.to_assignment_public(a, name) for a, name in rows], count=total
+    )
 
 
 @router.get("")
