@@ -20,6 +20,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.converter import value_to_type
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -60,7 +61,11 @@ T = TypeVar("T")
 
 
 class AlreadyAcknowledged(Exception):
-    pass
+    """A repeat acknowledgement, with the workflow's state as it refused it."""
+
+    def __init__(self, state: AssignmentState | None) -> None:
+        super().__init__("already acknowledged")
+        self.state = state
 
 
 def policy_from(payload: DirectiveCreate) -> DirectivePolicy:
@@ -265,9 +270,9 @@ def to_assignment_public(assignment: Assignment, commune_name: str) -> Assignmen
     )
 
 
-def overlay_state(public: AssignmentPublic, state: AssignmentState) -> AssignmentPublic:
+def overlay_state(public: AssignmentPublic, state: AssignmentState | None) -> AssignmentPublic:
     """The read model's row brought up to the workflow's own, possibly newer, state."""
-    if state.seq <= 0:
+    if state is None or state.seq <= 0:
         return public
     columns = assignment_columns(state)
     del columns["seq"]
@@ -297,6 +302,12 @@ async def load_assignment(
             f"directive {directive_id} has no assignment for commune {commune_code}",
         )
     return found
+
+
+async def release_connection(session: AsyncSession) -> None:
+    """End the session's read transaction so its connection goes back to the pool while the
+    request waits on Temporal: a burst of slow updates must not hold every connection."""
+    await session.commit()
 
 
 async def current_assignment(
@@ -346,6 +357,7 @@ async def update_assignment(
         assignment_input(start, commune_code),
         **assignment_start_options(start, commune_code),
     )
+    await release_connection(session)
     await run_update(
         temporal.execute_update_with_start_workflow(
             update, argument, start_workflow_operation=operation
@@ -367,7 +379,8 @@ async def run_update(
     except WorkflowUpdateFailedError as e:
         cause = e.cause
         if isinstance(cause, ApplicationError) and cause.type == ALREADY_ACKNOWLEDGED:
-            raise AlreadyAcknowledged() from e
+            state = value_to_type(AssignmentState, cause.details[0]) if cause.details else None
+            raise AlreadyAcknowledged(state) from e
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
         raise HTTPException(status.HTTP_409_CONFLICT, message) from e
     except (RPCError, WorkflowAlreadyStartedError) as e:

@@ -149,7 +149,12 @@ def task_queue() -> str:
 async def running_worker(
     client: Client, engine: Engine, task_queue: str, executor: ThreadPoolExecutor, **options: object
 ) -> AsyncIterator[Worker]:
-    """The product's own worker (real activities) on a test's task queue."""
+    """The product's own worker (real activities) on a test's task queue. With
+    AXIS_TEST_MAX_CACHED_WORKFLOWS=0 every workflow task replays the whole history, which
+    shakes out nondeterminism."""
+    cached = os.environ.get("AXIS_TEST_MAX_CACHED_WORKFLOWS")
+    if cached is not None:
+        options = {"max_cached_workflows": int(cached), **options}
     worker = build_worker(client, engine, task_queue, PUBLIC_URL, executor, **options)
     async with worker:
         yield worker

@@ -178,7 +178,9 @@ class AssignmentWorkflow:
     def _validate_acknowledge(self, request: AcknowledgeInput) -> None:
         self._refuse_if_closed()
         if self._state.acknowledged_revision == self._state.revision:
-            raise refusal("already acknowledged", ALREADY_ACKNOWLEDGED)
+            # The state goes with the refusal: a repeat click is answered from it, without a
+            # query that a burst of clicks could overflow.
+            raise refusal("already acknowledged", ALREADY_ACKNOWLEDGED, self._state)
 
     @workflow.update
     async def report(self, request: ReportInput) -> AssignmentState:

@@ -101,7 +101,11 @@ class DirectiveWorkflow:
 
     @workflow.update
     async def amend(self, request: AmendDirectiveInput) -> DirectiveRevision:
+        await self._fanned_out()
         async with self._lock:
+            if self._status != DirectiveStatus.ACTIVE:
+                # A recall accepted just before this amendment has been applied first.
+                raise refusal(f"the directive is {self._status.value}")
             self._revision += 1
             revision = self._revision
             outcome = await workflow.execute_activity(
@@ -146,7 +150,10 @@ class DirectiveWorkflow:
 
     @workflow.update
     async def recall(self, request: RecallDirectiveInput) -> DirectiveRevision:
+        await self._fanned_out()
         async with self._lock:
+            if self._status == DirectiveStatus.RECALLED:
+                return self._result()
             self._status = DirectiveStatus.RECALLED
             open_communes = self._open_communes()
             await self._set_status(DirectiveStatus.RECALLED)
@@ -178,10 +185,14 @@ class DirectiveWorkflow:
         return self._result()
 
     def _refuse_unless_active(self) -> None:
-        if self._status == DirectiveStatus.ISSUING:
-            raise refusal("the directive is still being issued; try again in a moment")
-        if self._status != DirectiveStatus.ACTIVE:
+        # Only final states refuse. `issuing` is not one: a worker that replays this workflow
+        # (its cache emptied by a restart) runs the validator before it has re-applied the
+        # fan-out's results, so the handler waits for the fan-out instead.
+        if self._status in (DirectiveStatus.RECALLED, DirectiveStatus.CLOSED):
             raise refusal(f"the directive is {self._status.value}")
+
+    async def _fanned_out(self) -> None:
+        await workflow.wait_condition(lambda: self._status != DirectiveStatus.ISSUING)
 
     def _open_communes(self) -> list[str]:
         assert self._plan is not None

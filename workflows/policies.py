@@ -21,5 +21,6 @@ INVALID_TRANSITION = "InvalidTransition"
 ALREADY_ACKNOWLEDGED = "AlreadyAcknowledged"
 
 
-def refusal(message: str, kind: str = INVALID_TRANSITION) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
+def refusal(message: str, kind: str = INVALID_TRANSITION, *details: object) -> ApplicationError:
+    """A business refusal; `details` travel to the caller (the state a repeat click sees)."""
+    return ApplicationError(message, *details, type=kind, non_retryable=True)

@@ -40,7 +40,6 @@ from workflows.types import (
     ReviewInput,
     Role,
     Timeliness,
-    assignment_workflow_id,
 )
 
 router = APIRouter(prefix="/directives/{directive_id}/assignments", tags=["assignments"])
@@ -160,17 +159,13 @@ async def acknowledge(user: LeaderUser, actions: Actions) -> AcknowledgeResult:
     check_commune_scope(user, actions.commune_code)
     try:
         current = await actions.send(AssignmentWorkflow.acknowledge, AcknowledgeInput(user.actor))
-    except services.AlreadyAcknowledged:
+    except services.AlreadyAcknowledged as repeat:
         # A click racing the first one: the read model may not show that one yet; the
-        # workflow, which refused this click, does.
-        workflow_id = assignment_workflow_id(actions.directive_id, actions.commune_code)
-        state = await actions.temporal.get_workflow_handle(workflow_id).query(
-            AssignmentWorkflow.state
-        )
+        # workflow's state, sent with its refusal, does.
         stored = await services.current_assignment(
             actions.session, actions.directive_id, actions.commune_code
         )
-        current = services.overlay_state(stored, state)
+        current = services.overlay_state(stored, repeat.state)
         return AcknowledgeResult(**current.model_dump(), already_acknowledged=True)
     return AcknowledgeResult(**current.model_dump(), already_acknowledged=False)
 

@@ -52,6 +52,7 @@ async def issue_directive(
     directive, created = await services.create_directive(session, payload, user, idempotency_key)
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
+    await services.release_connection(session)
     await services.start_directive(temporal, settings, directive)
     if directive.status == DirectiveStatus.ISSUING:
         await services.wait_for_plan(temporal, directive.id, settings.issue_wait_seconds)
@@ -104,6 +105,7 @@ async def amend_directive(
     directive = await services.load_directive(session, user, directive_id)
     if payload.deadline is not None and payload.deadline <= datetime.now(UTC):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the deadline is in the past")
+    await services.release_connection(session)
     handle = temporal.get_workflow_handle(directive_workflow_id(directive_id))
     await services.run_directive_update(
         handle.execute_update(
@@ -128,6 +130,7 @@ async def recall_directive(
 ) -> DirectivePublic:
     """Cancel every open assignment of the directive."""
     directive = await services.load_directive(session, user, directive_id)
+    await services.release_connection(session)
     handle = temporal.get_workflow_handle(directive_workflow_id(directive_id))
     await services.run_directive_update(
         handle.execute_update(
