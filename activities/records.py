@@ -151,16 +151,14 @@ class RecordActivities:
                 if request.deadline is not None:
                     directive.deadline = request.deadline
                 directive.revision = request.revision
-                policy = dict(directive.policy)
                 if changed:
-                    policy["content_revision"] = request.revision
-                directive.policy = policy
+                    directive.content_revision = request.revision
                 directive.updated_at = utcnow()
             return DirectiveRevision(
                 directive_id=directive.id,
                 revision=directive.revision,
                 status=DirectiveStatus(directive.status),
-                content_changed=directive.policy.get("content_revision") == request.revision,
+                content_changed=directive.content_revision == request.revision,
                 deadline=directive.deadline,
             )
 

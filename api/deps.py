@@ -33,6 +33,15 @@ class Principal:
     def actor(self) -> str:
         return f"{self.role.value}:{self.name}"
 
+    def commune_filter(self, requested: str | None = None) -> str | None:
+        """The commune a list is limited to: a leader's own (asking for another is refused),
+        or whatever the office, an official or a reader asked for."""
+        if self.role != Role.COMMUNE_LEADER:
+            return requested
+        if requested is not None:
+            check_commune_scope(self, requested)
+        return self.commune_code
+
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()

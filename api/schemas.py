@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.durations import format_duration, parse_duration
+from workflows.types import DirectivePolicy
 
 MAX_COMMUNES = 5000
 MAX_REMINDERS = 20
@@ -286,16 +287,14 @@ class Health(BaseModel):
     temporal: str
 
 
-def policy_out(policy: dict[str, Any]) -> dict[str, Any]:
-    """The stored policy (seconds) in the API's ISO 8601 form."""
-    within = policy.get("acknowledge_within_seconds")
+def policy_out(policy: DirectivePolicy) -> dict[str, Any]:
+    """A directive's policy in the API's ISO 8601 form."""
+    within = policy.acknowledge_within_seconds
     return {
         "acknowledge_within": format_duration(within) if within else None,
-        "reminder_offsets": [
-            format_duration(s) for s in policy.get("reminder_offsets_seconds", [])
-        ],
+        "reminder_offsets": [format_duration(s) for s in policy.reminder_offsets_seconds],
         "escalation": [
-            {"after": format_duration(step["after_seconds"]), "to": step["to"]}
-            for step in policy.get("escalation", [])
+            {"after": format_duration(step.after_seconds), "to": step.to.value}
+            for step in policy.escalation
         ],
     }

@@ -29,6 +29,7 @@ from api.deps import Principal
 from api.durations import parse_duration
 from api.schemas import (
     AssignmentPublic,
+    AssignmentsPublic,
     Counts,
     DirectiveCreate,
     DirectivePublic,
@@ -37,7 +38,14 @@ from api.schemas import (
 from config import Settings
 from db import queries
 from db.communes import DAK_LAK
-from db.models import Assignment, Commune, Directive, assignment_columns
+from db.models import (
+    Assignment,
+    Commune,
+    Directive,
+    assignment_columns,
+    policy_from_json,
+    policy_to_json,
+)
 from workflows.assignment import AssignmentWorkflow
 from workflows.directive import DirectiveWorkflow
 from workflows.policies import ALREADY_ACKNOWLEDGED
@@ -52,6 +60,7 @@ from workflows.types import (
     IssueDirectiveInput,
     Role,
     StartAssignmentsInput,
+    Timeliness,
     assignment_input,
     assignment_workflow_id,
     directive_workflow_id,
@@ -83,19 +92,11 @@ def policy_from(payload: DirectiveCreate) -> DirectivePolicy:
 
 def issue_input(directive: Directive) -> IssueDirectiveInput:
     """The one place a stored directive becomes the workflow's input."""
-    policy = directive.policy
     return IssueDirectiveInput(
         directive_id=directive.id,
         communes=list(directive.communes),
         issued_at=directive.issued_at,
-        policy=DirectivePolicy(
-            reminder_offsets_seconds=list(policy["reminder_offsets_seconds"]),
-            escalation=[
-                EscalationStep(after_seconds=s["after_seconds"], to=Role(s["to"]))
-                for s in policy["escalation"]
-            ],
-            acknowledge_within_seconds=policy.get("acknowledge_within_seconds"),
-        ),
+        policy=policy_from_json(directive.policy),
         deadline=directive.deadline if directive.due_in_working_days is None else None,
         due_in_working_days=directive.due_in_working_days,
     )
@@ -133,7 +134,6 @@ async def create_directive(
     now = datetime.now(UTC)
     if payload.deadline is not None and payload.deadline <= now:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the deadline is in the past")
-    policy = policy_from(payload)
     directive = Directive(
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint if idempotency_key else None,
@@ -146,13 +146,7 @@ async def create_directive(
         deadline=payload.deadline,
         due_in_working_days=payload.due_in_working_days,
         communes=communes,
-        policy={
-            "reminder_offsets_seconds": policy.reminder_offsets_seconds,
-            "escalation": [
-                {"after_seconds": s.after_seconds, "to": s.to.value} for s in policy.escalation
-            ],
-            "acknowledge_within_seconds": policy.acknowledge_within_seconds,
-        },
+        policy=policy_to_json(policy_from(payload)),
         updated_at=now,
     )
     session.add(directive)
@@ -239,8 +233,30 @@ def to_directive_public(directive: Directive, counts: dict[str, Any]) -> Directi
         acknowledge_by=directive.acknowledge_by,
         communes_count=len(directive.communes),
         counts=Counts(**counts),
-        **policy_out(directive.policy),
+        **policy_out(policy_from_json(directive.policy)),
     )
+
+
+async def assignments_page(
+    session: AsyncSession,
+    settings: Settings,
+    directive_id: int | None,
+    commune_code: str | None,
+    status: AssignmentStatus | None,
+    timeliness: Timeliness | None,
+    limit: int,
+    offset: int,
+) -> AssignmentsPublic:
+    rows, total = await queries.list_assignments(
+        session,
+        directive_id,
+        commune_code,
+        status.value if status else None,
+        timeliness.value if timeliness else None,
+        min(limit, settings.max_page_size),
+        offset,
+    )
+    return AssignmentsPublic(data=[to_assignment_public(a, name) for a, name in rows], count=total)
 
 
 def to_assignment_public(assignment: Assignment, commune_name: str) -> AssignmentPublic:
@@ -348,7 +364,7 @@ async def update_assignment(
             acknowledge_by=directive.acknowledge_by,
             communes=list(directive.communes),
         ),
-        policy=issue_input(directive).policy,
+        policy=policy_from_json(directive.policy),
         issued_at=directive.issued_at,
         task_queue=settings.task_queue,
     )

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from workflows.types import AssignmentState
+from workflows.types import AssignmentState, DirectivePolicy, EscalationStep, Role
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -127,6 +127,8 @@ class Directive(Base):
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), index=True)
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    # The last revision that changed the text: amendments after it changed only the deadline.
+    content_revision: Mapped[int] = mapped_column(Integer, default=1)
     issued_at: Mapped[datetime] = mapped_column()
     issued_by: Mapped[str] = mapped_column(String(200))
     # Computed once by the plan activity when given in working days.
@@ -134,7 +136,7 @@ class Directive(Base):
     due_in_working_days: Mapped[int | None] = mapped_column(Integer)
     acknowledge_by: Mapped[datetime | None] = mapped_column()
     communes: Mapped[list[str]] = mapped_column(JSON)
-    # {"reminder_offsets": [...ISO 8601...], "escalation": [{"after", "to"}], "acknowledge_within"}
+    # DirectivePolicy as policy_to_json writes it.
     policy: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -168,6 +170,28 @@ class Assignment(Base):
     # activities may land in any order and any number of times.
     seq: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def policy_to_json(policy: DirectivePolicy) -> dict[str, Any]:
+    """How a directive's policy is stored (seconds; roles by name)."""
+    return {
+        "reminder_offsets_seconds": list(policy.reminder_offsets_seconds),
+        "escalation": [
+            {"after_seconds": step.after_seconds, "to": step.to.value} for step in policy.escalation
+        ],
+        "acknowledge_within_seconds": policy.acknowledge_within_seconds,
+    }
+
+
+def policy_from_json(stored: dict[str, Any]) -> DirectivePolicy:
+    return DirectivePolicy(
+        reminder_offsets_seconds=list(stored["reminder_offsets_seconds"]),
+        escalation=[
+            EscalationStep(after_seconds=step["after_seconds"], to=Role(step["to"]))
+            for step in stored["escalation"]
+        ],
+        acknowledge_within_seconds=stored.get("acknowledge_within_seconds"),
+    )
 
 
 def assignment_columns(state: AssignmentState) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.services import issue_input
-from db.models import Directive
+from db.models import Directive, policy_to_json
 from workflows.types import DirectivePolicy, DirectiveStatus, IssueDirectiveInput
 
 
@@ -33,13 +33,7 @@ def store_directive(
             deadline=deadline,
             due_in_working_days=due_in_working_days,
             communes=sorted(communes),
-            policy={
-                "reminder_offsets_seconds": list(policy.reminder_offsets_seconds),
-                "escalation": [
-                    {"after_seconds": s.after_seconds, "to": s.to.value} for s in policy.escalation
-                ],
-                "acknowledge_within_seconds": policy.acknowledge_within_seconds,
-            },
+            policy=policy_to_json(policy),
             updated_at=issued_at,
         )
         session.add(directive)

@@ -38,7 +38,6 @@ from workflows.types import (
     ExtensionRequestInput,
     ReportInput,
     ReviewInput,
-    Role,
     Timeliness,
 )
 
@@ -59,21 +58,15 @@ async def list_assignments_across_directives(
 ) -> AssignmentsPublic:
     """Every assignment of a commune across directives, newest deadline first: a commune
     leader's task list (their own commune only), or the office's view of one commune."""
-    if user.role == Role.COMMUNE_LEADER:
-        if commune_code is not None:
-            check_commune_scope(user, commune_code)
-        commune_code = user.commune_code
-    rows, total = await queries.list_assignments(
+    return await services.assignments_page(
         session,
+        settings,
         None,
-        commune_code,
-        status.value if status else None,
-        timeliness.value if timeliness else None,
-        min(limit, settings.max_page_size),
+        user.commune_filter(commune_code),
+        status,
+        timeliness,
+        limit,
         offset,
-    )
-    return AssignmentsPublic(
-        data=[services.to_assignment_public(a, name) for a, name in rows], count=total
     )
 
 
@@ -88,19 +81,10 @@ async def list_assignments(
     limit: Annotated[int, Query(ge=1)] = 500,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> AssignmentsPublic:
+    """One directive's assignments by commune (a leader: their own)."""
     await services.load_directive(session, user, directive_id)
-    scope = user.commune_code if user.role == Role.COMMUNE_LEADER else None
-    rows, total = await queries.list_assignments(
-        session,
-        directive_id,
-        scope,
-        status.value if status else None,
-        timeliness.value if timeliness else None,
-        min(limit, settings.max_page_size),
-        offset,
-    )
-    return AssignmentsPublic(
-        data=[services.to_assignment_public(a, name) for a, name in rows], count=total
+    return await services.assignments_page(
+        session, settings, directive_id, user.commune_filter(), status, timeliness, limit, offset
     )
 
 

@@ -22,7 +22,6 @@ from workflows.types import (
     AmendDirectiveInput,
     DirectiveStatus,
     RecallDirectiveInput,
-    Role,
     directive_workflow_id,
 )
 
@@ -69,7 +68,7 @@ async def list_directives(
     limit: Annotated[int, Query(ge=1)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> DirectivesPublic:
-    scope = user.commune_code if user.role == Role.COMMUNE_LEADER else None
+    scope = user.commune_filter()
     rows, total = await queries.list_directives(
         session,
         scope,
@@ -88,8 +87,7 @@ async def get_directive(
     directive_id: int, user: CurrentUser, session: SessionDep
 ) -> DirectivePublic:
     directive = await services.load_directive(session, user, directive_id)
-    scope = user.commune_code if user.role == Role.COMMUNE_LEADER else None
-    return await services.directive_public(session, directive, scope)
+    return await services.directive_public(session, directive, user.commune_filter())
 
 
 @router.patch("/{directive_id}")

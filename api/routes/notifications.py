@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CurrentUser, SessionDep, SettingsDep, check_commune_scope
+from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.schemas import NotificationPublic, NotificationsPublic
 from db import queries
-from workflows.types import NotificationKind, Role
+from workflows.types import NotificationKind
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 
@@ -25,14 +25,10 @@ async def list_notifications(
     limit: Annotated[int, Query(ge=1)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> NotificationsPublic:
-    if user.role == Role.COMMUNE_LEADER:
-        if commune_code is not None:
-            check_commune_scope(user, commune_code)
-        commune_code = user.commune_code
     rows, total = await queries.list_notifications(
         session,
         directive_id,
-        commune_code,
+        user.commune_filter(commune_code),
         kind.value if kind else None,
         min(limit, settings.max_page_size),
         offset,

@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("content_revision", sa.Integer(), nullable=False),
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("issued_by", sa.String(length=200), nullable=False),
         sa.Column("deadline", sa.DateTime(timezone=True), nullable=True),
