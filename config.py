@@ -32,6 +32,16 @@ class Settings(BaseSettings):
     # (addresses under example.invalid) unless load_demo_roster is off, as in production.
     roster_csv: Path | None = None
     load_demo_roster: bool = True
+    # Procedures and feedback. Receipt-code lookups: a client that gets this many wrong codes
+    # within the window is refused (429) until the window has passed.
+    lookup_max_failures: int = 10
+    lookup_window_seconds: int = 600
+    # Working days a commune has to answer a feedback.
+    feedback_answer_working_days: int = 10
+    # Open311: the jurisdiction_id this endpoint answers for, and the api_keys a POST must
+    # carry (comma-separated); unset accepts POSTs without a key, as the public form does.
+    open311_jurisdiction: str = "daklak.gov.vn"
+    open311_api_keys: str | None = None
 
     @property
     def resolved_database_url(self) -> str:

@@ -18,16 +18,19 @@ from temporalio.worker import Worker
 
 from activities.fanout import FanOutActivities
 from activities.notifications import NotificationActivities
+from activities.procedures import ProcedureActivities
 from activities.records import RecordActivities
 from activities.rendering import Renderer
 from config import Settings, get_settings
 from db.engine import make_engine
 from workflows.assignment import AssignmentWorkflow
 from workflows.directive import DirectiveWorkflow
+from workflows.dossier import DossierWorkflow
+from workflows.feedback import FeedbackWorkflow
 
 # Database activities run in threads; 102 assignments record at once during a fan-out.
 ACTIVITY_THREADS = 64
-WORKFLOWS = [DirectiveWorkflow, AssignmentWorkflow]
+WORKFLOWS = [DirectiveWorkflow, AssignmentWorkflow, DossierWorkflow, FeedbackWorkflow]
 
 log = logging.getLogger("axis.worker")
 
@@ -43,6 +46,7 @@ def build_worker(
     records = RecordActivities(engine)
     notifications = NotificationActivities(engine, Renderer(), public_url)
     fan_out = FanOutActivities(client)
+    procedures = ProcedureActivities(engine, Renderer(), public_url)
     return Worker(
         client,
         task_queue=task_queue,
@@ -55,6 +59,12 @@ def build_worker(
             notifications.record_notifications,
             fan_out.start_assignments,
             fan_out.relay_change,
+            procedures.record_dossier,
+            procedures.dossier_resumed_due,
+            procedures.dossier_appointment,
+            procedures.record_case_notifications,
+            procedures.route_feedback,
+            procedures.record_feedback,
         ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,

@@ -23,7 +23,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import services
 from api.deps import TemporalGateway, hash_token
 from api.limits import BodyLimitMiddleware
-from api.routes import assignments, directives, notifications, reference, tokens
+from api.routes import (
+    assignments,
+    directives,
+    feedback,
+    notifications,
+    open311,
+    procedures,
+    public,
+    reference,
+    tokens,
+)
 from api.schemas import Health
 from config import Settings, get_settings
 from db.engine import make_async_engine
@@ -155,7 +165,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (reference, tokens, directives, assignments, notifications):
         v1.include_router(module.router)
     v1.include_router(assignments.inbox)
+    for router in (procedures.catalogue, procedures.router, feedback.router, open311.router):
+        v1.include_router(router)
+    v1.include_router(public.router)
     app.include_router(v1)
+    app.include_router(public.pages)
     return app
 
 

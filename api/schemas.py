@@ -262,7 +262,7 @@ class TokensPublic(BaseModel):
 class NotificationPublic(BaseModel):
     id: int
     idempotency_key: str
-    directive_id: int
+    directive_id: int | None
     commune_code: str
     kind: str
     step: str
@@ -274,6 +274,8 @@ class NotificationPublic(BaseModel):
     body: str
     status: str
     created_at: datetime
+    # A dossier's or a feedback's messages: "dossier-12", "feedback-5".
+    case_id: str | None = None
 
 
 class NotificationsPublic(BaseModel):

@@ -2,7 +2,8 @@
 
     python -m db.migrate
 
-Applies the Alembic migrations, loads the communes of Dak Lak, and, when no roster exists yet,
+Applies the Alembic migrations, loads the communes of Dak Lak and the procedure catalogue
+(db/procedures.csv), and, when no roster exists yet,
 the roster named by AXIS_ROSTER_CSV, or else the demo roster (addresses under example.invalid)
 unless AXIS_LOAD_DEMO_ROSTER is false.
 Safe to run any number of times."""
@@ -21,6 +22,7 @@ from config import Settings, get_settings
 from db.communes import communes_of_province
 from db.engine import make_engine
 from db.models import Commune
+from db.procedures import load_procedures
 from db.roster import DEMO_ROSTER, import_roster, roster_is_empty
 from db.upsert import insert_ignoring_duplicates
 
@@ -48,6 +50,7 @@ def prepare_database(settings: Settings) -> Engine:
     upgrade(url)
     engine = make_engine(url)
     load_communes(engine)
+    load_procedures(engine)
     if roster_is_empty(engine):
         if settings.roster_csv is not None:
             import_roster(engine, settings.roster_csv)

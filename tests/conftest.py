@@ -25,6 +25,7 @@ from api.main import create_app
 from config import Settings
 from db.engine import make_engine
 from db.migrate import load_communes, upgrade
+from db.procedures import load_procedures
 from db.roster import DEMO_ROSTER, import_roster
 from worker import ACTIVITY_THREADS, build_worker
 
@@ -103,6 +104,7 @@ def _prepare(url: str) -> None:
     upgrade(url)
     engine = make_engine(url)
     load_communes(engine)
+    load_procedures(engine)
     import_roster(engine, DEMO_ROSTER, demo=True)
     engine.dispose()
 

@@ -1,0 +1,354 @@
+"""One administrative-procedure dossier, from receipt to the result handed back.
+
+The workflow owns the due time: reminders to the commune before it, the formal apology letter
+("phiếu xin lỗi và hẹn lại ngày trả kết quả") with a new appointment when the result is not
+ready shortly before it, the moment the dossier becomes overdue, and the escalation ladder past
+it. A supplement request pauses the clock; when the supplement arrives the due time is computed
+again from the working days that were left (an activity: the calendar is not replayed).
+Each step is a validated update: a refused one answers 409 and leaves no trace in history."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import activity_names
+    from workflows.policies import ACTIVITY_RETRY, refusal
+    from workflows.procedure_types import (
+        APPLICANT,
+        DOSSIER_CLOSED,
+        DOSSIER_DONE,
+        AppointmentInput,
+        CaseEvent,
+        CaseNotificationKind,
+        CaseNotifyInput,
+        DossierInput,
+        DossierState,
+        DossierStatus,
+        DossierStepInput,
+        DossierTimeliness,
+        DueTime,
+        RecordDossierInput,
+        ResumeDueInput,
+        dossier_workflow_id,
+    )
+    from workflows.types import Role
+
+RECORD_TIMEOUT = timedelta(seconds=30)
+NOTIFY_TIMEOUT = timedelta(minutes=2)
+CALENDAR_TIMEOUT = timedelta(seconds=30)
+OPEN = frozenset({DossierStatus.RECEIVED, DossierStatus.PROCESSING})
+
+
+@dataclass(frozen=True)
+class _Step:
+    at: datetime
+    key: str
+    action: str
+    value: int = 0
+
+
+def timeliness_of(finished_at: datetime, due_at: datetime) -> DossierTimeliness:
+    """Early before the due day, on time on it (until the due time), late after it. Days are
+    Vietnamese days: UTC+7, fixed (no daylight saving), so the sandbox needs no time zone data."""
+    if finished_at > due_at:
+        return DossierTimeliness.LATE
+    local = timedelta(hours=7)
+    if (finished_at + local).date() < (due_at + local).date():
+        return DossierTimeliness.EARLY
+    return DossierTimeliness.ON_TIME
+
+
+@workflow.defn(name="Dossier")
+class DossierWorkflow:
+    @workflow.init
+    def __init__(self, request: DossierInput) -> None:
+        self._request = request
+        self._state = DossierState(
+            dossier_id=request.dossier_id,
+            commune_code=request.commune_code,
+            status=DossierStatus.RECEIVED,
+            timeliness=DossierTimeliness.WITHIN_LIMIT,
+            due_at=request.due_at,
+            original_due_at=request.due_at,
+        )
+        self._due_set_at = request.received_at
+        self._due_version = 1
+        self._fired: set[str] = set()
+        self._changed = False
+
+    @workflow.run
+    async def run(self, request: DossierInput) -> DossierState:
+        while self._state.status not in DOSSIER_CLOSED:
+            step = self._next_step()
+            self._changed = False
+            if step is None:
+                await workflow.wait_condition(lambda: self._changed)
+                continue
+            left = (step.at - workflow.now()).total_seconds()
+            if left > 0:
+                try:
+                    await workflow.wait_condition(lambda: self._changed, timeout=left)
+                    continue
+                except TimeoutError:
+                    if self._next_step() != step:
+                        continue
+            await self._fire(step)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._state
+
+    # ---- time -------------------------------------------------------------------------------
+
+    def _next_step(self) -> _Step | None:
+        s = self._state
+        # The clock stands still while the applicant supplements, and nothing is chased once
+        # the result is ready.
+        if s.status in DOSSIER_DONE or s.status == DossierStatus.SUPPLEMENT_REQUESTED:
+            return None
+        policy = self._request.policy
+        version = self._due_version
+        steps: list[_Step] = []
+        for offset in policy.reminder_offsets_seconds:
+            at = s.due_at - timedelta(seconds=offset)
+            if at >= self._due_set_at:
+                steps.append(_Step(at, f"reminder:{offset}:{version}", "reminder", offset))
+        if s.appointment_at is None:
+            at = s.due_at - timedelta(seconds=policy.apology_before_seconds)
+            # A dossier received closer to its due time than that (same-day ones) gets its
+            # apology when it becomes late, not the moment it arrives.
+            steps.append(_Step(at if at >= self._due_set_at else s.due_at, "apology", "apology"))
+        steps.append(_Step(s.due_at, f"due:{version}", "due"))
+        for level, escalation in enumerate(policy.escalation, start=1):
+            if level > s.escalation_level:
+                at = s.due_at + timedelta(seconds=escalation.after_seconds)
+                steps.append(_Step(at, f"escalation:{level}", "escalation", level))
+        pending = [step for step in steps if step.key not in self._fired]
+        return min(pending, key=lambda step: (step.at, step.key)) if pending else None
+
+    async def _fire(self, step: _Step) -> None:
+        self._fired.add(step.key)
+        s = self._state
+        due = {"due_at": s.due_at.isoformat()}
+        if step.action == "reminder":
+            await self._notify(
+                CaseNotificationKind.DOSSIER_REMINDER,
+                f"reminder-{step.value}s-d{self._due_version}",
+                context={**due, "offset_seconds": str(step.value)},
+            )
+        elif step.action == "apology":
+            appointment = await workflow.execute_activity(
+                activity_names.DOSSIER_APPOINTMENT,
+                AppointmentInput(
+                    due_at=s.due_at,
+                    working_days=self._request.policy.apology_extra_working_days,
+                ),
+                result_type=DueTime,
+                start_to_close_timeout=CALENDAR_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
+            s.appointment_at = appointment.at
+            detail = {"appointment_at": appointment.at.isoformat()}
+            await asyncio.gather(
+                self._record("apology_sent", detail=detail),
+                self._notify(
+                    CaseNotificationKind.DOSSIER_APOLOGY,
+                    "apology",
+                    to=APPLICANT,
+                    context={**due, **detail},
+                ),
+            )
+        elif step.action == "due":
+            if s.timeliness == DossierTimeliness.WITHIN_LIMIT:
+                s.timeliness = DossierTimeliness.OVERDUE
+                await self._record("overdue")
+        elif step.action == "escalation":
+            to = self._request.policy.escalation[step.value - 1].to
+            s.escalation_level = step.value
+            detail = {"level": str(step.value), "to": to.value}
+            await asyncio.gather(
+                self._record("escalated", detail=detail),
+                self._notify(
+                    CaseNotificationKind.DOSSIER_ESCALATION,
+                    f"level-{step.value}",
+                    to=to.value,
+                    context={**due, **detail},
+                ),
+            )
+
+    # ---- steps (validated updates) ----------------------------------------------------------
+
+    @workflow.update
+    async def start_processing(self, request: DossierStepInput) -> DossierState:
+        self._state.status = DossierStatus.PROCESSING
+        return await self._record("processing", actor=request.actor)
+
+    @start_processing.validator
+    def _validate_start_processing(self, request: DossierStepInput) -> None:
+        self._refuse_unless({DossierStatus.RECEIVED}, "processing starts from a received dossier")
+
+    @workflow.update
+    async def transfer(self, request: DossierStepInput) -> DossierState:
+        s = self._state
+        assert request.to_level is not None  # the validator ensures it
+        detail = {"from": s.level.value, "to": request.to_level.value, "reason": request.reason}
+        s.level = request.to_level
+        if s.status == DossierStatus.RECEIVED:
+            s.status = DossierStatus.PROCESSING
+        return await self._record("transferred", actor=request.actor, detail=detail)
+
+    @transfer.validator
+    def _validate_transfer(self, request: DossierStepInput) -> None:
+        self._refuse_unless(OPEN, "only a dossier being processed can be transferred")
+        if request.to_level is None or request.to_level == self._state.level:
+            raise refusal(f"the dossier is already at the {self._state.level.value} level")
+
+    @workflow.update
+    async def request_supplement(self, request: DossierStepInput) -> DossierState:
+        s = self._state
+        s.status = DossierStatus.SUPPLEMENT_REQUESTED
+        s.paused_at = workflow.now()
+        self._changed = True
+        return await self._record(
+            "supplement_requested", actor=request.actor, detail={"reason": request.reason}
+        )
+
+    @request_supplement.validator
+    def _validate_request_supplement(self, request: DossierStepInput) -> None:
+        self._refuse_unless(OPEN, "a supplement can be asked of a dossier being processed only")
+        if not request.reason.strip():
+            raise refusal("a supplement request says what is missing")
+
+    @workflow.update
+    async def supplement_received(self, request: DossierStepInput) -> DossierState:
+        s = self._state
+        now = workflow.now()
+        assert s.paused_at is not None  # the validator ensures a pause
+        resumed = await workflow.execute_activity(
+            activity_names.DOSSIER_RESUMED_DUE,
+            ResumeDueInput(
+                due_at=s.due_at, paused_at=s.paused_at, resumed_at=now, unit=self._request.unit
+            ),
+            result_type=DueTime,
+            start_to_close_timeout=CALENDAR_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        detail = {"from": s.due_at.isoformat(), "to": resumed.at.isoformat()}
+        s.paused_seconds += int((now - s.paused_at).total_seconds())
+        s.paused_at = None
+        s.due_at = resumed.at
+        s.status = DossierStatus.PROCESSING
+        s.timeliness = (
+            DossierTimeliness.WITHIN_LIMIT if now < s.due_at else DossierTimeliness.OVERDUE
+        )
+        self._due_version += 1
+        self._due_set_at = now
+        self._changed = True
+        return await self._record("supplement_received", actor=request.actor, detail=detail)
+
+    @supplement_received.validator
+    def _validate_supplement_received(self, request: DossierStepInput) -> None:
+        self._refuse_unless(
+            {DossierStatus.SUPPLEMENT_REQUESTED}, "no supplement was requested of this dossier"
+        )
+
+    @workflow.update
+    async def result_ready(self, request: DossierStepInput) -> DossierState:
+        s = self._state
+        now = workflow.now()
+        s.status = DossierStatus.RESULT_READY
+        s.result_at = now
+        s.timeliness = timeliness_of(now, s.due_at)
+        self._changed = True
+        return await self._record(
+            "result_ready", actor=request.actor, detail={"timeliness": s.timeliness.value}
+        )
+
+    @result_ready.validator
+    def _validate_result_ready(self, request: DossierStepInput) -> None:
+        self._refuse_unless(OPEN, "the result can be ready only for a dossier being processed")
+
+    @workflow.update
+    async def returned(self, request: DossierStepInput) -> DossierState:
+        s = self._state
+        s.status = DossierStatus.RETURNED
+        s.closed_at = workflow.now()
+        self._changed = True
+        return await self._record("returned", actor=request.actor)
+
+    @returned.validator
+    def _validate_returned(self, request: DossierStepInput) -> None:
+        self._refuse_unless({DossierStatus.RESULT_READY}, "the result is not ready yet")
+
+    @workflow.update
+    async def refuse(self, request: DossierStepInput) -> DossierState:
+        s = self._state
+        now = workflow.now()
+        s.status = DossierStatus.REFUSED
+        s.refusal_reason = request.reason
+        s.closed_at = now
+        # The written refusal is the answer the applicant is owed: it is timed like a result.
+        s.timeliness = timeliness_of(now, s.due_at)
+        self._changed = True
+        return await self._record("refused", actor=request.actor, detail={"reason": request.reason})
+
+    @refuse.validator
+    def _validate_refuse(self, request: DossierStepInput) -> None:
+        self._refuse_unless(
+            {*OPEN, DossierStatus.SUPPLEMENT_REQUESTED}, "only an open dossier can be refused"
+        )
+        if not request.reason.strip():
+            raise refusal("a refusal states its reason")
+
+    @workflow.query
+    def state(self) -> DossierState:
+        return self._state
+
+    # ---- helpers ----------------------------------------------------------------------------
+
+    def _refuse_unless(
+        self, allowed: set[DossierStatus] | frozenset[DossierStatus], why: str
+    ) -> None:
+        if self._state.status not in allowed:
+            raise refusal(f"{why}: the dossier is {self._state.status.value}")
+
+    async def _record(
+        self, kind: str, actor: str = "", detail: dict[str, str] | None = None
+    ) -> DossierState:
+        self._state.seq += 1
+        snapshot = dataclasses.replace(self._state)
+        await workflow.execute_activity(
+            activity_names.RECORD_DOSSIER,
+            RecordDossierInput(
+                state=snapshot,
+                event=CaseEvent(kind=kind, at=workflow.now(), actor=actor, detail=detail or {}),
+            ),
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        return snapshot
+
+    async def _notify(
+        self,
+        kind: CaseNotificationKind,
+        step: str,
+        to: str = Role.COMMUNE_LEADER.value,
+        context: dict[str, str] | None = None,
+    ) -> None:
+        await workflow.execute_activity(
+            activity_names.RECORD_CASE_NOTIFICATIONS,
+            CaseNotifyInput(
+                case_id=dossier_workflow_id(self._state.dossier_id),
+                commune_code=self._state.commune_code,
+                kind=kind,
+                step=step,
+                to=to,
+                context=context or {},
+            ),
+            start_to_close_timeout=NOTIFY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )

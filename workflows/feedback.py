@@ -1,0 +1,275 @@
+"""One piece of community feedback: received → classified → routed → answered in time, or
+escalated; then the citizen may rate the answer.
+
+Routing is an activity (the classifier reads the commune names), run once. The commune that
+received a misrouted feedback forwards it to another; the answer-by time stays (the citizen
+has waited since filing). Reminders before the answer-by time and the escalation ladder after
+it work as for an assignment."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import activity_names
+    from workflows.policies import ACTIVITY_RETRY, refusal
+    from workflows.procedure_types import (
+        APPLICANT,
+        AnswerInput,
+        CaseEvent,
+        CaseNotificationKind,
+        CaseNotifyInput,
+        FeedbackInput,
+        FeedbackState,
+        FeedbackStatus,
+        ForwardInput,
+        RateInput,
+        RecordFeedbackInput,
+        RouteFeedbackInput,
+        Routing,
+        feedback_workflow_id,
+    )
+    from workflows.types import Role
+
+RECORD_TIMEOUT = timedelta(seconds=30)
+NOTIFY_TIMEOUT = timedelta(minutes=2)
+# After the answer the citizen has this long to rate it; then the feedback closes.
+RATING_WINDOW = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class _Step:
+    at: datetime
+    key: str
+    action: str
+    value: int = 0
+
+
+@workflow.defn(name="Feedback")
+class FeedbackWorkflow:
+    @workflow.init
+    def __init__(self, request: FeedbackInput) -> None:
+        self._request = request
+        self._state = FeedbackState(feedback_id=request.feedback_id, status=FeedbackStatus.RECEIVED)
+        self._fired: set[str] = set()
+        self._changed = False
+        self._routed = False
+
+    @workflow.run
+    async def run(self, request: FeedbackInput) -> FeedbackState:
+        routing = await workflow.execute_activity(
+            activity_names.ROUTE_FEEDBACK,
+            RouteFeedbackInput(
+                feedback_id=request.feedback_id,
+                received_at=request.received_at,
+                answer_within_working_days=request.answer_within_working_days,
+            ),
+            result_type=Routing,
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        s = self._state
+        s.service_code = routing.service_code
+        s.answer_due_at = routing.answer_due_at
+        if routing.commune_code:
+            s.commune_code = routing.commune_code
+            s.status = FeedbackStatus.ROUTED
+        detail = {"service_code": routing.service_code, "method": routing.method}
+        # Nobody could tell the commune: the steering office routes it by hand (forward).
+        to = Role.COMMUNE_LEADER if routing.commune_code else Role.STEERING_OFFICE
+        self._routed = True
+        await asyncio.gather(
+            self._record("routed" if routing.commune_code else "unrouted", detail=detail),
+            self._notify(CaseNotificationKind.FEEDBACK_ROUTED, "routed", to=to.value),
+        )
+        while s.status not in (FeedbackStatus.ANSWERED, FeedbackStatus.CLOSED):
+            step = self._next_step()
+            self._changed = False
+            if step is None:
+                await workflow.wait_condition(lambda: self._changed)
+                continue
+            left = (step.at - workflow.now()).total_seconds()
+            if left > 0:
+                try:
+                    await workflow.wait_condition(lambda: self._changed, timeout=left)
+                    continue
+                except TimeoutError:
+                    if self._next_step() != step:
+                        continue
+            await self._fire(step)
+        try:
+            await workflow.wait_condition(
+                lambda: s.rating is not None, timeout=RATING_WINDOW.total_seconds()
+            )
+        except TimeoutError:
+            pass
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        s.status = FeedbackStatus.CLOSED
+        await self._record("closed")
+        return s
+
+    def _next_step(self) -> _Step | None:
+        s = self._state
+        if s.status != FeedbackStatus.ROUTED or s.answer_due_at is None:
+            return None
+        policy = self._request.policy
+        steps = [
+            _Step(
+                s.answer_due_at - timedelta(seconds=offset),
+                f"reminder:{offset}",
+                "reminder",
+                offset,
+            )
+            for offset in policy.reminder_offsets_seconds
+            if s.answer_due_at - timedelta(seconds=offset) >= self._request.received_at
+        ]
+        for level, escalation in enumerate(policy.escalation, start=1):
+            if level > s.escalation_level:
+                at = s.answer_due_at + timedelta(seconds=escalation.after_seconds)
+                steps.append(_Step(at, f"escalation:{level}", "escalation", level))
+        pending = [step for step in steps if step.key not in self._fired]
+        return min(pending, key=lambda step: (step.at, step.key)) if pending else None
+
+    async def _fire(self, step: _Step) -> None:
+        self._fired.add(step.key)
+        s = self._state
+        if step.action == "reminder":
+            await self._notify(
+                CaseNotificationKind.FEEDBACK_REMINDER,
+                f"reminder-{step.value}s",
+                context={"offset_seconds": str(step.value)},
+            )
+        else:
+            to = self._request.policy.escalation[step.value - 1].to
+            s.escalation_level = step.value
+            detail = {"level": str(step.value), "to": to.value}
+            await asyncio.gather(
+                self._record("escalated", detail=detail),
+                self._notify(
+                    CaseNotificationKind.FEEDBACK_ESCALATION,
+                    f"level-{step.value}",
+                    to=to.value,
+                    context=detail,
+                ),
+            )
+
+    # ---- updates ----------------------------------------------------------------------------
+
+    @workflow.update
+    async def forward(self, request: ForwardInput) -> FeedbackState:
+        s = self._state
+        detail = {"from": s.commune_code or "", "to": request.to_commune, "reason": request.reason}
+        s.commune_code = request.to_commune
+        s.status = FeedbackStatus.ROUTED
+        s.forwarded += 1
+        self._changed = True
+        state = await self._record("forwarded", actor=request.actor, detail=detail)
+        await self._notify(CaseNotificationKind.FEEDBACK_ROUTED, f"forward-{s.forwarded}")
+        return state
+
+    @forward.validator
+    def _validate_forward(self, request: ForwardInput) -> None:
+        s = self._state
+        if not self._routed:
+            raise refusal("the feedback is still being classified; try again shortly")
+        if s.status not in (FeedbackStatus.RECEIVED, FeedbackStatus.ROUTED):
+            raise refusal(f"the feedback is {s.status.value}: it can no longer be forwarded")
+        if (s.commune_code or "") != request.from_commune:
+            raise refusal("only the commune the feedback was routed to can forward it")
+        if request.to_commune == s.commune_code:
+            raise refusal("the feedback is already with that commune")
+
+    @workflow.update
+    async def answer(self, request: AnswerInput) -> FeedbackState:
+        s = self._state
+        now = workflow.now()
+        s.status = FeedbackStatus.ANSWERED
+        s.answered_at = now
+        s.answered_on_time = s.answer_due_at is None or now <= s.answer_due_at
+        self._changed = True
+        state = await self._record(
+            "answered",
+            actor=request.actor,
+            detail={"on_time": "true" if s.answered_on_time else "false"},
+            answer=request.text,
+        )
+        await self._notify(CaseNotificationKind.FEEDBACK_ANSWERED, "answered", to=APPLICANT)
+        return state
+
+    @answer.validator
+    def _validate_answer(self, request: AnswerInput) -> None:
+        s = self._state
+        if s.status != FeedbackStatus.ROUTED:
+            raise refusal(f"the feedback is {s.status.value}: there is nothing to answer")
+        if request.commune_code != s.commune_code:
+            raise refusal("only the commune the feedback is routed to can answer it")
+        if not request.text.strip():
+            raise refusal("an answer needs a text")
+
+    @workflow.update
+    async def rate(self, request: RateInput) -> FeedbackState:
+        self._state.rating = request.rating
+        return await self._record("rated", detail={"rating": str(request.rating)})
+
+    @rate.validator
+    def _validate_rate(self, request: RateInput) -> None:
+        s = self._state
+        if s.status != FeedbackStatus.ANSWERED:
+            raise refusal(f"the feedback is {s.status.value}: only an answer can be rated")
+        if s.rating is not None:
+            raise refusal("the answer has already been rated")
+        if not 1 <= request.rating <= 5:
+            raise refusal("a rating is from 1 to 5")
+
+    @workflow.query
+    def state(self) -> FeedbackState:
+        return self._state
+
+    # ---- helpers ----------------------------------------------------------------------------
+
+    async def _record(
+        self,
+        kind: str,
+        actor: str = "",
+        detail: dict[str, str] | None = None,
+        answer: str | None = None,
+    ) -> FeedbackState:
+        self._state.seq += 1
+        snapshot = dataclasses.replace(self._state)
+        await workflow.execute_activity(
+            activity_names.RECORD_FEEDBACK,
+            RecordFeedbackInput(
+                state=snapshot,
+                event=CaseEvent(kind=kind, at=workflow.now(), actor=actor, detail=detail or {}),
+                answer=answer,
+            ),
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        return snapshot
+
+    async def _notify(
+        self,
+        kind: CaseNotificationKind,
+        step: str,
+        to: str = Role.COMMUNE_LEADER.value,
+        context: dict[str, str] | None = None,
+    ) -> None:
+        await workflow.execute_activity(
+            activity_names.RECORD_CASE_NOTIFICATIONS,
+            CaseNotifyInput(
+                case_id=feedback_workflow_id(self._state.feedback_id),
+                commune_code=self._state.commune_code or "",
+                kind=kind,
+                step=step,
+                to=to,
+                context=context or {},
+            ),
+            start_to_close_timeout=NOTIFY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )

@@ -1,0 +1,258 @@
+"""The typed messages of the citizen-facing processes: administrative-procedure dossiers and
+community feedback. Standard library only: imported inside the workflow sandbox, by activities
+and by the API alike. New fields go last with a default, so running workflows keep replaying."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from workflows.types import EscalationStep, Role
+
+
+class LimitUnit(StrEnum):
+    """The unit of a statutory processing limit: never a bare number."""
+
+    WORKING_DAYS = "working_days"
+    CALENDAR_DAYS = "calendar_days"
+    # Due the day of receipt; received after the 15:00 cut-off, the next working day.
+    SAME_DAY = "same_day"
+
+
+class Level(StrEnum):
+    COMMUNE = "commune"
+    PROVINCE = "province"
+
+
+class DossierStatus(StrEnum):
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    SUPPLEMENT_REQUESTED = "supplement_requested"
+    RESULT_READY = "result_ready"
+    RETURNED = "returned"
+    REFUSED = "refused"
+
+
+DOSSIER_CLOSED = frozenset({DossierStatus.RETURNED, DossierStatus.REFUSED})
+# Once the result is ready (or the dossier refused) nothing is chased any more.
+DOSSIER_DONE = frozenset(
+    {DossierStatus.RESULT_READY, DossierStatus.RETURNED, DossierStatus.REFUSED}
+)
+
+
+class DossierTimeliness(StrEnum):
+    """What public-service portals show: early, on time, late; and, while open, whether the
+    due time has passed."""
+
+    WITHIN_LIMIT = "within_limit"
+    OVERDUE = "overdue"
+    EARLY = "early"
+    ON_TIME = "on_time"
+    LATE = "late"
+
+
+class FeedbackStatus(StrEnum):
+    RECEIVED = "received"
+    ROUTED = "routed"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+
+
+class CaseNotificationKind(StrEnum):
+    DOSSIER_REMINDER = "dossier_reminder"
+    DOSSIER_ESCALATION = "dossier_escalation"
+    DOSSIER_APOLOGY = "dossier_apology"
+    FEEDBACK_ROUTED = "feedback_routed"
+    FEEDBACK_REMINDER = "feedback_reminder"
+    FEEDBACK_ESCALATION = "feedback_escalation"
+    FEEDBACK_ANSWERED = "feedback_answered"
+
+
+APPLICANT = "applicant"
+
+
+@dataclass
+class CasePolicy:
+    """When to remind the handling commune and whom to escalate to, as for an assignment."""
+
+    # Seconds before the due time.
+    reminder_offsets_seconds: list[int] = field(default_factory=lambda: [86400])
+    escalation: list[EscalationStep] = field(
+        default_factory=lambda: [
+            EscalationStep(after_seconds=86400, to=Role.OFFICIAL_IN_CHARGE),
+            EscalationStep(after_seconds=3 * 86400, to=Role.STEERING_OFFICE),
+        ]
+    )
+    # Dossiers: the apology letter goes out this long before the due time if the result is
+    # not ready by then, with a new appointment this many working days after the due date.
+    apology_before_seconds: int = 4 * 3600
+    apology_extra_working_days: int = 2
+
+
+@dataclass
+class DossierInput:
+    dossier_id: int
+    procedure_code: str
+    commune_code: str
+    received_at: datetime
+    due_at: datetime
+    unit: LimitUnit
+    policy: CasePolicy
+
+
+@dataclass
+class DossierState:
+    dossier_id: int
+    commune_code: str
+    status: DossierStatus
+    timeliness: DossierTimeliness
+    due_at: datetime
+    original_due_at: datetime
+    # Who holds the dossier now: the commune or the province (the two-level model transfers).
+    level: Level = Level.COMMUNE
+    paused_at: datetime | None = None
+    paused_seconds: int = 0
+    appointment_at: datetime | None = None
+    result_at: datetime | None = None
+    closed_at: datetime | None = None
+    escalation_level: int = 0
+    refusal_reason: str = ""
+    seq: int = 0
+
+
+@dataclass
+class DossierStepInput:
+    """One step of a dossier; `reason` for a supplement request, a transfer or a refusal."""
+
+    actor: str
+    reason: str = ""
+    to_level: Level | None = None
+
+
+@dataclass
+class CaseEvent:
+    kind: str
+    at: datetime
+    actor: str = ""
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RecordDossierInput:
+    state: DossierState
+    event: CaseEvent
+
+
+@dataclass
+class ResumeDueInput:
+    due_at: datetime
+    paused_at: datetime
+    resumed_at: datetime
+    unit: LimitUnit
+
+
+@dataclass
+class DueTime:
+    at: datetime
+
+
+@dataclass
+class AppointmentInput:
+    due_at: datetime
+    working_days: int
+
+
+@dataclass
+class CaseNotifyInput:
+    """One message of a case (`dossier-12`, `feedback-5`) to the people of a role for a commune,
+    or to the applicant. Key: notify:{case}:{kind}:{step}:{recipient}."""
+
+    case_id: str
+    commune_code: str
+    kind: CaseNotificationKind
+    step: str
+    to: str = Role.COMMUNE_LEADER.value
+    context: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CaseNotifyResult:
+    recorded: int
+    already_recorded: int
+
+
+@dataclass
+class FeedbackInput:
+    feedback_id: int
+    received_at: datetime
+    policy: CasePolicy
+    # Working days the commune has to answer.
+    answer_within_working_days: int = 10
+
+
+@dataclass
+class Routing:
+    """Where a feedback went and why: `chosen` (by the citizen) or `classified` (by its text)."""
+
+    service_code: str
+    commune_code: str
+    method: str
+    answer_due_at: datetime
+
+
+@dataclass
+class RouteFeedbackInput:
+    feedback_id: int
+    received_at: datetime
+    answer_within_working_days: int
+
+
+@dataclass
+class FeedbackState:
+    feedback_id: int
+    status: FeedbackStatus
+    commune_code: str | None = None
+    service_code: str | None = None
+    answer_due_at: datetime | None = None
+    answered_at: datetime | None = None
+    answered_on_time: bool | None = None
+    escalation_level: int = 0
+    rating: int | None = None
+    forwarded: int = 0
+    seq: int = 0
+
+
+@dataclass
+class ForwardInput:
+    actor: str
+    from_commune: str
+    to_commune: str
+    reason: str = ""
+
+
+@dataclass
+class AnswerInput:
+    actor: str
+    commune_code: str
+    text: str
+
+
+@dataclass
+class RateInput:
+    rating: int
+
+
+@dataclass
+class RecordFeedbackInput:
+    state: FeedbackState
+    event: CaseEvent
+    answer: str | None = None
+
+
+def dossier_workflow_id(dossier_id: int) -> str:
+    return f"dossier-{dossier_id}"
+
+
+def feedback_workflow_id(feedback_id: int) -> str:
+    return f"feedback-{feedback_id}"
