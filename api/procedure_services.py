@@ -123,7 +123,11 @@ async def create_dossier(
     if payload.received_at > datetime.now(UTC):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "received_at is in the future")
     amount, unit = await limit_for(session, procedure, payload.commune_code)
-    due = processing_due(payload.received_at, amount, unit.value, procedure.count_receipt_day)
+    # Stored and answered in UTC, as every time of the API.
+    due = processing_due(
+        payload.received_at, amount, unit.value, procedure.count_receipt_day
+    ).astimezone(UTC)
+    received_at = payload.received_at.astimezone(UTC)
     for _ in range(RECEIPT_ATTEMPTS):
         dossier = Dossier(
             idempotency_key=idempotency_key,
@@ -133,7 +137,7 @@ async def create_dossier(
             commune_code=payload.commune_code,
             applicant_reference=payload.applicant_reference,
             applicant_contact=payload.applicant_contact,
-            received_at=payload.received_at,
+            received_at=received_at,
             due_at=due,
             original_due_at=due,
             processing_unit=unit.value,
