@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -32,6 +33,17 @@ MAX_DESCRIPTION = 4000
 MAX_RESULTS = 1000
 DEFAULT_DAYS = 90
 CLOSED = (FeedbackStatus.ANSWERED.value, FeedbackStatus.CLOSED.value)
+
+
+async def form_fields(request: Request) -> dict[str, str] | None:
+    """The fields of a form-encoded body (application/x-www-form-urlencoded, as the spec
+    defines a POST), or None for any other body. Read here rather than by a multipart parser:
+    the spec sends no files."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("application/x-www-form-urlencoded"):
+        return None
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return dict(parse_qsl(body, keep_blank_values=True))
 
 
 def error(code: int, description: str) -> JSONResponse:
@@ -239,8 +251,9 @@ async def create_request(
     request: Request, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
 ) -> JSONResponse:
     """File a service request (form-encoded, as the spec defines)."""
-    form = await request.form()
-    fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+    fields = await form_fields(request)
+    if fields is None:
+        return error(400, "send the request form-encoded (application/x-www-form-urlencoded)")
     if (refused := _jurisdiction_error(fields, settings)) is not None:
         return refused
     if settings.open311_api_keys:

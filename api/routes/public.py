@@ -24,7 +24,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.lookup_limits import client_of, limiter_of
 from api.procedure_schemas import CaseStatusPublic, Rating
 from api.receipts import display, normalise
-from api.routes.open311 import file_feedback
+from api.routes.open311 import file_feedback, form_fields
 from db.models import Commune, Dossier, Feedback, Procedure
 from workflows.feedback import FeedbackWorkflow
 from workflows.procedure_types import RateInput, feedback_workflow_id
@@ -156,8 +156,7 @@ async def feedback_form() -> HTMLResponse:
 async def submit_feedback(
     request: Request, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
 ) -> HTMLResponse:
-    form = await request.form()
-    fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+    fields = await form_fields(request) or {}
     feedback, problem = await file_feedback(fields, session, temporal, settings)
     if feedback is None:
         return page("feedback_form.html", 400, services=SERVICES, problem=problem, fields=fields)
