@@ -160,7 +160,7 @@ async def test_a_supplement_pauses_the_clock_and_the_due_date_moves_by_the_pause
         await advance_to(env, at(2027, 1, 13, 10))
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update(DossierWorkflow.request_supplement, step())
-        assert refused.value.cause.message == "a supplement request says what is missing"  # type: ignore[union-attr]
+        assert refused.value.cause.message == "a supplement request says what is missing"  # type: ignore[attr-defined]
         paused = await handle.execute_update(
             DossierWorkflow.request_supplement, step(reason="thiếu bản sao sổ hộ khẩu")
         )
@@ -175,7 +175,7 @@ async def test_a_supplement_pauses_the_clock_and_the_due_date_moves_by_the_pause
         assert round(resumed.paused_seconds / 3600) == 48
         with pytest.raises(WorkflowUpdateFailedError) as twice:
             await handle.execute_update(DossierWorkflow.supplement_received, step())
-        assert twice.value.cause.message == (  # type: ignore[union-attr]
+        assert twice.value.cause.message == (  # type: ignore[attr-defined]
             "no supplement was requested of this dossier: the dossier is processing"
         )
         # Ready on Wed 20 Jan at 12:00 (before the apology time, 13:00): late against the first

@@ -103,7 +103,7 @@ async def test_unanswered_feedback_reaches_its_commune_and_escalates(
                 FeedbackWorkflow.answer,
                 AnswerInput(actor="commune_leader:x", commune_code=TAN_AN, text="Đã sửa"),
             )
-        assert wrong.value.cause.message == (  # type: ignore[union-attr]
+        assert wrong.value.cause.message == (  # type: ignore[attr-defined]
             "only the commune the feedback is routed to can answer it"
         )
         with pytest.raises(WorkflowUpdateFailedError):

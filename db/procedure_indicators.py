@@ -1,0 +1,163 @@
+"""Per-commune procedure and feedback indicators for a period, for the scorecard's rule set.
+
+Each indicator is ONE aggregate query over all communes of the province (communes with nothing
+in the period are there with zero counts and null shares), built as a `Select` so the sync
+scorer and the async API can both run it:
+
+    rows = dossier_timeliness(session, start, end)        # sync Session
+    rows = await session.execute(dossier_timeliness_query(start, end))   # AsyncSession
+
+Periods are half-open, [start, end), on timezone-aware datetimes.
+
+- Dossier timeliness: dossiers finished in the period (result ready, or refused), by the
+  early / on-time / late bucket of their end state. `on_time_share` counts early and on time
+  together, as the public-service portals' "đúng hạn" does.
+- Feedback on time: feedback whose answer was due in the period; answered on time over all of
+  them (unanswered ones count against).
+- Satisfaction: the mean rating (1–5) of feedback answered in the period and rated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, Select, and_, case, cast, func, select
+from sqlalchemy.orm import Session
+
+from db.communes import DAK_LAK
+from db.models import Commune, Dossier, Feedback
+
+
+@dataclass(frozen=True)
+class DossierTimelinessRow:
+    commune_code: str
+    finished: int
+    early: int
+    on_time: int
+    late: int
+    early_share: float | None
+    on_time_share: float | None
+    late_share: float | None
+
+
+@dataclass(frozen=True)
+class FeedbackOnTimeRow:
+    commune_code: str
+    due: int
+    answered_on_time: int
+    on_time_share: float | None
+
+
+@dataclass(frozen=True)
+class SatisfactionRow:
+    commune_code: str
+    rated: int
+    mean_rating: float | None
+
+
+def _share(part: Any, whole: Any) -> Any:
+    return case((whole > 0, cast(part, Float) / cast(whole, Float)), else_=None)
+
+
+def _count(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def dossier_timeliness_query(
+    start: datetime, end: datetime, province_code: int = DAK_LAK
+) -> Select[Any]:
+    finished_at = func.coalesce(Dossier.result_at, Dossier.closed_at)
+    joined = and_(
+        Dossier.commune_code == Commune.code,
+        Dossier.timeliness.in_(("early", "on_time", "late")),
+        finished_at >= start,
+        finished_at < end,
+    )
+    early = _count(Dossier.timeliness == "early")
+    on_time = _count(Dossier.timeliness == "on_time")
+    late = _count(Dossier.timeliness == "late")
+    finished = func.count(Dossier.id)
+    return (
+        select(
+            Commune.code,
+            finished,
+            early,
+            on_time,
+            late,
+            _share(early, finished),
+            _share(early + on_time, finished),
+            _share(late, finished),
+        )
+        .select_from(Commune)
+        .outerjoin(Dossier, joined)
+        .where(Commune.province_code == str(province_code))
+        .group_by(Commune.code)
+        .order_by(Commune.code)
+    )
+
+
+def dossier_timeliness(
+    session: Session, start: datetime, end: datetime, province_code: int = DAK_LAK
+) -> dict[str, DossierTimelinessRow]:
+    rows = session.execute(dossier_timeliness_query(start, end, province_code))
+    return {
+        r[0]: DossierTimelinessRow(
+            r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4]), r[5], r[6], r[7]
+        )
+        for r in rows
+    }
+
+
+def feedback_on_time_query(
+    start: datetime, end: datetime, province_code: int = DAK_LAK
+) -> Select[Any]:
+    joined = and_(
+        Feedback.commune_code == Commune.code,
+        Feedback.answer_due_at >= start,
+        Feedback.answer_due_at < end,
+    )
+    due = func.count(Feedback.id)
+    on_time = _count(Feedback.answered_on_time.is_(True))
+    return (
+        select(Commune.code, due, on_time, _share(on_time, due))
+        .select_from(Commune)
+        .outerjoin(Feedback, joined)
+        .where(Commune.province_code == str(province_code))
+        .group_by(Commune.code)
+        .order_by(Commune.code)
+    )
+
+
+def feedback_on_time(
+    session: Session, start: datetime, end: datetime, province_code: int = DAK_LAK
+) -> dict[str, FeedbackOnTimeRow]:
+    rows = session.execute(feedback_on_time_query(start, end, province_code))
+    return {r[0]: FeedbackOnTimeRow(r[0], int(r[1]), int(r[2]), r[3]) for r in rows}
+
+
+def satisfaction_query(start: datetime, end: datetime, province_code: int = DAK_LAK) -> Select[Any]:
+    joined = and_(
+        Feedback.commune_code == Commune.code,
+        Feedback.rating.is_not(None),
+        Feedback.answered_at >= start,
+        Feedback.answered_at < end,
+    )
+    return (
+        select(Commune.code, func.count(Feedback.id), func.avg(cast(Feedback.rating, Float)))
+        .select_from(Commune)
+        .outerjoin(Feedback, joined)
+        .where(Commune.province_code == str(province_code))
+        .group_by(Commune.code)
+        .order_by(Commune.code)
+    )
+
+
+def satisfaction(
+    session: Session, start: datetime, end: datetime, province_code: int = DAK_LAK
+) -> dict[str, SatisfactionRow]:
+    rows = session.execute(satisfaction_query(start, end, province_code))
+    return {
+        r[0]: SatisfactionRow(r[0], int(r[1]), float(r[2]) if r[2] is not None else None)
+        for r in rows
+    }
