@@ -41,3 +41,4 @@ clean:
 
 histories: $(INSTALLED)
 	$(BIN)/python -m tests.histories.record
+	$(BIN)/python -m tests.histories.record_procedures

@@ -27,6 +27,11 @@ def test_every_recorded_path_is_present() -> None:
         "assignment-extended-on-time",
         "assignment-reworked-accepted-late",
         "directive-recalled",
+        "dossier-late-apologised-escalated",
+        "dossier-refused",
+        "dossier-supplemented-transferred",
+        "feedback-escalated-answered-rated",
+        "feedback-forwarded-answered",
     ]
 
 
