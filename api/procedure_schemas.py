@@ -67,6 +67,25 @@ def check_limit(days: int | None, unit: LimitUnit | None) -> None:
         raise ValueError(f"a limit in {unit.value} needs processing_days")
 
 
+class CommuneLimit(Request):
+    """A commune's own limit for a procedure."""
+
+    processing_days: int | None = Field(default=None, ge=1, le=365)
+    processing_unit: LimitUnit
+
+    @model_validator(mode="after")
+    def _amount_matches_unit(self) -> CommuneLimit:
+        check_limit(self.processing_days, self.processing_unit)
+        return self
+
+
+class CommuneLimitPublic(BaseModel):
+    procedure_code: str
+    commune_code: str
+    processing_days: int | None
+    processing_unit: LimitUnit
+
+
 class DossierCreate(Request):
     procedure_code: str = Field(min_length=1, max_length=20)
     commune_code: str = Field(min_length=1, max_length=8)

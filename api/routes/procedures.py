@@ -12,6 +12,8 @@ from sqlalchemy import select
 from api import procedure_services as services
 from api.deps import CurrentUser, OfficeUser, Principal, SessionDep, SettingsDep, TemporalDep
 from api.procedure_schemas import (
+    CommuneLimit,
+    CommuneLimitPublic,
     DossierCreate,
     DossierDetail,
     DossierPublic,
@@ -24,7 +26,8 @@ from api.procedure_schemas import (
     ProcedureUpdate,
     check_limit,
 )
-from db.models import Dossier, Procedure
+from db.models import Dossier, Procedure, ProcedureCommuneLimit
+from db.upsert import insert_ignoring_duplicates
 from workflows.dossier import DossierWorkflow
 from workflows.procedure_types import (
     DossierStatus,
@@ -121,6 +124,50 @@ async def update_procedure(
     row.updated_at = datetime.now(UTC)
     await session.commit()
     return services.procedure_public(row)
+
+
+@catalogue.put("/{code}/communes/{commune_code}")
+async def set_commune_limit(
+    code: str, commune_code: str, payload: CommuneLimit, user: OfficeUser, session: SessionDep
+) -> CommuneLimitPublic:
+    """A commune's own limit for the procedure (e.g. 18 working days instead of 8 in remote
+    communes); dossiers received there from now on use it."""
+    if await session.get(Procedure, code) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"procedure {code} not found")
+    await services.commune_of_province(session, commune_code)
+    existing = await session.scalar(
+        select(ProcedureCommuneLimit).where(
+            ProcedureCommuneLimit.procedure_code == code,
+            ProcedureCommuneLimit.commune_code == commune_code,
+        )
+    )
+    amount = payload.processing_days or 0
+    if existing is None:
+        bind = session.get_bind()
+        await session.execute(
+            insert_ignoring_duplicates(
+                ProcedureCommuneLimit.__table__,  # type: ignore[arg-type]
+                bind.dialect.name,
+                [
+                    {
+                        "procedure_code": code,
+                        "commune_code": commune_code,
+                        "processing_amount": amount,
+                        "processing_unit": payload.processing_unit.value,
+                    }
+                ],
+            )
+        )
+    else:
+        existing.processing_amount = amount
+        existing.processing_unit = payload.processing_unit.value
+    await session.commit()
+    return CommuneLimitPublic(
+        procedure_code=code,
+        commune_code=commune_code,
+        processing_days=payload.processing_days,
+        processing_unit=payload.processing_unit,
+    )
 
 
 # ---- dossiers ---------------------------------------------------------------------------------

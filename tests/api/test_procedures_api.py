@@ -207,3 +207,23 @@ async def test_bad_dossiers_are_refused_and_change_nothing(api: ApiClient) -> No
     naive = await api.request("POST", DOSSIERS, json=dossier_body(received_at="2026-11-23T09:00"))
     assert naive.status_code == 422
     assert (await api.request("GET", DOSSIERS)).json()["count"] == before
+
+
+async def test_a_communes_own_limit_sets_its_dossiers_due_time(api: ApiClient) -> None:
+    # Đính chính Giấy chứng nhận: 8 working days, 18 in remote communes. Ea Súp gets 18.
+    path = f"{PROCEDURES}/1.115320/communes/24211"
+    leader = await api.token("commune_leader", "24211")
+    assert (await api.request("PUT", path, token=leader, json={})).status_code == 403
+    body = {"processing_days": 18, "processing_unit": "working_days"}
+    answer = await api.request("PUT", path, json=body)
+    assert answer.status_code == 200, answer.text
+    assert (await api.request("PUT", path, json=body)).status_code == 200
+    remote = await api.request(
+        "POST", DOSSIERS, json=dossier_body("24211", procedure_code="1.115320")
+    )
+    town = await api.request(
+        "POST", DOSSIERS, json=dossier_body("24133", procedure_code="1.115320")
+    )
+    # From Mon 23 Nov 2026 (Tue 24 off): 8 working days end Fri 4 Dec; 18 end Fri 18 Dec.
+    assert town.json()["due_at"] == "2026-12-04T10:00:00Z"
+    assert remote.json()["due_at"] == "2026-12-18T10:00:00Z"
