@@ -13,7 +13,9 @@ import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from db.engine import make_engine
@@ -122,7 +124,13 @@ async def record(out: Path) -> list[Path]:
                 )
                 await f_escalated.execute_update(FeedbackWorkflow.rate, RateInput(rating=3))
                 await advance_to(env, t0 + 40 * DAY)
-                handles = [d_late, d_paused, d_refused, f_escalated, f_forwarded]
+                handles: list[WorkflowHandle[Any, Any]] = [
+                    d_late,
+                    d_paused,
+                    d_refused,
+                    f_escalated,
+                    f_forwarded,
+                ]
                 for handle in handles:
                     await handle.result()
                 for handle, name in zip(handles, NAMES, strict=True):
