@@ -21,12 +21,15 @@ async def post_request(http: httpx.AsyncClient, **fields: str) -> httpx.Response
     return await http.post(f"{ROOT}/requests.json", data=fields)
 
 
-async def routed(http: httpx.AsyncClient, request_id: str) -> dict[str, Any]:
+async def routed(api: ApiClient, request_id: str) -> dict[str, Any]:
+    """The request once its workflow has recorded where it went."""
+
     async def check() -> dict[str, Any]:
-        answer = await http.get(f"{ROOT}/requests/{request_id}.json")
+        staff = await api.request("GET", f"/api/v1/feedback/{request_id}")
+        assert staff.json()["status"] == "routed"
+        answer = await api.http.get(f"{ROOT}/requests/{request_id}.json")
         assert answer.status_code == 200, answer.text
         [found] = answer.json()
-        assert found["agency_responsible"] is not None
         return dict(found)
 
     return await eventually(check)
@@ -79,7 +82,7 @@ async def test_a_request_in_vietnamese_without_a_commune_reaches_the_commune(
     [receipt] = filed.json()
     assert set(receipt) == {"service_request_id", "service_notice", "account_id", "receipt_code"}
     request_id = receipt["service_request_id"]
-    found = await routed(http, request_id)
+    found = await routed(api, request_id)
     assert (found["service_code"], found["service_name"], found["agency_responsible"]) == (
         "lighting",
         "Đèn chiếu sáng công cộng",
@@ -135,7 +138,7 @@ async def test_a_misrouted_request_is_forwarded_by_its_commune_only(api: ApiClie
         http, description="mat nuoc 3 ngay nay", address_string="phuong tan an"
     )
     request_id = filed.json()[0]["service_request_id"]
-    assert (await routed(http, request_id))["agency_responsible"] == "Phường Tân An"
+    assert (await routed(api, request_id))["agency_responsible"] == "Phường Tân An"
     path = f"/api/v1/feedback/{request_id}/forward"
     bystander = await api.token("commune_leader", TAN_LAP)
     refused = await api.request("POST", path, token=bystander, json={"to_commune": TAN_LAP})
@@ -180,7 +183,7 @@ async def test_bad_requests_answer_in_the_specs_error_shape(api: ApiClient) -> N
     chosen = await post_request(
         http, description="ổ gà", service_code="roads", **{"attribute[commune_code]": TAN_LAP}
     )
-    found = await routed(http, chosen.json()[0]["service_request_id"])
+    found = await routed(api, chosen.json()[0]["service_request_id"])
     assert (found["service_code"], found["agency_responsible"]) == ("roads", "Phường Tân Lập")
     unknown = await http.get(f"{ROOT}/requests/999999.json")
     assert (unknown.status_code, unknown.json()) == (
