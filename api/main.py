@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import services
 from api.deps import TemporalGateway, hash_token
 from api.limits import BodyLimitMiddleware
+from api.procedure_reconcile import resume_unstarted_cases
 from api.routes import (
     assignments,
     directives,
@@ -86,6 +87,7 @@ async def resume_issuing_directives(app: FastAPI) -> int:
 async def _reconcile(app: FastAPI) -> None:
     try:
         await resume_issuing_directives(app)
+        await resume_unstarted_cases(app)
     except Exception:
         log.exception("reconciliation failed; it runs again shortly")
 

@@ -85,6 +85,9 @@ class DossierWorkflow:
 
     @workflow.run
     async def run(self, request: DossierInput) -> DossierState:
+        # The first write tells the read model the workflow runs (the reconciler starts
+        # those that never did).
+        await self._record("received", detail={"due_at": request.due_at.isoformat()})
         while self._state.status not in DOSSIER_CLOSED:
             step = self._next_step()
             self._changed = False

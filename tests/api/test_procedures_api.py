@@ -161,6 +161,7 @@ async def test_a_dossier_is_received_with_its_due_time_and_moves_through_its_ste
     detail = await api.request("GET", path, token=leader)
     kinds = [e["kind"] for e in detail.json()["events"]]
     assert kinds == [
+        "received",
         "apology_sent",
         "overdue",
         "escalated",

@@ -143,7 +143,14 @@ async def test_dossiers_received_the_friday_before_tet_end_early_on_time_and_lat
                 .order_by(DossierEventRow.seq)
             )
         )
-    assert kinds == ["processing", "transferred", "transferred", "result_ready", "returned"]
+    assert kinds == [
+        "received",
+        "processing",
+        "transferred",
+        "transferred",
+        "result_ready",
+        "returned",
+    ]
 
 
 async def test_a_supplement_pauses_the_clock_and_the_due_date_moves_by_the_pause(
