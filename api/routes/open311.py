@@ -11,24 +11,26 @@ Extensions: a POST's answer also carries `receipt_code`, for the citizen's looku
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from activities.calendar import VIETNAM
 from activities.routing import SERVICE_CODES, SERVICES
 from api import procedure_services as services
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import SessionDep, SettingsDep, TemporalGateway
 from api.receipts import display
 from db.communes import DAK_LAK
 from db.models import Commune, Feedback
 from workflows.procedure_types import FeedbackStatus
 
 router = APIRouter(prefix="/open311", tags=["open311"])
+log = logging.getLogger("axis.open311")
 MAX_DESCRIPTION = 4000
 MAX_RESULTS = 1000
 DEFAULT_DAYS = 90
@@ -207,10 +209,13 @@ async def get_request(
 
 
 async def file_feedback(
-    fields: dict[str, str], session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+    fields: dict[str, str], session: SessionDep, gateway: TemporalGateway, settings: SettingsDep
 ) -> tuple[Feedback | None, str]:
     """Validate and store one feedback from form fields, and start its workflow. Returns the
-    feedback, or None and what is wrong. The Open311 POST and the public form share this."""
+    feedback, or None and what is wrong. The Open311 POST and the public form share this.
+
+    A citizen's feedback is never refused because Temporal is away: it is stored, and the
+    reconciler starts its workflow when Temporal answers again."""
     description = fields.get("description", "").strip()
     if not description:
         return None, "description is required"
@@ -242,13 +247,16 @@ async def file_feedback(
         phone=fields.get("phone", "").strip()[:32] or None,
         name=name.strip()[:200] or None,
     )
-    await services.start_feedback(temporal, settings, feedback)
+    try:
+        await services.start_feedback(await gateway.get(), settings, feedback)
+    except HTTPException:
+        log.warning("feedback %s stored; its workflow starts when Temporal answers", feedback.id)
     return feedback, ""
 
 
 @router.post("/requests.json")
 async def create_request(
-    request: Request, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+    request: Request, session: SessionDep, settings: SettingsDep
 ) -> JSONResponse:
     """File a service request (form-encoded, as the spec defines)."""
     fields = await form_fields(request)
@@ -260,7 +268,7 @@ async def create_request(
         keys = {k.strip() for k in settings.open311_api_keys.split(",") if k.strip()}
         if fields.get("api_key") not in keys:
             return error(403, "a valid api_key is required")
-    feedback, problem = await file_feedback(fields, session, temporal, settings)
+    feedback, problem = await file_feedback(fields, session, request.app.state.temporal, settings)
     if feedback is None:
         return error(400, problem)
     return JSONResponse(

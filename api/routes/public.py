@@ -154,10 +154,10 @@ async def feedback_form() -> HTMLResponse:
 
 @pages.post("/gop-y")
 async def submit_feedback(
-    request: Request, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+    request: Request, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
     fields = await form_fields(request) or {}
-    feedback, problem = await file_feedback(fields, session, temporal, settings)
+    feedback, problem = await file_feedback(fields, session, request.app.state.temporal, settings)
     if feedback is None:
         return page("feedback_form.html", 400, services=SERVICES, problem=problem, fields=fields)
     return page("feedback_received.html", 201, receipt_code=display(feedback.receipt_code))
