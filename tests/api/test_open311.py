@@ -4,12 +4,18 @@ commune's handling: only the commune it is routed to sees, forwards and answers 
 
 from __future__ import annotations
 
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+from sqlalchemy import Engine
+from temporalio.testing import WorkflowEnvironment
 
+from api.main import create_app
+from config import Settings
 from tests.api.test_directives_api import eventually
-from tests.conftest import ApiClient
+from tests.conftest import ApiClient, running_worker, temporal_address
 
 ROOT = "/api/v1/open311"
 EA_KAR, TAN_AN, TAN_LAP = "24373", "24163", "24121"
@@ -194,3 +200,28 @@ async def test_bad_requests_answer_in_the_specs_error_shape(api: ApiClient) -> N
     assert dates.json() == [
         {"code": 400, "description": "start_date and end_date must be W3C datetimes"}
     ]
+
+
+async def test_a_deployment_with_api_keys_refuses_a_post_without_one(
+    local_env: WorkflowEnvironment, database_url: str, engine: Engine, executor: ThreadPoolExecutor
+) -> None:
+    settings = Settings(
+        database_url=database_url,
+        temporal_address=temporal_address(local_env),
+        task_queue=f"keys-{uuid.uuid4().hex[:8]}",
+        open311_api_keys="key-one, key-two",
+    )
+    app = create_app(settings)
+    async with (
+        running_worker(local_env.client, engine, settings.task_queue, executor),
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        missing = await post_request(http, description="ổ gà ở xã Ea Kar")
+        wrong = await post_request(http, description="ổ gà ở xã Ea Kar", api_key="key-three")
+        right = await post_request(http, description="ổ gà ở xã Ea Kar", api_key="key-two")
+    refusal = [{"code": 403, "description": "a valid api_key is required"}]
+    assert (missing.status_code, missing.json()) == (403, refusal)
+    assert (wrong.status_code, wrong.json()) == (403, refusal)
+    assert right.status_code == 200
+    assert right.json()[0]["service_request_id"].isdigit()
