@@ -246,3 +246,56 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Scoring: the roll-up reads assignments by the month their original deadline falls in (an
+# extension never moves an assignment into another period) and by commune.
+Index(
+    "ix_assignments_original_deadline_commune",
+    Assignment.original_deadline,
+    Assignment.commune_code,
+)
+
+
+class ScoreSnapshot(Base):
+    """One commune's scorecard for one period, as a rule set computed it on one day. The daily
+    job, a request of the office and a recompute all write here; a second write of the same
+    (day, period, commune, rules) stores nothing, so two API processes keep one result."""
+
+    __tablename__ = "score_snapshots"
+    __table_args__ = (
+        UniqueConstraint("snapshot_date", "period", "commune_code", "rules_version"),
+        Index("ix_score_snapshots_commune_date", "commune_code", "snapshot_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The day in Asia/Ho_Chi_Minh, ISO (2026-11-30); for a recompute, the day it was run.
+    snapshot_date: Mapped[str] = mapped_column(String(10))
+    # The period's key as the API writes it: 2026-11, 2026-Q4, 2026, or 2026-11-01..2026-11-15.
+    period: Mapped[str] = mapped_column(String(32))
+    commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"))
+    rules_version: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float | None] = mapped_column()
+    band: Mapped[str] = mapped_column(String(32))
+    rank: Mapped[int] = mapped_column(Integer)
+    # The whole scorecard (indicators, values, colours, points lost and why).
+    scorecard: Mapped[dict[str, Any]] = mapped_column(JSON)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Change(Base):
+    """The change feed: one row per change of an assignment's state or of a stored score,
+    appended in the transaction that made the change. Ids grow in commit order (writers take
+    one lock before appending), so a consumer that pages by id misses nothing."""
+
+    __tablename__ = "changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # "assignment" or "score".
+    entity: Mapped[str] = mapped_column(String(16))
+    directive_id: Mapped[int | None] = mapped_column(Integer)
+    commune_code: Mapped[str] = mapped_column(String(8))
+    # assignment: the workflow's event (acknowledged, reported …); score: the period.
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
