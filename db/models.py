@@ -248,12 +248,20 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# Scoring: the roll-up reads assignments by the month their original deadline falls in (an
-# extension never moves an assignment into another period) and by commune.
+# Scoring: the roll-up reads assignments by commune and original deadline (an extension never
+# moves an assignment into another period). The index covers every column the roll-up reads,
+# so a province-year is counted from the index alone, commune by commune, with no sort.
 Index(
-    "ix_assignments_original_deadline_commune",
-    Assignment.original_deadline,
+    "ix_assignments_rollup",
     Assignment.commune_code,
+    Assignment.original_deadline,
+    Assignment.status,
+    Assignment.timeliness,
+    Assignment.escalation_level,
+    Assignment.acknowledge_by,
+    Assignment.acknowledged_at,
+    Assignment.reported_at,
+    Assignment.directive_id,
 )
 
 

@@ -19,14 +19,10 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Float,
-    Integer,
-    Select,
     and_,
     case,
-    cast,
     func,
     literal,
-    null,
     or_,
     select,
 )
@@ -67,8 +63,7 @@ def _seconds_sqlite(element: seconds_between, compiler: SQLCompiler, **kw: Any) 
 
 @dataclass(frozen=True)
 class Rows:
-    """The columns the predicates read: one row per assignment of the period, with its
-    events counted."""
+    """The columns the predicates read: an assignment of the period, with its events counted."""
 
     status: Any
     timeliness: Any
@@ -84,7 +79,8 @@ class Rows:
 Predicate = Callable[[Rows], ColumnElement[bool]]
 _DECIDED = (Timeliness.ON_TIME.value, Timeliness.LATE.value, Timeliness.OVERDUE.value)
 
-# Each figure of the roll-up, as the assignments it counts.
+# Each figure of the roll-up, as the assignments it counts: first those read from the
+# assignment's own columns…
 FIELDS: dict[str, Predicate] = {
     "received": lambda r: literal(True),
     # Its deadline has passed or it was answered: the ones timeliness can be judged on.
@@ -109,16 +105,21 @@ FIELDS: dict[str, Predicate] = {
     "escalated_level_1": lambda r: r.escalation_level == 1,
     "escalated_level_2": lambda r: r.escalation_level == 2,
     "escalated_level_3_plus": lambda r: r.escalation_level >= 3,
+}
+# … then those read from its timeline.
+EVENT_FIELDS: dict[str, Predicate] = {
     "returned_for_rework": lambda r: r.returns > 0,
     "extension_asked": lambda r: r.extensions_requested > 0,
     "extension_granted": lambda r: r.extensions_granted > 0,
 }
+ALL_FIELDS = {**FIELDS, **EVENT_FIELDS}
 # Counts of events rather than of assignments.
 EVENT_TOTALS = {
     "returns": "returned",
     "extension_requests": "extension_requested",
     "extensions_granted": "extension_granted",
 }
+MEDIANS = ("median_acknowledgement_seconds", "median_completion_seconds")
 
 
 def _holds(predicate: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -126,9 +127,16 @@ def _holds(predicate: ColumnElement[bool]) -> ColumnElement[bool]:
     return func.coalesce(predicate, False)
 
 
-def _assignments_of_period(period: Period, as_of: datetime) -> tuple[Select[Any], Any]:
-    """One row per assignment of the period with its events counted, and the Rows view."""
-    events = (
+def _in_period(period: Period) -> list[ColumnElement[bool]]:
+    return [
+        Assignment.original_deadline >= period.start,
+        Assignment.original_deadline < period.end,
+        Assignment.status != AssignmentStatus.CANCELLED.value,
+    ]
+
+
+def _events_per_assignment() -> Any:
+    return (
         select(
             AssignmentEventRow.directive_id,
             AssignmentEventRow.commune_code,
@@ -141,121 +149,169 @@ def _assignments_of_period(period: Period, as_of: datetime) -> tuple[Select[Any]
         .group_by(AssignmentEventRow.directive_id, AssignmentEventRow.commune_code)
         .subquery("events")
     )
-    returns = func.coalesce(events.c.returns, 0)
-    requested = func.coalesce(events.c.extension_requests, 0)
-    granted = func.coalesce(events.c.extensions_granted, 0)
-    rows = Rows(
+
+
+def _rows(events: Any, as_of: datetime) -> Rows:
+    return Rows(
         status=Assignment.status,
         timeliness=Assignment.timeliness,
         acknowledge_by=Assignment.acknowledge_by,
         acknowledged_at=Assignment.acknowledged_at,
         escalation_level=Assignment.escalation_level,
-        returns=returns,
-        extensions_requested=requested,
-        extensions_granted=granted,
+        returns=func.coalesce(events.c.returns, 0),
+        extensions_requested=func.coalesce(events.c.extension_requests, 0),
+        extensions_granted=func.coalesce(events.c.extensions_granted, 0),
         as_of=literal(as_of, Assignment.deadline.type),
     )
-    query = (
-        select(
-            Assignment.id.label("assignment_id"),
-            Assignment.directive_id,
-            Assignment.commune_code,
-            seconds_between(Assignment.acknowledged_at, Directive.issued_at).label("ack_seconds"),
-            case(
-                (
-                    Assignment.status == AssignmentStatus.COMPLETED.value,
-                    seconds_between(Assignment.reported_at, Directive.issued_at),
-                ),
-                else_=null(),
-            ).label("completion_seconds"),
-            *(_holds(predicate(rows)).label(f"is_{name}") for name, predicate in FIELDS.items()),
-            returns.label("returns"),
-            requested.label("extension_requests"),
-            granted.label("extensions_granted"),
-        )
+
+
+def _median(period: Period, seconds: ColumnElement[float], only: Any, label: str) -> Any:
+    """The median per commune: the lower middle value (for an even count, the lower of the
+    two middle ones), found with CUME_DIST over the commune's values in order."""
+    values = (
+        select(Assignment.commune_code, seconds.label("v"))
         .join(Directive, Directive.id == Assignment.directive_id)
-        .outerjoin(
-            events,
-            and_(
-                events.c.directive_id == Assignment.directive_id,
-                events.c.commune_code == Assignment.commune_code,
-            ),
-        )
-        .where(
-            Assignment.original_deadline >= period.start,
-            Assignment.original_deadline < period.end,
-            Assignment.status != AssignmentStatus.CANCELLED.value,
-        )
+        .where(*_in_period(period), only)
+        .subquery(f"{label}_values")
     )
-    return query, rows
-
-
-def _median(base: Any, column: str) -> Select[Any]:
-    value = base.c[column]
-    ranked = (
-        select(
-            base.c.commune_code,
-            value.label("v"),
-            func.row_number().over(partition_by=base.c.commune_code, order_by=value).label("rn"),
-            func.count().over(partition_by=base.c.commune_code).label("n"),
-        )
-        .where(value.is_not(None))
-        .subquery(f"ranked_{column}")
-    )
-    # The middle row, or the mean of the two middle rows: (n+1)/2 and (n+2)/2 in integers.
+    ranked = select(
+        values.c.commune_code,
+        values.c.v,
+        func.cume_dist().over(partition_by=values.c.commune_code, order_by=values.c.v).label("cd"),
+    ).subquery(f"{label}_ranked")
     return (
-        select(ranked.c.commune_code, func.avg(ranked.c.v).label("median"))
-        .where(
-            ranked.c.rn.in_(
-                [
-                    cast((ranked.c.n + 1) / 2, Integer),
-                    cast((ranked.c.n + 2) / 2, Integer),
-                ]
-            )
-        )
+        select(ranked.c.commune_code, func.min(ranked.c.v).label("median"))
+        .where(ranked.c.cd >= 0.5)
         .group_by(ranked.c.commune_code)
+        .subquery(label)
     )
 
 
-def rollup_query(period: Period, as_of: datetime, province_code: int = DAK_LAK) -> Any:
-    """Every commune of the province with its figures for the period, in one statement."""
-    query, _ = _assignments_of_period(period, as_of)
-    base = query.cte("period_assignments")
+def _counted(predicate: ColumnElement[bool]) -> Any:
+    # COUNT(*) FILTER (WHERE …): both databases have it, and SQLite runs it faster than
+    # SUM(CASE …); a predicate that is NULL counts nothing.
+    return func.count().filter(predicate)
+
+
+def rollup_query(
+    period: Period, as_of: datetime, with_medians: bool = True, province_code: int = DAK_LAK
+) -> Any:
+    """Every commune of the province with its figures for the period, in one statement: the
+    assignments' own figures in one pass over the covering index, the timeline's figures
+    from the few assignments that have such events, and (with_medians) the two medians,
+    which sort every value and cost more than all the rest."""
+    events = _events_per_assignment()
+    rows = _rows(events, as_of)
     totals = (
         select(
-            base.c.commune_code,
-            *(func.sum(case((base.c[f"is_{name}"], 1), else_=0)).label(name) for name in FIELDS),
-            *(func.sum(base.c[name]).label(name) for name in EVENT_TOTALS),
+            Assignment.commune_code,
+            func.count().label("received"),
+            *(
+                _counted(predicate(rows)).label(name)
+                for name, predicate in FIELDS.items()
+                if name not in ("received", "escalated")
+            ),
         )
-        .group_by(base.c.commune_code)
+        .where(*_in_period(period))
+        .group_by(Assignment.commune_code)
         .subquery("totals")
     )
-    ack = _median(base, "ack_seconds").subquery("ack_median")
-    done = _median(base, "completion_seconds").subquery("completion_median")
-    return (
+    event_totals = (
         select(
-            Commune.code.label("commune_code"),
-            Commune.name,
-            *(func.coalesce(totals.c[name], 0).label(name) for name in FIELDS),
-            *(func.coalesce(totals.c[name], 0).label(name) for name in EVENT_TOTALS),
-            ack.c.median.label("median_acknowledgement_seconds"),
-            done.c.median.label("median_completion_seconds"),
+            Assignment.commune_code,
+            *(_counted(predicate(rows)).label(name) for name, predicate in EVENT_FIELDS.items()),
+            *(func.sum(events.c[name]).label(name) for name in EVENT_TOTALS),
         )
+        .select_from(events)
+        .join(
+            Assignment,
+            and_(
+                Assignment.directive_id == events.c.directive_id,
+                Assignment.commune_code == events.c.commune_code,
+            ),
+        )
+        .where(*_in_period(period))
+        .group_by(Assignment.commune_code)
+        .subquery("event_totals")
+    )
+    escalated = sum(
+        (
+            func.coalesce(totals.c[name], 0)
+            for name in ("escalated_level_1", "escalated_level_2", "escalated_level_3_plus")
+        ),
+        start=literal(0),
+    )
+    columns: list[Any] = [
+        Commune.code.label("commune_code"),
+        Commune.name,
+        *(
+            (escalated if name == "escalated" else func.coalesce(totals.c[name], 0)).label(name)
+            for name in FIELDS
+        ),
+        *(func.coalesce(event_totals.c[name], 0).label(name) for name in EVENT_FIELDS),
+        *(func.coalesce(event_totals.c[name], 0).label(name) for name in EVENT_TOTALS),
+    ]
+    query = (
+        select(*columns)
         .outerjoin(totals, totals.c.commune_code == Commune.code)
-        .outerjoin(ack, ack.c.commune_code == Commune.code)
-        .outerjoin(done, done.c.commune_code == Commune.code)
+        .outerjoin(event_totals, event_totals.c.commune_code == Commune.code)
         .where(Commune.province_code == str(province_code))
         .order_by(Commune.code)
     )
+    if with_medians:
+        ack, done = _medians(period, None)
+        query = (
+            query.add_columns(ack.c.median.label(MEDIANS[0]), done.c.median.label(MEDIANS[1]))
+            .outerjoin(ack, ack.c.commune_code == Commune.code)
+            .outerjoin(done, done.c.commune_code == Commune.code)
+        )
+    return query
 
 
-def rollup(session: Session, period: Period, as_of: datetime) -> dict[str, dict[str, Any]]:
+def _medians(period: Period, commune_code: str | None) -> tuple[Any, Any]:
+    only = [] if commune_code is None else [Assignment.commune_code == commune_code]
+    ack = _median(
+        period,
+        seconds_between(Assignment.acknowledged_at, Directive.issued_at),
+        and_(Assignment.acknowledged_at.is_not(None), *only),
+        "ack_median",
+    )
+    done = _median(
+        period,
+        seconds_between(Assignment.reported_at, Directive.issued_at),
+        and_(Assignment.status == AssignmentStatus.COMPLETED.value, *only),
+        "completion_median",
+    )
+    return ack, done
+
+
+def medians(session: Session, period: Period, commune_code: str) -> dict[str, float | None]:
+    """One commune's two medians (seconds from issue to acknowledgement, and to the report
+    of a completed assignment): a sort of that commune's values only."""
+    ack, done = _medians(period, commune_code)
+    row = session.execute(
+        select(
+            select(ack.c.median).scalar_subquery().label(MEDIANS[0]),
+            select(done.c.median).scalar_subquery().label(MEDIANS[1]),
+        )
+    ).one()
+    return {
+        key: round(float(value), 1) if value is not None else None
+        for key, value in zip(MEDIANS, row, strict=True)
+    }
+
+
+def rollup(
+    session: Session, period: Period, as_of: datetime, with_medians: bool = False
+) -> dict[str, dict[str, Any]]:
     """{commune_code: {figure: value}} for every commune of the province."""
     result: dict[str, dict[str, Any]] = {}
-    for row in session.execute(rollup_query(period, as_of)).mappings():
-        figures = {k: (int(v) if k in FIELDS or k in EVENT_TOTALS else v) for k, v in row.items()}
-        for key in ("median_acknowledgement_seconds", "median_completion_seconds"):
-            if figures[key] is not None:
+    for row in session.execute(rollup_query(period, as_of, with_medians)).mappings():
+        figures = {
+            k: (int(v) if k in ALL_FIELDS or k in EVENT_TOTALS else v) for k, v in row.items()
+        }
+        for key in MEDIANS:
+            if figures.get(key) is not None:
                 figures[key] = round(float(figures[key]), 1)
         result[row["commune_code"]] = figures
     return result
@@ -271,15 +327,24 @@ def assignments_behind(
 ) -> list[dict[str, int | str]]:
     """The assignments of one commune a figure counts (`counted`), less those of another
     (`excluded`): the evidence behind points lost."""
-    query, rows = _assignments_of_period(period, as_of)
-    condition = _holds(FIELDS[counted](rows))
+    events = _events_per_assignment()
+    rows = _rows(events, as_of)
+    condition = _holds(ALL_FIELDS[counted](rows))
     if excluded is not None:
-        condition = and_(condition, ~_holds(FIELDS[excluded](rows)))
+        condition = and_(condition, ~_holds(ALL_FIELDS[excluded](rows)))
     found = session.execute(
-        query.where(Assignment.commune_code == commune_code, condition).order_by(
-            Assignment.directive_id
+        select(Assignment.id.label("assignment_id"), Assignment.directive_id,
+               Assignment.commune_code)
+        .outerjoin(
+            events,
+            and_(
+                events.c.directive_id == Assignment.directive_id,
+                events.c.commune_code == Assignment.commune_code,
+            ),
         )
-    )
+        .where(*_in_period(period), Assignment.commune_code == commune_code, condition)
+        .order_by(Assignment.directive_id)
+    )  # fmt: skip
     return [
         {
             "assignment_id": row.assignment_id,

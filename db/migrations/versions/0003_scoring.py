@@ -19,8 +19,18 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("assignments", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_assignments_original_deadline_commune",
-            ["original_deadline", "commune_code"],
+            "ix_assignments_rollup",
+            [
+                "commune_code",
+                "original_deadline",
+                "status",
+                "timeliness",
+                "escalation_level",
+                "acknowledge_by",
+                "acknowledged_at",
+                "reported_at",
+                "directive_id",
+            ],
             unique=False,
         )
 
@@ -74,4 +84,4 @@ def downgrade() -> None:
         batch_op.drop_index("ix_score_snapshots_commune_date")
     op.drop_table("score_snapshots")
     with op.batch_alter_table("assignments", schema=None) as batch_op:
-        batch_op.drop_index("ix_assignments_original_deadline_commune")
+        batch_op.drop_index("ix_assignments_rollup")
