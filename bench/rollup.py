@@ -95,9 +95,21 @@ def generate(
             else:
                 status, timeliness = "cancelled", "within_deadline"
             rows.append(
-                (n, d, code, status, timeliness, deadline, deadline, ack_by, acked, reported,
-                 completed, level)
-            )  # fmt: skip
+                (
+                    n,
+                    d,
+                    code,
+                    status,
+                    timeliness,
+                    deadline,
+                    deadline,
+                    ack_by,
+                    acked,
+                    reported,
+                    completed,
+                    level,
+                )
+            )
             if rng.random() < 0.05:
                 events.append((d, code, 90, "returned", reported or deadline))
             if rng.random() < 0.03:
@@ -124,11 +136,18 @@ def _load_sqlite(path: Path, data: tuple[list[Any], list[Any], list[Any]]) -> No
             "completed_at, escalation_level, revision, acknowledged_revision, seq, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, 1, ?)",
             (
-                (*r[:5], t(r[5]), t(r[6]), t(r[7]),
-                 *(t(x) if x else None for x in r[8:11]), r[11], t(r[5]))
+                (
+                    *r[:5],
+                    t(r[5]),
+                    t(r[6]),
+                    t(r[7]),
+                    *(t(x) if x else None for x in r[8:11]),
+                    r[11],
+                    t(r[5]),
+                )
                 for r in rows
             ),
-        )  # fmt: skip
+        )
         db.executemany(
             "INSERT INTO assignment_events (directive_id, commune_code, seq, kind, at, actor, "
             "detail) VALUES (?, ?, ?, ?, ?, '', '{}')",
@@ -153,9 +172,11 @@ def _load_postgres(url: str, data: tuple[list[Any], list[Any], list[Any]]) -> No
             cur,
             "COPY directives (id, title, body, status, revision, content_revision, issued_at, "
             "issued_by, deadline, acknowledge_by, communes, policy, updated_at) FROM STDIN",
-            ((d, "b", "b", "active", 1, 1, i, "bench", dl, a, "[]", "{}", i)
-             for d, i, dl, a in directives),
-        )  # fmt: skip
+            (
+                (d, "b", "b", "active", 1, 1, i, "bench", dl, a, "[]", "{}", i)
+                for d, i, dl, a in directives
+            ),
+        )
         _copy(
             cur,
             "COPY assignments (id, directive_id, commune_code, status, timeliness, deadline, "
@@ -178,8 +199,12 @@ def _load_postgres(url: str, data: tuple[list[Any], list[Any], list[Any]]) -> No
 def scratch_postgres() -> Iterator[str]:
     admin = make_url(POSTGRES_URL)
     name = f"axis_bench_{uuid.uuid4().hex[:10]}"
-    conninfo = {"host": admin.host, "port": admin.port or 5432, "user": admin.username,
-                "dbname": admin.database}  # fmt: skip
+    conninfo = {
+        "host": admin.host,
+        "port": admin.port or 5432,
+        "user": admin.username,
+        "dbname": admin.database,
+    }
     with psycopg.connect(**conninfo, autocommit=True) as conn:  # type: ignore[arg-type]
         conn.execute(f'CREATE DATABASE "{name}"')
     try:

@@ -333,8 +333,9 @@ def assignments_behind(
     if excluded is not None:
         condition = and_(condition, ~_holds(ALL_FIELDS[excluded](rows)))
     found = session.execute(
-        select(Assignment.id.label("assignment_id"), Assignment.directive_id,
-               Assignment.commune_code)
+        select(
+            Assignment.id.label("assignment_id"), Assignment.directive_id, Assignment.commune_code
+        )
         .outerjoin(
             events,
             and_(
@@ -344,7 +345,7 @@ def assignments_behind(
         )
         .where(*_in_period(period), Assignment.commune_code == commune_code, condition)
         .order_by(Assignment.directive_id)
-    )  # fmt: skip
+    )
     return [
         {
             "assignment_id": row.assignment_id,

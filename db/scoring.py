@@ -25,6 +25,7 @@ from config import get_settings
 from db.changes import append_changes
 from db.engine import make_engine
 from db.models import ScoreSnapshot, utcnow
+from db.rollup import medians
 from scoring.engine import Scorecard, explain, ranking
 from scoring.periods import Period, month_of, parse_period, vietnam_today
 from scoring.rules import RuleSet, load_rules, rules_in_effect
@@ -104,17 +105,23 @@ def compute(
     cards = ranking(session, rules, period, as_of)
     if explained:
         cards = [explain(session, rules, period, as_of, c) for c in cards]
+        for card in cards:
+            card.figures.update(medians(session, period, card.commune_code))
     return cards
 
 
-def take_snapshot(engine: Engine, now: datetime, period: Period | None = None) -> int:
-    """Every commune's scorecard for the current month (or `period`) as of today; a second
-    call the same day stores nothing."""
+def snapshot(session: Session, now: datetime, period: Period | None = None) -> int:
+    """Every commune's scorecard for the current month (or `period`) as of today, in the
+    caller's transaction; a second call the same day stores nothing."""
     period = period or month_of(now)
     rules = rules_for(period, None)
+    cards = compute(session, period, rules, now)
+    return store_scorecards(session, cards, vietnam_today(now).isoformat(), replace=False)
+
+
+def take_snapshot(engine: Engine, now: datetime, period: Period | None = None) -> int:
     with Session(engine) as session, session.begin():
-        cards = compute(session, period, rules, now)
-        return store_scorecards(session, cards, vietnam_today(now).isoformat(), replace=False)
+        return snapshot(session, now, period)
 
 
 def recompute(engine: Engine, period: Period, version: str | None, now: datetime) -> int:

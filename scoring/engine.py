@@ -126,16 +126,32 @@ def score_commune(
     flat.pop("commune_code", None)
     if weight_applying == 0:
         return Scorecard(
-            code, name, rules.version, period.key, None, NOT_RATED, NOT_RATED_LABEL_VI,
-            NOT_RATED_LABEL_EN, indicators=scores, figures=flat,
-        )  # fmt: skip
+            code,
+            name,
+            rules.version,
+            period.key,
+            None,
+            NOT_RATED,
+            NOT_RATED_LABEL_VI,
+            NOT_RATED_LABEL_EN,
+            indicators=scores,
+            figures=flat,
+        )
     total = sum(100 * i.weight / weight_applying * v for i, _, _, v in shares if v is not None)
     score = round(total, 2)
     band = rules.band_for(score)
     return Scorecard(
-        code, name, rules.version, period.key, score, band.key, band.label_vi, band.label_en,
-        indicators=scores, figures=flat,
-    )  # fmt: skip
+        code,
+        name,
+        rules.version,
+        period.key,
+        score,
+        band.key,
+        band.label_vi,
+        band.label_en,
+        indicators=scores,
+        figures=flat,
+    )
 
 
 def rank(cards: list[Scorecard]) -> list[Scorecard]:

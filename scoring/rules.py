@@ -79,17 +79,23 @@ def _parse(raw: dict[str, Any], origin: str) -> RuleSet:
             for i in raw["indicators"]
         )
         bands = tuple(
-            Band(key=str(b["key"]), label_vi=str(b["label_vi"]), label_en=str(b["label_en"]),
-                 min=float(b["min"]))
+            Band(
+                key=str(b["key"]),
+                label_vi=str(b["label_vi"]),
+                label_en=str(b["label_en"]),
+                min=float(b["min"]),
+            )
             for b in raw["bands"]
-        )  # fmt: skip
+        )
         effective = raw["effective_from"]
         if not isinstance(effective, date):
             effective = date.fromisoformat(str(effective))
         rules = RuleSet(
-            version=str(raw["version"]), effective_from=effective, indicators=indicators,
+            version=str(raw["version"]),
+            effective_from=effective,
+            indicators=indicators,
             bands=bands,
-        )  # fmt: skip
+        )
     except (KeyError, TypeError, ValueError) as e:
         raise RulesError(f"{origin}: {e!r}") from e
     for i in indicators:
