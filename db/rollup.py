@@ -93,10 +93,12 @@ FIELDS: dict[str, Predicate] = {
         r.status == AssignmentStatus.COMPLETED.value, r.timeliness == Timeliness.LATE.value
     ),
     "overdue_now": lambda r: r.timeliness == Timeliness.OVERDUE.value,
-    # An acknowledge-by time that has passed, or an acknowledgement: judged on speed.
+    # Judged on speed once acknowledged or once its deadline has passed (an acknowledge-by
+    # time always comes before the deadline). Read from stored state only, never the clock,
+    # so a recompute of a past period gives what the first computation gave.
     "acknowledgement_due": lambda r: and_(
         r.acknowledge_by.is_not(None),
-        or_(r.acknowledged_at.is_not(None), r.acknowledge_by < r.as_of),
+        or_(r.acknowledged_at.is_not(None), r.timeliness.in_(_DECIDED)),
     ),
     "acknowledged_in_time": lambda r: and_(
         r.acknowledge_by.is_not(None), r.acknowledged_at <= r.acknowledge_by
