@@ -46,7 +46,7 @@ async def list_changes(
     try:
         after_id = decode_cursor(after)
     except CursorError as e:
-        raise HTTPException(422, str(e)) from e
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(e)) from e
     query = select(Change).where(Change.id > after_id)
     commune = user.commune_filter()
     if commune is not None:

@@ -80,7 +80,7 @@ def _period_and_rules(
         chosen = parse_period(period, from_, to)
         return chosen, rules_for(chosen, rules)
     except (PeriodError, RulesError) as e:
-        raise HTTPException(422, str(e)) from e
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(e)) from e
 
 
 def _row(card: Scorecard) -> RankingRow:
@@ -212,7 +212,7 @@ async def take_score_snapshot(
     try:
         chosen = parse_period(period) if period else None
     except PeriodError as e:
-        raise HTTPException(422, str(e)) from e
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(e)) from e
     now = datetime.now(UTC)
     stored = await session.run_sync(lambda s: snapshot(s, now, chosen))
     await session.commit()
