@@ -10,7 +10,6 @@ directive to 100 of the 102 communes, due on day 10, to acknowledge within a day
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,15 +77,15 @@ async def build(
     async with running_worker(env.client, engine, task_queue, pool):
         await issue(env, request, task_queue)
 
-        async def each(group: list[str], update: Callable[..., Awaitable[Any]], arg: Any) -> None:
+        async def each(group: list[str], update: Any, arg: Any) -> None:
             for code in group:
                 handle = env.client.get_workflow_handle_for(
-                    AssignmentWorkflow.run,  # type: ignore[arg-type]
+                    AssignmentWorkflow.run,
                     assignment_workflow_id(request.directive_id, code),
                 )
-                await handle.execute_update(update, arg)  # type: ignore[arg-type]
+                await handle.execute_update(update, arg)
 
-        steps: list[tuple[float, list[str], Callable[..., Awaitable[Any]], Any]] = [
+        steps: list[tuple[float, list[str], Any, Any]] = [
             (0.5, on_time + reworked + late, AssignmentWorkflow.acknowledge, leader),
             (5, on_time + reworked, AssignmentWorkflow.report, report),
             (6, on_time, AssignmentWorkflow.review, accept),
