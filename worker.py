@@ -18,16 +18,18 @@ from temporalio.worker import Worker
 
 from activities.fanout import FanOutActivities
 from activities.notifications import NotificationActivities
+from activities.obligations import ObligationActivities
 from activities.records import RecordActivities
 from activities.rendering import Renderer
 from config import Settings, get_settings
 from db.engine import make_engine
 from workflows.assignment import AssignmentWorkflow
 from workflows.directive import DirectiveWorkflow
+from workflows.obligation import ObligationPeriodWorkflow
 
 # Database activities run in threads; 102 assignments record at once during a fan-out.
 ACTIVITY_THREADS = 64
-WORKFLOWS = [DirectiveWorkflow, AssignmentWorkflow]
+WORKFLOWS = [DirectiveWorkflow, AssignmentWorkflow, ObligationPeriodWorkflow]
 
 log = logging.getLogger("axis.worker")
 
@@ -43,6 +45,7 @@ def build_worker(
     records = RecordActivities(engine)
     notifications = NotificationActivities(engine, Renderer(), public_url)
     fan_out = FanOutActivities(client)
+    obligations = ObligationActivities(engine)
     return Worker(
         client,
         task_queue=task_queue,
@@ -55,6 +58,8 @@ def build_worker(
             notifications.record_notifications,
             fan_out.start_assignments,
             fan_out.relay_change,
+            obligations.open_obligation_period,
+            obligations.close_obligation_period,
         ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,

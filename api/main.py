@@ -23,7 +23,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import services
 from api.deps import TemporalGateway, hash_token
 from api.limits import BodyLimitMiddleware
-from api.routes import assignments, changes, directives, notifications, reference, scores, tokens
+from api.routes import (
+    assignments,
+    changes,
+    directives,
+    notifications,
+    recurring,
+    reference,
+    scores,
+    tokens,
+)
 from api.schemas import Health
 from config import Settings, get_settings
 from db.engine import make_async_engine
@@ -186,7 +195,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     v1 = APIRouter(prefix="/api/v1")
-    for module in (reference, tokens, directives, assignments, notifications, scores, changes):
+    for module in (reference, tokens, directives, assignments, notifications):
+        v1.include_router(module.router)
+    for module in (scores, changes, recurring):
         v1.include_router(module.router)
     v1.include_router(assignments.inbox)
     app.include_router(v1)

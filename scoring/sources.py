@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from db import rollup
+from db import obligations, rollup
 from scoring.periods import Period
 
 Figures = Callable[[Session, Period, datetime], dict[str, dict[str, Any]]]
@@ -34,3 +34,7 @@ def register_source(name: str, source: Source) -> None:
 
 
 register_source("assignments", Source(figures=rollup.rollup, evidence=rollup.assignments_behind))
+register_source(
+    "obligations",
+    Source(figures=obligations.obligation_figures, evidence=obligations.missed_periods),
+)

@@ -36,16 +36,24 @@ from tests.scoring.scenario import Scenario, build
 
 SLACK_SECONDS = 60
 DAY_SECONDS = 86400
-ON_TIME_V1 = (100.0, "excellent", {"on_time": "green", "acknowledged_in_time": "green",
-                                   "not_escalated": "green", "no_rework": "green"})  # fmt: skip
-REWORKED_V1 = (85.0, "good", {"on_time": "green", "acknowledged_in_time": "green",
-                              "not_escalated": "green", "no_rework": "red"})  # fmt: skip
-LATE_V1 = (30.0, "not_completed", {"on_time": "red", "acknowledged_in_time": "green",
-                                   "not_escalated": "red", "no_rework": "green"})  # fmt: skip
-NEVER_V1 = (15.0, "not_completed", {"on_time": "red", "acknowledged_in_time": "red",
-                                    "not_escalated": "red", "no_rework": "green"})  # fmt: skip
-NOT_RATED = (None, "not_rated", {"on_time": "none", "acknowledged_in_time": "none",
-                                 "not_escalated": "none", "no_rework": "none"})  # fmt: skip
+
+
+def _colours(on_time: str, acknowledged: str, escalated: str, rework: str) -> dict[str, str]:
+    # No recurring obligation in this history: that indicator never applies.
+    return {
+        "on_time": on_time,
+        "acknowledged_in_time": acknowledged,
+        "not_escalated": escalated,
+        "no_rework": rework,
+        "weekly_obligations": "none",
+    }
+
+
+ON_TIME_V1 = (100.0, "excellent", _colours("green", "green", "green", "green"))
+REWORKED_V1 = (85.0, "good", _colours("green", "green", "green", "red"))
+LATE_V1 = (30.0, "not_completed", _colours("red", "green", "red", "green"))
+NEVER_V1 = (15.0, "not_completed", _colours("red", "red", "red", "green"))
+NOT_RATED = (None, "not_rated", _colours("none", "none", "none", "none"))
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +189,7 @@ async def test_each_scorecard_names_every_point_lost_and_the_assignments_behind_
     assert [(i["key"], i["points"], i["max_points"]) for i in on_time["indicators"]] == [
         ("on_time", 50.0, 50.0), ("acknowledged_in_time", 15.0, 15.0),
         ("not_escalated", 20.0, 20.0), ("no_rework", 15.0, 15.0),
+        ("weekly_obligations", 0.0, 0.0),
     ]  # fmt: skip
 
     reworked = await card(s.reworked[0])
@@ -224,7 +233,7 @@ async def test_each_scorecard_names_every_point_lost_and_the_assignments_behind_
     untouched = await card(s.untouched[0])
     assert (untouched["rank"], untouched["score"], untouched["band"]) == (101, None, "not_rated")
     assert untouched["figures"]["received"] == 0
-    assert [i["applies"] for i in untouched["indicators"]] == [False] * 4
+    assert [i["applies"] for i in untouched["indicators"]] == [False] * 5
 
 
 async def test_csv_and_excel_exports_of_the_102_communes_read_back(
@@ -273,12 +282,13 @@ async def test_csv_and_excel_exports_of_the_102_communes_read_back(
         ("not_escalated", "Không phải chuyển cấp trên đôn đốc", 20.0,
          str(scenario.ids[scenario.late[0]])),
         ("no_rework", "Không bị trả lại để làm lại", 0.0, None),
+        ("weekly_obligations", "Thực hiện nhiệm vụ định kỳ hằng tuần", 0.0, None),
     ]  # fmt: skip
     answer = await http.get(
         f"/api/v1/communes/{scenario.late[0]}/scorecard", period=scenario.period, format="csv"
     )
     lines_csv = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
-    assert [r[8] for r in lines_csv[1:]] == ["50.0", "0.0", "20.0", "0.0"]
+    assert [r[8] for r in lines_csv[1:]] == ["50.0", "0.0", "20.0", "0.0", "0.0"]
 
 
 async def test_a_snapshot_taken_by_two_api_processes_at_once_is_stored_once(

@@ -1,4 +1,4 @@
-"""scoring: score snapshots, the change feed, the roll-up's index
+"""scoring: score snapshots, the change feed, the roll-up's index, recurring obligations
 
 Revision ID: 0003
 Revises: 0001
@@ -77,8 +77,84 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_changes")),
     )
 
+    op.create_table(
+        "recurring_directives",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=500), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("required_count", sa.Integer(), nullable=False),
+        sa.Column("communes", sa.JSON(), nullable=False),
+        sa.Column("skip_holidays", sa.Boolean(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_recurring_directives")),
+    )
+    op.create_table(
+        "obligation_periods",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("recurring_id", sa.Integer(), nullable=False),
+        sa.Column("commune_code", sa.String(length=8), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("required_count", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("reported_count", sa.Integer(), nullable=False),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["commune_code"],
+            ["communes.code"],
+            name=op.f("fk_obligation_periods_commune_code_communes"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["recurring_id"],
+            ["recurring_directives.id"],
+            name=op.f("fk_obligation_periods_recurring_id_recurring_directives"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_obligation_periods")),
+        sa.UniqueConstraint(
+            "recurring_id",
+            "starts_at",
+            "commune_code",
+            name=op.f("uq_obligation_periods_recurring_id_starts_at_commune_code"),
+        ),
+    )
+    with op.batch_alter_table("obligation_periods", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_obligation_periods_commune_ends", ["commune_code", "ends_at"], unique=False
+        )
+    op.create_table(
+        "obligation_reports",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("period_id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=500), nullable=False),
+        sa.Column("done_on", sa.String(length=10), nullable=False),
+        sa.Column("link", sa.String(length=1000), nullable=False),
+        sa.Column("reported_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["period_id"],
+            ["obligation_periods.id"],
+            name=op.f("fk_obligation_reports_period_id_obligation_periods"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_obligation_reports")),
+        sa.UniqueConstraint(
+            "period_id",
+            "title",
+            "done_on",
+            "link",
+            name=op.f("uq_obligation_reports_period_id_title_done_on_link"),
+        ),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("obligation_reports")
+    with op.batch_alter_table("obligation_periods", schema=None) as batch_op:
+        batch_op.drop_index("ix_obligation_periods_commune_ends")
+    op.drop_table("obligation_periods")
+    op.drop_table("recurring_directives")
     op.drop_table("changes")
     with op.batch_alter_table("score_snapshots", schema=None) as batch_op:
         batch_op.drop_index("ix_score_snapshots_commune_date")
