@@ -27,6 +27,7 @@ def test_every_recorded_path_is_present() -> None:
         "assignment-extended-on-time",
         "assignment-reworked-accepted-late",
         "directive-recalled",
+        "obligation-period-closed",
     ]
 
 
