@@ -10,6 +10,7 @@ directive to 100 of the 102 communes, due on day 10, to acknowledge within a day
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,12 +79,15 @@ async def build(
         await issue(env, request, task_queue)
 
         async def each(group: list[str], update: Any, arg: Any) -> None:
-            for code in group:
-                handle = env.client.get_workflow_handle_for(
-                    AssignmentWorkflow.run,
-                    assignment_workflow_id(request.directive_id, code),
+            # Each commune's update goes to its own workflow: all of a group's at once.
+            await asyncio.gather(
+                *(
+                    env.client.get_workflow_handle_for(
+                        AssignmentWorkflow.run, assignment_workflow_id(request.directive_id, code)
+                    ).execute_update(update, arg)
+                    for code in group
                 )
-                await handle.execute_update(update, arg)
+            )
 
         steps: list[tuple[float, list[str], Any, Any]] = [
             (0.5, on_time + reworked + late, AssignmentWorkflow.acknowledge, leader),
