@@ -15,6 +15,7 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
@@ -108,13 +109,9 @@ async def _ensure_schedule(client: Client, recurring_id: int, settings: Settings
         await client.create_schedule(
             recurring_schedule_id(recurring_id), schedule_for(recurring_id, settings)
         )
-    except RPCError as e:
+    except ScheduleAlreadyRunningError:
         # Created by an earlier attempt of the same request: there is one schedule per id.
-        if e.status != RPCStatusCode.ALREADY_EXISTS:
-            raise
-    except Exception as e:
-        if "already" not in str(e).lower():
-            raise
+        pass
 
 
 async def _get(session: SessionDep, recurring_id: int) -> RecurringDirective:
