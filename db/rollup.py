@@ -2,12 +2,16 @@
 
 Which assignments a period holds: those whose *original* deadline falls in it (an extension
 does not move an assignment into the next period), cancelled ones left out (a recalled
-directive counts against nobody). Every figure is a `SUM(CASE WHEN <predicate>)` over the same
-rows, and the predicates are named (`FIELDS`): the scorecard's explanation lists the
-assignments behind a figure with the very predicate that counted them.
+directive counts against nobody). Every figure is a `COUNT(*) FILTER (WHERE <predicate>)` over
+the same rows, and the predicates are named (`FIELDS`): the scorecard's explanation lists the
+assignments behind a figure with the very predicate that counted them. Figures read stored
+state only, never the clock (`as_of` is there for sources that need it): a recompute of a past
+period gives what the first computation gave.
 
-Medians are computed in SQL with window functions (ROW_NUMBER and COUNT over the commune),
-which SQLite and PostgreSQL both run; SQLite has no percentile_cont."""
+Medians are computed in SQL with a window function (CUME_DIST over the commune's values),
+which SQLite and PostgreSQL both run; SQLite has no percentile_cont. They sort every value,
+so the ranking, which does not need them, leaves them out, and one scorecard computes its
+commune's only."""
 
 from __future__ import annotations
 
@@ -73,7 +77,6 @@ class Rows:
     returns: Any
     extensions_requested: Any
     extensions_granted: Any
-    as_of: Any
 
 
 Predicate = Callable[[Rows], ColumnElement[bool]]
@@ -153,7 +156,7 @@ def _events_per_assignment() -> Any:
     )
 
 
-def _rows(events: Any, as_of: datetime) -> Rows:
+def _rows(events: Any) -> Rows:
     return Rows(
         status=Assignment.status,
         timeliness=Assignment.timeliness,
@@ -163,7 +166,6 @@ def _rows(events: Any, as_of: datetime) -> Rows:
         returns=func.coalesce(events.c.returns, 0),
         extensions_requested=func.coalesce(events.c.extension_requests, 0),
         extensions_granted=func.coalesce(events.c.extensions_granted, 0),
-        as_of=literal(as_of, Assignment.deadline.type),
     )
 
 
@@ -203,7 +205,7 @@ def rollup_query(
     from the few assignments that have such events, and (with_medians) the two medians,
     which sort every value and cost more than all the rest."""
     events = _events_per_assignment()
-    rows = _rows(events, as_of)
+    rows = _rows(events)
     totals = (
         select(
             Assignment.commune_code,
@@ -330,7 +332,7 @@ def assignments_behind(
     """The assignments of one commune a figure counts (`counted`), less those of another
     (`excluded`): the evidence behind points lost."""
     events = _events_per_assignment()
-    rows = _rows(events, as_of)
+    rows = _rows(events)
     condition = _holds(ALL_FIELDS[counted](rows))
     if excluded is not None:
         condition = and_(condition, ~_holds(ALL_FIELDS[excluded](rows)))
