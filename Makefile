@@ -42,3 +42,12 @@ clean:
 histories: $(INSTALLED)
 	$(BIN)/python -m tests.histories.record
 	$(BIN)/python -m tests.histories.record_procedures
+
+.PHONY: recompute bench-rollup
+
+# make recompute PERIOD=2026-Q4 RULES=v2  (RULES empty: the rule set in effect)
+recompute: $(INSTALLED)
+	$(BIN)/python -m db.scoring recompute --period $(PERIOD) $(if $(RULES),--rules $(RULES))
+
+bench-rollup: $(INSTALLED)
+	$(BIN)/python -m bench.rollup $(if $(QUICK),--quick)

@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 
 from activities.fanout import FanOutActivities
 from activities.notifications import NotificationActivities
+from activities.obligations import ObligationActivities
 from activities.procedures import ProcedureActivities
 from activities.records import RecordActivities
 from activities.rendering import Renderer
@@ -27,10 +28,17 @@ from workflows.assignment import AssignmentWorkflow
 from workflows.directive import DirectiveWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.feedback import FeedbackWorkflow
+from workflows.obligation import ObligationPeriodWorkflow
 
 # Database activities run in threads; 102 assignments record at once during a fan-out.
 ACTIVITY_THREADS = 64
-WORKFLOWS = [DirectiveWorkflow, AssignmentWorkflow, DossierWorkflow, FeedbackWorkflow]
+WORKFLOWS = [
+    DirectiveWorkflow,
+    AssignmentWorkflow,
+    DossierWorkflow,
+    FeedbackWorkflow,
+    ObligationPeriodWorkflow,
+]
 
 log = logging.getLogger("axis.worker")
 
@@ -47,6 +55,7 @@ def build_worker(
     notifications = NotificationActivities(engine, Renderer(), public_url)
     fan_out = FanOutActivities(client)
     procedures = ProcedureActivities(engine, Renderer(), public_url)
+    obligations = ObligationActivities(engine)
     return Worker(
         client,
         task_queue=task_queue,
@@ -65,6 +74,8 @@ def build_worker(
             procedures.record_case_notifications,
             procedures.route_feedback,
             procedures.record_feedback,
+            obligations.open_obligation_period,
+            obligations.close_obligation_period,
         ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,

@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.calendar import working_day_deadline
+from db.changes import append_changes
 from db.models import Assignment, AssignmentEventRow, Directive, assignment_columns, utcnow
 from db.upsert import insert_ignoring_duplicates
 from workflows import activity_names
@@ -56,6 +57,9 @@ class RecordActivities:
                 )
                 directive.status = DirectiveStatus.ACTIVE
                 directive.updated_at = utcnow()
+                issued_now = True
+            else:
+                issued_now = False
             if directive.deadline is None:
                 raise ApplicationError("a directive needs a deadline", non_retryable=True)
             deadline, acknowledge_by = directive.deadline, directive.acknowledge_by
@@ -83,6 +87,21 @@ class RecordActivities:
                         self._engine.dialect.name,
                         rows,
                     )
+                )
+            if issued_now:
+                append_changes(
+                    session,
+                    [
+                        {
+                            "entity": "assignment",
+                            "directive_id": request.directive_id,
+                            "commune_code": code,
+                            "kind": "issued",
+                            "detail": {"seq": 0, "status": AssignmentStatus.NOTIFIED.value},
+                            "at": utcnow(),
+                        }
+                        for code in request.communes
+                    ],
                 )
         return DirectivePlan(
             directive_id=request.directive_id,
@@ -113,7 +132,7 @@ class RecordActivities:
             "detail": dict(request.event.detail),
         }
         with Session(self._engine) as session, session.begin():
-            session.execute(
+            applied = session.execute(
                 update(Assignment)
                 .where(
                     Assignment.directive_id == state.directive_id,
@@ -122,6 +141,25 @@ class RecordActivities:
                 )
                 .values(values)
             )
+            if applied.rowcount:  # type: ignore[attr-defined]
+                # The feed hears of a state once, in the transaction that stored it.
+                append_changes(
+                    session,
+                    [
+                        {
+                            "entity": "assignment",
+                            "directive_id": state.directive_id,
+                            "commune_code": state.commune_code,
+                            "kind": request.event.kind,
+                            "detail": {
+                                "seq": state.seq,
+                                "status": state.status.value,
+                                "timeliness": state.timeliness.value,
+                            },
+                            "at": utcnow(),
+                        }
+                    ],
+                )
             session.execute(
                 insert_ignoring_duplicates(
                     AssignmentEventRow.__table__,  # type: ignore[arg-type]

@@ -26,19 +26,23 @@ from api.limits import BodyLimitMiddleware
 from api.procedure_reconcile import resume_unstarted_cases
 from api.routes import (
     assignments,
+    changes,
     directives,
     feedback,
     notifications,
     open311,
     procedures,
     public,
+    recurring,
     reference,
+    scores,
     tokens,
 )
 from api.schemas import Health
 from config import Settings, get_settings
 from db.engine import make_async_engine
 from db.models import ApiToken, Directive
+from db.scoring import snapshot as score_snapshot
 from workflows.types import DirectiveStatus, Role
 
 log = logging.getLogger("axis.api")
@@ -46,6 +50,7 @@ log = logging.getLogger("axis.api")
 # reconciler after this long; USE_EXISTING makes a start of a running one harmless.
 RESUME_AFTER = timedelta(seconds=30)
 RECONCILE_EVERY_SECONDS = 30
+SNAPSHOT_MINUTE = 5
 
 
 async def ensure_admin_token(sessions: async_sessionmaker[AsyncSession], token: str) -> None:
@@ -92,6 +97,36 @@ async def _reconcile(app: FastAPI) -> None:
         log.exception("reconciliation failed; it runs again shortly")
 
 
+async def take_daily_snapshot(app: FastAPI) -> int:
+    """Every commune's scorecard for the current month, once per day: the unique key (day,
+    period, commune, rules) makes a second run, or the run of another API process, store
+    nothing."""
+    now = datetime.now(UTC)
+    try:
+        async with app.state.sessions() as session:
+            stored: int = await session.run_sync(lambda s: score_snapshot(s, now))
+            await session.commit()
+        return stored
+    except Exception:
+        log.exception("score snapshot failed; it runs again at the next hour")
+        return 0
+
+
+def add_snapshot_job(scheduler: AsyncIOScheduler, app: FastAPI) -> None:
+    # Every hour: a process that was down at the first run of the day still takes the day's
+    # snapshot, and the unique key keeps one per day.
+    scheduler.add_job(
+        take_daily_snapshot,
+        "cron",
+        minute=SNAPSHOT_MINUTE,
+        timezone="Asia/Ho_Chi_Minh",
+        args=[app],
+        id="score-snapshot",
+        max_instances=1,
+        coalesce=True,
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -110,6 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scheduler.add_job(
             _reconcile, "interval", seconds=RECONCILE_EVERY_SECONDS, args=[app], max_instances=1
         )
+        add_snapshot_job(scheduler, app)
+        app.state.scheduler = scheduler
         scheduler.start()
         try:
             yield
@@ -165,6 +202,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     v1 = APIRouter(prefix="/api/v1")
     for module in (reference, tokens, directives, assignments, notifications):
+        v1.include_router(module.router)
+    for module in (scores, changes, recurring):
         v1.include_router(module.router)
     v1.include_router(assignments.inbox)
     for router in (procedures.catalogue, procedures.router, feedback.router, open311.router):

@@ -383,3 +383,123 @@ class FeedbackEventRow(Base):
     at: Mapped[datetime] = mapped_column()
     actor: Mapped[str] = mapped_column(String(200), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# Scoring: the roll-up reads assignments by commune and original deadline (an extension never
+# moves an assignment into another period). The index covers every column the roll-up reads,
+# so a province-year is counted from the index alone, commune by commune, with no sort.
+Index(
+    "ix_assignments_rollup",
+    Assignment.commune_code,
+    Assignment.original_deadline,
+    Assignment.status,
+    Assignment.timeliness,
+    Assignment.escalation_level,
+    Assignment.acknowledge_by,
+    Assignment.acknowledged_at,
+    Assignment.reported_at,
+    Assignment.directive_id,
+)
+
+
+class ScoreSnapshot(Base):
+    """One commune's scorecard for one period, as a rule set computed it on one day. The daily
+    job, a request of the office and a recompute all write here; a second write of the same
+    (day, period, commune, rules) stores nothing, so two API processes keep one result."""
+
+    __tablename__ = "score_snapshots"
+    __table_args__ = (
+        UniqueConstraint("snapshot_date", "period", "commune_code", "rules_version"),
+        Index("ix_score_snapshots_commune_date", "commune_code", "snapshot_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The day in Asia/Ho_Chi_Minh, ISO (2026-11-30); for a recompute, the day it was run.
+    snapshot_date: Mapped[str] = mapped_column(String(10))
+    # The period's key as the API writes it: 2026-11, 2026-Q4, 2026, or 2026-11-01..2026-11-15.
+    period: Mapped[str] = mapped_column(String(32))
+    commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"))
+    rules_version: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float | None] = mapped_column()
+    band: Mapped[str] = mapped_column(String(32))
+    rank: Mapped[int] = mapped_column(Integer)
+    # The whole scorecard (indicators, values, colours, points lost and why).
+    scorecard: Mapped[dict[str, Any]] = mapped_column(JSON)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Change(Base):
+    """The change feed: one row per change of an assignment's state or of a stored score,
+    appended in the transaction that made the change. Ids grow in commit order (writers take
+    one lock before appending), so a consumer that pages by id misses nothing."""
+
+    __tablename__ = "changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # "assignment" or "score".
+    entity: Mapped[str] = mapped_column(String(16))
+    directive_id: Mapped[int | None] = mapped_column(Integer)
+    commune_code: Mapped[str] = mapped_column(String(8))
+    # assignment: the workflow's event (acknowledged, reported …); score: the period.
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecurringDirective(Base):
+    """A directive that repeats every week, run by a Temporal Schedule of the same id
+    (`recurring-{id}`)."""
+
+    __tablename__ = "recurring_directives"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    # Activities each commune reports per period to meet it.
+    required_count: Mapped[int] = mapped_column(Integer)
+    communes: Mapped[list[str]] = mapped_column(JSON)
+    # A week with no working day on the Vietnamese calendar owes nothing.
+    skip_holidays: Mapped[bool] = mapped_column(Boolean, default=True)
+    # active, paused or deleted.
+    status: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ObligationPeriod(Base):
+    """One commune's part of one period of a recurring directive: open, then met or missed
+    (or not_applicable)."""
+
+    __tablename__ = "obligation_periods"
+    __table_args__ = (
+        UniqueConstraint("recurring_id", "starts_at", "commune_code"),
+        Index("ix_obligation_periods_commune_ends", "commune_code", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recurring_id: Mapped[int] = mapped_column(ForeignKey("recurring_directives.id"))
+    commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"))
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    required_count: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    reported_count: Mapped[int] = mapped_column(Integer, default=0)
+    closed_at: Mapped[datetime | None] = mapped_column()
+
+
+class ObligationReport(Base):
+    """An activity a commune reports against a period: title, the day it took place, a link.
+    The same report sent twice is stored once."""
+
+    __tablename__ = "obligation_reports"
+    __table_args__ = (UniqueConstraint("period_id", "title", "done_on", "link"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("obligation_periods.id"))
+    title: Mapped[str] = mapped_column(String(500))
+    # ISO day (Asia/Ho_Chi_Minh).
+    done_on: Mapped[str] = mapped_column(String(10))
+    link: Mapped[str] = mapped_column(String(1000))
+    reported_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

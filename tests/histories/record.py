@@ -17,10 +17,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
 from db.engine import make_engine
 from db.migrate import load_communes, upgrade
+from db.models import RecurringDirective
 from db.roster import DEMO_ROSTER, import_roster
 from tests.conftest import TEST_SERVER, running_worker
 from tests.factories import store_directive
@@ -28,6 +31,8 @@ from tests.workflows.helpers import DAY, advance_to, issue
 from worker import ACTIVITY_THREADS
 from workflows.assignment import AssignmentWorkflow
 from workflows.directive import DirectiveWorkflow
+from workflows.obligation import ObligationPeriodWorkflow
+from workflows.obligation_types import ObligationPeriodInput
 from workflows.types import (
     AcknowledgeInput,
     AmendDirectiveInput,
@@ -131,10 +136,37 @@ async def record(out: Path) -> list[Path]:
                     path = out / f"{name}.json"
                     path.write_text(history.to_json())
                     written.append(path)
+                written.append(await record_obligation_period(env, engine, queue, out))
     finally:
         await env.shutdown()
         engine.dispose()
     return written
+
+
+async def record_obligation_period(
+    env: WorkflowEnvironment, engine: Engine, queue: str, out: Path
+) -> Path:
+    """A week of a recurring obligation: opened for the communes, one met, closed."""
+    with Session(engine) as session, session.begin():
+        recurring = RecurringDirective(
+            title="Hai hoạt động chuyển đổi số mỗi tuần", body="Báo cáo hằng tuần.",
+            required_count=2, communes=[REWORKED, EXTENDED], skip_holidays=True,
+            status="active", created_by="steering_office:demo",
+        )  # fmt: skip
+        session.add(recurring)
+        session.flush()
+        recurring_id = recurring.id
+    handle = await env.client.start_workflow(
+        ObligationPeriodWorkflow.run,
+        ObligationPeriodInput(recurring_id=recurring_id),
+        id=f"recurring-{recurring_id}-period-recorded",
+        task_queue=queue,
+    )
+    await advance_to(env, await env.get_current_time() + 8 * DAY)
+    await handle.result()
+    path = out / "obligation-period-closed.json"
+    path.write_text((await handle.fetch_history()).to_json())
+    return path
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ def test_every_recorded_path_is_present() -> None:
         "dossier-supplemented-transferred",
         "feedback-escalated-answered-rated",
         "feedback-forwarded-answered",
+        "obligation-period-closed",
     ]
 
 

@@ -1,0 +1,360 @@
+"""The roll-up of assignments per commune and period, in one SQL statement for all communes.
+
+Which assignments a period holds: those whose *original* deadline falls in it (an extension
+does not move an assignment into the next period), cancelled ones left out (a recalled
+directive counts against nobody). Every figure is a `COUNT(*) FILTER (WHERE <predicate>)` over
+the same rows, and the predicates are named (`FIELDS`): the scorecard's explanation lists the
+assignments behind a figure with the very predicate that counted them. Figures read stored
+state only, never the clock (`as_of` is there for sources that need it): a recompute of a past
+period gives what the first computation gave.
+
+Medians are computed in SQL with a window function (CUME_DIST over the commune's values),
+which SQLite and PostgreSQL both run; SQLite has no percentile_cont. They sort every value,
+so the ranking, which does not need them, leaves them out, and one scorecard computes its
+commune's only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import FunctionElement
+
+from db.communes import DAK_LAK
+from db.models import Assignment, AssignmentEventRow, Commune, Directive
+from scoring.periods import Period
+from workflows.types import AssignmentStatus, Timeliness
+
+
+class seconds_between(FunctionElement[float]):
+    """Seconds from the second argument to the first, on either database."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_pg(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = list(element.clauses)
+    return (
+        f"EXTRACT(EPOCH FROM ({compiler.process(later, **kw)} - {compiler.process(earlier, **kw)}))"
+    )
+
+
+@compiles(seconds_between)
+def _seconds_sqlite(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = list(element.clauses)
+    return (
+        f"((julianday({compiler.process(later, **kw)}) - "
+        f"julianday({compiler.process(earlier, **kw)})) * 86400.0)"
+    )
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The columns the predicates read: an assignment of the period, with its events counted."""
+
+    status: Any
+    timeliness: Any
+    acknowledge_by: Any
+    acknowledged_at: Any
+    escalation_level: Any
+    returns: Any
+    extensions_requested: Any
+    extensions_granted: Any
+
+
+Predicate = Callable[[Rows], ColumnElement[bool]]
+_DECIDED = (Timeliness.ON_TIME.value, Timeliness.LATE.value, Timeliness.OVERDUE.value)
+
+# Each figure of the roll-up, as the assignments it counts: first those read from the
+# assignment's own columns…
+FIELDS: dict[str, Predicate] = {
+    "received": lambda r: literal(True),
+    # Its deadline has passed or it was answered: the ones timeliness can be judged on.
+    "decided": lambda r: r.timeliness.in_(_DECIDED),
+    "on_time": lambda r: r.timeliness == Timeliness.ON_TIME.value,
+    "completed_on_time": lambda r: and_(
+        r.status == AssignmentStatus.COMPLETED.value, r.timeliness == Timeliness.ON_TIME.value
+    ),
+    "completed_late": lambda r: and_(
+        r.status == AssignmentStatus.COMPLETED.value, r.timeliness == Timeliness.LATE.value
+    ),
+    "overdue_now": lambda r: r.timeliness == Timeliness.OVERDUE.value,
+    # Judged on speed once acknowledged or once its deadline has passed (an acknowledge-by
+    # time always comes before the deadline). Read from stored state only, never the clock,
+    # so a recompute of a past period gives what the first computation gave.
+    "acknowledgement_due": lambda r: and_(
+        r.acknowledge_by.is_not(None),
+        or_(r.acknowledged_at.is_not(None), r.timeliness.in_(_DECIDED)),
+    ),
+    "acknowledged_in_time": lambda r: and_(
+        r.acknowledge_by.is_not(None), r.acknowledged_at <= r.acknowledge_by
+    ),
+    "escalated": lambda r: r.escalation_level >= 1,
+    "escalated_level_1": lambda r: r.escalation_level == 1,
+    "escalated_level_2": lambda r: r.escalation_level == 2,
+    "escalated_level_3_plus": lambda r: r.escalation_level >= 3,
+}
+# … then those read from its timeline.
+EVENT_FIELDS: dict[str, Predicate] = {
+    "returned_for_rework": lambda r: r.returns > 0,
+    "extension_asked": lambda r: r.extensions_requested > 0,
+    "extension_granted": lambda r: r.extensions_granted > 0,
+}
+ALL_FIELDS = {**FIELDS, **EVENT_FIELDS}
+# Counts of events rather than of assignments.
+EVENT_TOTALS = {
+    "returns": "returned",
+    "extension_requests": "extension_requested",
+    "extensions_granted": "extension_granted",
+}
+MEDIANS = ("median_acknowledgement_seconds", "median_completion_seconds")
+
+
+def _holds(predicate: ColumnElement[bool]) -> ColumnElement[bool]:
+    """A predicate that is false, never NULL, where a column it reads is NULL."""
+    return func.coalesce(predicate, False)
+
+
+def _in_period(period: Period) -> list[ColumnElement[bool]]:
+    return [
+        Assignment.original_deadline >= period.start,
+        Assignment.original_deadline < period.end,
+        Assignment.status != AssignmentStatus.CANCELLED.value,
+    ]
+
+
+def _events_per_assignment() -> Any:
+    return (
+        select(
+            AssignmentEventRow.directive_id,
+            AssignmentEventRow.commune_code,
+            *(
+                func.sum(case((AssignmentEventRow.kind == kind, 1), else_=0)).label(name)
+                for name, kind in EVENT_TOTALS.items()
+            ),
+        )
+        .where(AssignmentEventRow.kind.in_(EVENT_TOTALS.values()))
+        .group_by(AssignmentEventRow.directive_id, AssignmentEventRow.commune_code)
+        .subquery("events")
+    )
+
+
+def _rows(events: Any) -> Rows:
+    return Rows(
+        status=Assignment.status,
+        timeliness=Assignment.timeliness,
+        acknowledge_by=Assignment.acknowledge_by,
+        acknowledged_at=Assignment.acknowledged_at,
+        escalation_level=Assignment.escalation_level,
+        returns=func.coalesce(events.c.returns, 0),
+        extensions_requested=func.coalesce(events.c.extension_requests, 0),
+        extensions_granted=func.coalesce(events.c.extensions_granted, 0),
+    )
+
+
+def _median(period: Period, seconds: ColumnElement[float], only: Any, label: str) -> Any:
+    """The median per commune: the lower middle value (for an even count, the lower of the
+    two middle ones), found with CUME_DIST over the commune's values in order."""
+    values = (
+        select(Assignment.commune_code, seconds.label("v"))
+        .join(Directive, Directive.id == Assignment.directive_id)
+        .where(*_in_period(period), only)
+        .subquery(f"{label}_values")
+    )
+    ranked = select(
+        values.c.commune_code,
+        values.c.v,
+        func.cume_dist().over(partition_by=values.c.commune_code, order_by=values.c.v).label("cd"),
+    ).subquery(f"{label}_ranked")
+    return (
+        select(ranked.c.commune_code, func.min(ranked.c.v).label("median"))
+        .where(ranked.c.cd >= 0.5)
+        .group_by(ranked.c.commune_code)
+        .subquery(label)
+    )
+
+
+def _counted(predicate: ColumnElement[bool]) -> Any:
+    # COUNT(*) FILTER (WHERE …): both databases have it, and SQLite runs it faster than
+    # SUM(CASE …); a predicate that is NULL counts nothing.
+    return func.count().filter(predicate)
+
+
+def rollup_query(
+    period: Period, as_of: datetime, with_medians: bool = True, province_code: int = DAK_LAK
+) -> Any:
+    """Every commune of the province with its figures for the period, in one statement: the
+    assignments' own figures in one pass over the covering index, the timeline's figures
+    from the few assignments that have such events, and (with_medians) the two medians,
+    which sort every value and cost more than all the rest."""
+    events = _events_per_assignment()
+    rows = _rows(events)
+    totals = (
+        select(
+            Assignment.commune_code,
+            func.count().label("received"),
+            *(
+                _counted(predicate(rows)).label(name)
+                for name, predicate in FIELDS.items()
+                if name not in ("received", "escalated")
+            ),
+        )
+        .where(*_in_period(period))
+        .group_by(Assignment.commune_code)
+        .subquery("totals")
+    )
+    event_totals = (
+        select(
+            Assignment.commune_code,
+            *(_counted(predicate(rows)).label(name) for name, predicate in EVENT_FIELDS.items()),
+            *(func.sum(events.c[name]).label(name) for name in EVENT_TOTALS),
+        )
+        .select_from(events)
+        .join(
+            Assignment,
+            and_(
+                Assignment.directive_id == events.c.directive_id,
+                Assignment.commune_code == events.c.commune_code,
+            ),
+        )
+        .where(*_in_period(period))
+        .group_by(Assignment.commune_code)
+        .subquery("event_totals")
+    )
+    escalated = sum(
+        (
+            func.coalesce(totals.c[name], 0)
+            for name in ("escalated_level_1", "escalated_level_2", "escalated_level_3_plus")
+        ),
+        start=literal(0),
+    )
+    columns: list[Any] = [
+        Commune.code.label("commune_code"),
+        Commune.name,
+        *(
+            (escalated if name == "escalated" else func.coalesce(totals.c[name], 0)).label(name)
+            for name in FIELDS
+        ),
+        *(func.coalesce(event_totals.c[name], 0).label(name) for name in EVENT_FIELDS),
+        *(func.coalesce(event_totals.c[name], 0).label(name) for name in EVENT_TOTALS),
+    ]
+    query = (
+        select(*columns)
+        .outerjoin(totals, totals.c.commune_code == Commune.code)
+        .outerjoin(event_totals, event_totals.c.commune_code == Commune.code)
+        .where(Commune.province_code == str(province_code))
+        .order_by(Commune.code)
+    )
+    if with_medians:
+        ack, done = _medians(period, None)
+        query = (
+            query.add_columns(ack.c.median.label(MEDIANS[0]), done.c.median.label(MEDIANS[1]))
+            .outerjoin(ack, ack.c.commune_code == Commune.code)
+            .outerjoin(done, done.c.commune_code == Commune.code)
+        )
+    return query
+
+
+def _medians(period: Period, commune_code: str | None) -> tuple[Any, Any]:
+    only = [] if commune_code is None else [Assignment.commune_code == commune_code]
+    ack = _median(
+        period,
+        seconds_between(Assignment.acknowledged_at, Directive.issued_at),
+        and_(Assignment.acknowledged_at.is_not(None), *only),
+        "ack_median",
+    )
+    done = _median(
+        period,
+        seconds_between(Assignment.reported_at, Directive.issued_at),
+        and_(Assignment.status == AssignmentStatus.COMPLETED.value, *only),
+        "completion_median",
+    )
+    return ack, done
+
+
+def medians(session: Session, period: Period, commune_code: str) -> dict[str, float | None]:
+    """One commune's two medians (seconds from issue to acknowledgement, and to the report
+    of a completed assignment): a sort of that commune's values only."""
+    ack, done = _medians(period, commune_code)
+    row = session.execute(
+        select(
+            select(ack.c.median).scalar_subquery().label(MEDIANS[0]),
+            select(done.c.median).scalar_subquery().label(MEDIANS[1]),
+        )
+    ).one()
+    return {
+        key: round(float(value), 1) if value is not None else None
+        for key, value in zip(MEDIANS, row, strict=True)
+    }
+
+
+def rollup(
+    session: Session, period: Period, as_of: datetime, with_medians: bool = False
+) -> dict[str, dict[str, Any]]:
+    """{commune_code: {figure: value}} for every commune of the province."""
+    result: dict[str, dict[str, Any]] = {}
+    for row in session.execute(rollup_query(period, as_of, with_medians)).mappings():
+        figures = {
+            k: (int(v) if k in ALL_FIELDS or k in EVENT_TOTALS else v) for k, v in row.items()
+        }
+        for key in MEDIANS:
+            if figures.get(key) is not None:
+                figures[key] = round(float(figures[key]), 1)
+        result[row["commune_code"]] = figures
+    return result
+
+
+def assignments_behind(
+    session: Session,
+    period: Period,
+    as_of: datetime,
+    commune_code: str,
+    counted: str,
+    excluded: str | None = None,
+) -> list[dict[str, int | str]]:
+    """The assignments of one commune a figure counts (`counted`), less those of another
+    (`excluded`): the evidence behind points lost."""
+    events = _events_per_assignment()
+    rows = _rows(events)
+    condition = _holds(ALL_FIELDS[counted](rows))
+    if excluded is not None:
+        condition = and_(condition, ~_holds(ALL_FIELDS[excluded](rows)))
+    found = session.execute(
+        select(
+            Assignment.id.label("assignment_id"), Assignment.directive_id, Assignment.commune_code
+        )
+        .outerjoin(
+            events,
+            and_(
+                events.c.directive_id == Assignment.directive_id,
+                events.c.commune_code == Assignment.commune_code,
+            ),
+        )
+        .where(*_in_period(period), Assignment.commune_code == commune_code, condition)
+        .order_by(Assignment.directive_id)
+    )
+    return [
+        {
+            "assignment_id": row.assignment_id,
+            "directive_id": row.directive_id,
+            "commune_code": row.commune_code,
+        }
+        for row in found
+    ]

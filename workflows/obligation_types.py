@@ -1,0 +1,58 @@
+"""Messages of recurring obligations ("each commune reports at least two digital-
+transformation activities every week"). Standard library only: imported in the sandbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+OPEN_OBLIGATION_PERIOD = "open_obligation_period"
+CLOSE_OBLIGATION_PERIOD = "close_obligation_period"
+
+
+@dataclass
+class ObligationPeriodInput:
+    recurring_id: int
+
+
+@dataclass
+class OpenPeriodInput:
+    recurring_id: int
+    # The moment the schedule fired; the period is the week (Asia/Ho_Chi_Minh) holding it.
+    at: datetime
+
+
+@dataclass
+class OpenedPeriod:
+    recurring_id: int
+    starts_at: datetime
+    ends_at: datetime
+    # False: no working day in the period and the rule skips holidays, or the recurring
+    # directive is gone; nothing is owed.
+    applicable: bool
+    communes: int = 0
+
+
+@dataclass
+class ClosePeriodInput:
+    recurring_id: int
+    starts_at: datetime
+
+
+@dataclass
+class PeriodOutcome:
+    recurring_id: int
+    starts_at: datetime
+    met: int = 0
+    missed: int = 0
+    not_applicable: int = 0
+    communes_missed: list[str] = field(default_factory=list)
+
+
+def recurring_schedule_id(recurring_id: int) -> str:
+    return f"recurring-{recurring_id}"
+
+
+def obligation_period_workflow_id(recurring_id: int) -> str:
+    # A schedule appends the time of each run to this id.
+    return f"recurring-{recurring_id}-period"
