@@ -266,7 +266,8 @@ class NotificationPublic(BaseModel):
     commune_code: str
     kind: str
     step: str
-    recipient: str
+    # None where withheld (see `withheld`).
+    recipient: str | None
     recipient_role: str
     channel: str
     language: str
@@ -276,6 +277,9 @@ class NotificationPublic(BaseModel):
     created_at: datetime
     # A dossier's or a feedback's messages: "dossier-12", "feedback-5".
     case_id: str | None = None
+    # A message to an applicant or a citizen, shown to anyone but the steering office: its
+    # recipient, subject and body (their contact, name and receipt code) are left out.
+    withheld: bool = False
 
 
 class NotificationsPublic(BaseModel):

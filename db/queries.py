@@ -145,10 +145,13 @@ async def list_notifications(
     kind: str | None,
     limit: int,
     offset: int,
+    case_id: str | None = None,
 ) -> tuple[list[Notification], int]:
     filters: list[Any] = []
     if directive_id is not None:
         filters.append(Notification.directive_id == directive_id)
+    if case_id is not None:
+        filters.append(Notification.case_id == case_id)
     if commune_code is not None:
         filters.append(Notification.commune_code == commune_code)
     if kind is not None:

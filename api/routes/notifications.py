@@ -1,17 +1,43 @@
-"""The messages the engine has recorded for each issue, reminder and escalation."""
+"""The messages the engine has recorded for each issue, reminder and escalation, and for each
+dossier and feedback (`case_id`).
+
+Messages to an applicant or a citizen carry their contact (as recipient and in the key), their
+name and their receipt code (the key to the public status page): only the steering office
+reads those; everyone else gets them withheld."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.schemas import NotificationPublic, NotificationsPublic
 from db import queries
-from workflows.types import NotificationKind
+from db.models import Notification
+from workflows.procedure_types import APPLICANT, CaseNotificationKind
+from workflows.types import NotificationKind, Role
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
+
+KINDS = [k.value for k in NotificationKind] + [k.value for k in CaseNotificationKind]
+
+
+def _public(n: Notification, user_role: Role) -> NotificationPublic:
+    shown = NotificationPublic.model_validate(n, from_attributes=True)
+    if n.recipient_role != APPLICANT or user_role == Role.STEERING_OFFICE:
+        return shown
+    # The key ends with the contact it was sent to: name the role instead.
+    key = f"{n.idempotency_key.removesuffix(n.recipient)}{APPLICANT}"
+    return shown.model_copy(
+        update={
+            "recipient": None,
+            "idempotency_key": key,
+            "subject": "",
+            "body": "",
+            "withheld": True,
+        }
+    )
 
 
 @router.get("")
@@ -21,19 +47,23 @@ async def list_notifications(
     settings: SettingsDep,
     directive_id: int | None = None,
     commune_code: str | None = None,
-    kind: NotificationKind | None = None,
+    kind: str | None = None,
+    case_id: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> NotificationsPublic:
+    if kind is not None and kind not in KINDS:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"unknown kind {kind!r} (known: {', '.join(KINDS)})",
+        )
     rows, total = await queries.list_notifications(
         session,
         directive_id,
         user.commune_filter(commune_code),
-        kind.value if kind else None,
+        kind,
         min(limit, settings.max_page_size),
         offset,
+        case_id,
     )
-    return NotificationsPublic(
-        data=[NotificationPublic.model_validate(n, from_attributes=True) for n in rows],
-        count=total,
-    )
+    return NotificationsPublic(data=[_public(n, user.role) for n in rows], count=total)

@@ -174,6 +174,8 @@ async def test_a_dossier_is_received_with_its_due_time_and_moves_through_its_ste
     mine = await api.request("GET", f"{DOSSIERS}?timeliness=late", token=leader)
     assert dossier["id"] in [d["id"] for d in mine.json()["data"]]
 
+    case = f"dossier-{dossier['id']}"
+
     async def one_apology() -> None:
         messages = await api.request(
             "GET", "/api/v1/notifications?commune_code=24133&limit=500", token=leader
@@ -181,13 +183,38 @@ async def test_a_dossier_is_received_with_its_due_time_and_moves_through_its_ste
         apologies = [
             n
             for n in messages.json()["data"]
-            if n["case_id"] == f"dossier-{dossier['id']}" and n["kind"] == "dossier_apology"
+            if n["case_id"] == case and n["kind"] == "dossier_apology"
         ]
-        assert [(n["recipient"], n["directive_id"]) for n in apologies] == [
-            ("tran.b@example.invalid", None)
-        ]
+        # The applicant's contact, name and receipt code are the steering office's to read.
+        assert [
+            (n["recipient"], n["directive_id"], n["subject"], n["body"], n["withheld"])
+            for n in apologies
+        ] == [(None, None, "", "", True)]
+        assert apologies[0]["idempotency_key"] == f"notify:{case}:dossier_apology:apology:applicant"
+        assert "tran.b@example.invalid" not in messages.text
+        assert "Trần Thị B" not in messages.text
 
     await eventually(one_apology)
+    for token in (reader, await api.token("official_in_charge")):
+        seen = await api.request(
+            "GET", "/api/v1/notifications", token=token, params={"case_id": case}
+        )
+        assert "tran.b@example.invalid" not in seen.text
+        assert {n["withheld"] for n in seen.json()["data"] if n["kind"] == "dossier_apology"} == {
+            True
+        }
+    office = await api.request(
+        "GET", "/api/v1/notifications", params={"case_id": case, "kind": "dossier_apology"}
+    )
+    assert office.json()["count"] == 1
+    apology = office.json()["data"][0]
+    assert (apology["recipient"], apology["recipient_role"], apology["withheld"]) == (
+        "tran.b@example.invalid",
+        "applicant",
+        False,
+    )
+    assert apology["subject"].startswith("Phiếu xin lỗi và hẹn lại ngày trả kết quả")
+    assert "Trần Thị B" in apology["body"]
 
 
 async def test_bad_dossiers_are_refused_and_change_nothing(api: ApiClient) -> None:
@@ -228,3 +255,50 @@ async def test_a_communes_own_limit_sets_its_dossiers_due_time(api: ApiClient) -
     # From Mon 23 Nov 2026 (Tue 24 off): 8 working days end Fri 4 Dec; 18 end Fri 18 Dec.
     assert town.json()["due_at"] == "2026-12-04T10:00:00Z"
     assert remote.json()["due_at"] == "2026-12-18T10:00:00Z"
+
+
+async def test_notifications_filter_by_case_and_by_the_case_kinds(api: ApiClient) -> None:
+    # Two dossiers received past their due time (Fri 27 Nov 2026): each gets the apology and
+    # both steps of the ladder at once.
+    first = (await api.request("POST", DOSSIERS, json=dossier_body())).json()
+    second = (await api.request("POST", DOSSIERS, json=dossier_body())).json()
+    cases = [f"dossier-{first['id']}", f"dossier-{second['id']}"]
+
+    async def listed(**params: str) -> dict[str, Any]:
+        answer = await api.request(
+            "GET", "/api/v1/notifications", params={"limit": "500", **params}
+        )
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    async def both_escalated() -> None:
+        for case in cases:
+            steps = await listed(case_id=case, kind="dossier_escalation")
+            assert {n["step"] for n in steps["data"]} == {"level-1", "level-2"}
+
+    await eventually(both_escalated)
+    for case in cases:
+        everything = await listed(case_id=case)
+        assert {n["case_id"] for n in everything["data"]} == {case}
+        by_kind = {
+            kind: (await listed(case_id=case, kind=kind))["count"]
+            for kind in ("dossier_apology", "dossier_escalation", "dossier_reminder")
+        }
+        assert by_kind["dossier_apology"] == 1
+        assert by_kind["dossier_escalation"] >= 2
+        assert everything["count"] == sum(by_kind.values())
+        apology = (await listed(case_id=case, kind="dossier_apology"))["data"][0]
+        assert (apology["case_id"], apology["recipient"]) == (case, "tran.b@example.invalid")
+    escalations = await listed(kind="dossier_escalation", commune_code="24133")
+    assert {n["case_id"] for n in escalations["data"]} >= set(cases)
+    assert {n["kind"] for n in escalations["data"]} == {"dossier_escalation"}
+    elsewhere = await api.token("commune_leader", "24175")
+    theirs = await api.request(
+        "GET", "/api/v1/notifications", token=elsewhere, params={"case_id": cases[0]}
+    )
+    assert theirs.json() == {"data": [], "count": 0}
+    bad = await api.request("GET", "/api/v1/notifications", params={"kind": "dossier_lost"})
+    assert bad.status_code == 422
+    assert bad.json()["detail"].startswith("unknown kind 'dossier_lost' (known: issued, reminder")
+    assert "dossier_apology" in bad.json()["detail"]
