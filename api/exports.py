@@ -62,6 +62,15 @@ def ranking_table(cards: Sequence[Scorecard]) -> tuple[list[str], list[list[Any]
     return header, rows
 
 
+def _record_id(record: dict[str, Any]) -> str:
+    """An assignment by its bare id (as before); other records as `dossier-12`, `feedback-5`
+    (the case ids of the notifications), `obligation_period-3`."""
+    if "assignment_id" in record:
+        return str(record["assignment_id"])
+    name, value = next((k, v) for k, v in record.items() if k.endswith("_id"))
+    return f"{name.removesuffix('_id')}-{value}"
+
+
 def scorecard_table(card: Scorecard) -> tuple[list[str], list[list[Any]]]:
     header = [
         "indicator",
@@ -77,8 +86,7 @@ def scorecard_table(card: Scorecard) -> tuple[list[str], list[list[Any]]]:
         "rule",
     ]
     behind = {
-        e["indicator"]: " ".join(str(a["assignment_id"]) for a in e["assignments"])
-        for e in card.explanation
+        e["indicator"]: " ".join(_record_id(a) for a in e["assignments"]) for e in card.explanation
     }
     rows = [
         [

@@ -200,7 +200,9 @@ def ranking(session: Session, rules: RuleSet, period: Period, as_of: datetime) -
 def explain(
     session: Session, rules: RuleSet, period: Period, as_of: datetime, card: Scorecard
 ) -> Scorecard:
-    """Name, for every indicator that lost points, the rule and the assignments behind it."""
+    """Name, for every indicator that lost points, the rule and the records behind it. The list
+    keeps the name `assignments` whatever the source; each record names itself by its id field
+    (`assignment_id`, `obligation_period_id`, `dossier_id`, `feedback_id`)."""
     by_key = {i.key: i for i in rules.indicators}
     for scored in card.indicators:
         if not scored.applies or scored.points_lost <= 0:
@@ -218,6 +220,7 @@ def explain(
         card.explanation.append(
             {
                 "indicator": scored.key,
+                "source": indicator.source,
                 "label_vi": scored.label_vi,
                 "label_en": scored.label_en,
                 "rule": scored.rule,
