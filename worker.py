@@ -11,11 +11,13 @@ import asyncio
 import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.delivery import DeliveryActivities, DeliveryConfig, delivery_config
 from activities.fanout import FanOutActivities
 from activities.notifications import NotificationActivities
 from activities.records import RecordActivities
@@ -23,11 +25,15 @@ from activities.rendering import Renderer
 from config import Settings, get_settings
 from db.engine import make_engine
 from workflows.assignment import AssignmentWorkflow
+from workflows.delivery import DeliveryWorkflow, DigestWorkflow
 from workflows.directive import DirectiveWorkflow
 
 # Database activities run in threads; 102 assignments record at once during a fan-out.
 ACTIVITY_THREADS = 64
-WORKFLOWS = [DirectiveWorkflow, AssignmentWorkflow]
+WORKFLOWS = [DirectiveWorkflow, AssignmentWorkflow, DeliveryWorkflow, DigestWorkflow]
+# A stopping worker lets the sends in flight finish and record their outcome: an SMTP send cut
+# off halfway would otherwise stay unconfirmed and never be sent again.
+GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 log = logging.getLogger("axis.worker")
 
@@ -40,9 +46,18 @@ def build_worker(
     executor: ThreadPoolExecutor,
     **options: object,
 ) -> Worker:
+    """Options go to the Worker, but for `delivery` (a DeliveryConfig), which defaults to what
+    the AXIS_* settings configure."""
+    delivery = options.pop("delivery", None)
+    assert delivery is None or isinstance(delivery, DeliveryConfig)
+    if delivery is None:
+        delivery = delivery_config(get_settings(), task_queue)
+    delivery.task_queue = task_queue
     records = RecordActivities(engine)
-    notifications = NotificationActivities(engine, Renderer(), public_url)
+    notifications = NotificationActivities(engine, Renderer(), public_url, client, delivery)
+    sending = DeliveryActivities(engine, client, delivery)
     fan_out = FanOutActivities(client)
+    options.setdefault("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN)
     return Worker(
         client,
         task_queue=task_queue,
@@ -55,6 +70,10 @@ def build_worker(
             notifications.record_notifications,
             fan_out.start_assignments,
             fan_out.relay_change,
+            sending.send_message,
+            sending.set_delivery_state,
+            sending.record_dead_letter,
+            sending.join_digest,
         ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
@@ -86,7 +105,14 @@ async def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
-        worker = build_worker(client, engine, settings.task_queue, settings.public_url, executor)
+        worker = build_worker(
+            client,
+            engine,
+            settings.task_queue,
+            settings.public_url,
+            executor,
+            delivery=delivery_config(settings),
+        )
         log.info(
             "worker on task queue %s at %s", settings.task_queue, settings.resolved_temporal_address
         )
