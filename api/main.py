@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import services
 from api.deps import TemporalGateway, hash_token
 from api.limits import BodyLimitMiddleware
-from api.routes import assignments, directives, notifications, reference, tokens
+from api.routes import assignments, directives, links, notifications, previews, reference, tokens
 from api.schemas import Health
 from config import Settings, get_settings
 from db.engine import make_async_engine
@@ -152,10 +152,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     v1 = APIRouter(prefix="/api/v1")
+    v1.include_router(previews.router)
     for module in (reference, tokens, directives, assignments, notifications):
         v1.include_router(module.router)
     v1.include_router(assignments.inbox)
     app.include_router(v1)
+    app.include_router(links.router)
     return app
 
 

@@ -274,6 +274,12 @@ class NotificationPublic(BaseModel):
     body: str
     status: str
     created_at: datetime
+    # queued, waiting_quiet_hours, in_digest, retrying, sent, unconfirmed, failed,
+    # dead_lettered, no_channel; None: recorded only (no delivery).
+    delivery_state: str | None = None
+    delivery_attempts: int = 0
+    delivery_channel: str | None = None
+    delivery_detail: str = ""
 
 
 class NotificationsPublic(BaseModel):
@@ -298,3 +304,13 @@ def policy_out(policy: DirectivePolicy) -> dict[str, Any]:
             for step in policy.escalation
         ],
     }
+
+
+class NotificationPreview(BaseModel):
+    kind: str
+    channel: str
+    language: str
+    commune_code: str
+    subject: str
+    body: str
+    characters: int

@@ -33,7 +33,15 @@ async def list_notifications(
         min(limit, settings.max_page_size),
         offset,
     )
-    return NotificationsPublic(
-        data=[NotificationPublic.model_validate(n, from_attributes=True) for n in rows],
-        count=total,
-    )
+    states = await queries.delivery_states(session, [n.idempotency_key for n in rows])
+    data = []
+    for n in rows:
+        public = NotificationPublic.model_validate(n, from_attributes=True)
+        state = states.get(n.idempotency_key)
+        if state is not None:
+            public.delivery_state = state.state
+            public.delivery_attempts = state.attempts
+            public.delivery_channel = state.channel
+            public.delivery_detail = state.detail
+        data.append(public)
+    return NotificationsPublic(data=data, count=total)
