@@ -33,7 +33,7 @@ ACTIVITY_THREADS = 64
 WORKFLOWS = [DirectiveWorkflow, AssignmentWorkflow, DeliveryWorkflow, DigestWorkflow]
 # A stopping worker lets the sends in flight finish and record their outcome: an SMTP send cut
 # off halfway would otherwise stay unconfirmed and never be sent again.
-GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 log = logging.getLogger("axis.worker")
 

@@ -21,7 +21,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.channels.base import Channel, Outcome, OutgoingMessage
+from activities.channels.base import Channel, OutgoingMessage
 from activities.channels.email import EmailChannel, SmtpSettings
 from activities.channels.esms import EsmsChannel, EsmsSettings
 from activities.channels.zns import ZnsChannel, ZnsSettings, parse_templates
@@ -251,16 +251,19 @@ class DeliveryActivities:
             return SendOutcome(SendStatus.PERMANENT, detail=f"{request.channel} not configured")
         claim = await asyncio.to_thread(self._claim, request)
         if isinstance(claim, SendOutcome):
+            if claim.status in (SendStatus.ACCEPTED, SendStatus.AMBIGUOUS):
+                await asyncio.to_thread(self._write_final_state, request, claim)
             return claim
         message = await asyncio.to_thread(self._message, request, claim)
         result = await channel.send(message)
-        await asyncio.to_thread(self._settle, request, result.outcome, result)
-        return SendOutcome(
+        outcome = SendOutcome(
             status=SendStatus(result.outcome.value),
             provider_message_id=result.provider_message_id,
             detail=result.detail,
             retry_after_seconds=result.retry_after_seconds,
         )
+        await asyncio.to_thread(self._settle, request, outcome)
+        return outcome
 
     def _claim(self, request: SendInput) -> SendOutcome | str:
         """The idempotency key to send with, or the outcome already known."""
@@ -327,15 +330,18 @@ class DeliveryActivities:
         )
         return int(sent or 0) >= request.daily_cap
 
-    def _settle(self, request: SendInput, outcome: Outcome, result: Any) -> None:
+    def _settle(self, request: SendInput, result: SendOutcome) -> None:
+        """The outbox row's outcome and, when final, the message's state: one transaction."""
         status = {
-            Outcome.ACCEPTED: "sent",
-            Outcome.AMBIGUOUS: "unconfirmed",
-            Outcome.PERMANENT: "failed",
-            Outcome.RETRY: "retry",
-        }[outcome]
+            SendStatus.ACCEPTED: "sent",
+            SendStatus.AMBIGUOUS: "unconfirmed",
+            SendStatus.PERMANENT: "failed",
+            SendStatus.RETRY: "retry",
+        }[result.status]
         now = datetime.now(UTC)
         with Session(self._engine) as session, session.begin():
+            if result.status in (SendStatus.ACCEPTED, SendStatus.AMBIGUOUS):
+                self._final_state(session, request, result, now)
             session.execute(
                 update(OutboxEntry)
                 .where(
@@ -350,6 +356,36 @@ class DeliveryActivities:
                     updated_at=now,
                 )
             )
+
+    def _write_final_state(self, request: SendInput, result: SendOutcome) -> None:
+        with Session(self._engine) as session, session.begin():
+            self._final_state(session, request, result, datetime.now(UTC))
+
+    def _final_state(
+        self, session: Session, request: SendInput, result: SendOutcome, now: datetime
+    ) -> None:
+        if not request.state_keys:
+            return
+        state = (
+            DeliveryState.SENT
+            if result.status == SendStatus.ACCEPTED
+            else DeliveryState.UNCONFIRMED
+        )
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.notification_key.in_(request.state_keys),
+                Delivery.seq < request.state_seq,
+            )
+            .values(
+                state=state.value,
+                attempts=request.attempts,
+                channel=request.channel,
+                detail=result.detail[:500],
+                seq=request.state_seq,
+                updated_at=now,
+            )
+        )
 
     def _message(self, request: SendInput, idempotency_key: str) -> OutgoingMessage:
         with Session(self._engine) as session:

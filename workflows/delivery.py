@@ -109,6 +109,7 @@ async def _send_over_channels(
     for channel in channels:
         tries = 0
         while True:
+            progress.seq += 1
             outcome: SendOutcome = await workflow.execute_activity(
                 delivery_names.SEND_MESSAGE,
                 SendInput(
@@ -119,6 +120,9 @@ async def _send_over_channels(
                     digest_items=digest_items or [],
                     daily_cap=0 if kind in URGENT_KINDS else policy.daily_cap,
                     utc_offset_minutes=policy.utc_offset_minutes,
+                    state_keys=state_keys,
+                    state_seq=progress.seq,
+                    attempts=progress.attempts + 1,
                 ),
                 start_to_close_timeout=SEND_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
@@ -134,13 +138,10 @@ async def _send_over_channels(
                 continue
             tries += 1
             progress.attempts += 1
+            # The send activity has written these two states itself.
             if outcome.status == SendStatus.ACCEPTED:
-                await _set_state(progress, state_keys, DeliveryState.SENT, channel)
                 return DeliveryResult(DeliveryState.SENT, channel, progress.attempts)
             if outcome.status == SendStatus.AMBIGUOUS:
-                await _set_state(
-                    progress, state_keys, DeliveryState.UNCONFIRMED, channel, outcome.detail
-                )
                 return DeliveryResult(DeliveryState.UNCONFIRMED, channel, progress.attempts)
             if outcome.status == SendStatus.PERMANENT or tries >= MAX_ATTEMPTS_PER_CHANNEL:
                 failures.append(f"{channel}: {outcome.detail}")

@@ -75,6 +75,12 @@ class SendInput:
     digest_items: list[str] = field(default_factory=list)
     daily_cap: int = 0
     utc_offset_minutes: int = 420
+    # Written as sent (or unconfirmed) by the send itself, saving a round trip per message:
+    # the messages whose state this send settles, the workflow's sequence for that write and
+    # the attempts so far, this one included.
+    state_keys: list[str] = field(default_factory=list)
+    state_seq: int = 0
+    attempts: int = 0
 
 
 @dataclass

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
 from activities.delivery import delivery_config
-from activities.links import AckLink, sign_link, verify_link
+from activities.links import sign_link, verify_link
 from api.main import create_app
 from config import Settings
 from db.models import AssignmentEventRow, UsedLink
