@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.header import Header
+from email.message import Message
+from email.mime.text import MIMEText
 from email.utils import formatdate
 
 import aiosmtplib
@@ -26,6 +28,10 @@ class SmtpSettings:
     starttls: bool | None = None
 
 
+def one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
 def message_id(idempotency_key: str) -> str:
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
     return f"<{digest}@steering-axis>"
@@ -41,20 +47,22 @@ class EmailChannel:
     def configured(self) -> bool:
         return bool(self._settings.host)
 
-    def build(self, message: OutgoingMessage) -> EmailMessage:
-        email = EmailMessage()
+    def build(self, message: OutgoingMessage) -> Message:
+        # The legacy MIME classes: the modern header folder drops the space between two
+        # encoded words of a long Vietnamese subject ("công vụ" arrives as "côngvụ").
+        email = MIMEText(message.body, "plain", "utf-8")
         email["From"] = self._settings.sender
-        email["To"] = message.email
-        # The renderer folds subjects to one line; the header API refuses any newline left.
-        email["Subject"] = message.subject
+        email["To"] = one_line(message.email)
+        # The renderer folds subjects to one line; a newline left could not add a header
+        # anyway: the encoded word carries it as text.
+        email["Subject"] = Header(one_line(message.subject), "utf-8")  # type: ignore[assignment]
         email["Message-ID"] = message_id(message.idempotency_key)
         email["Date"] = formatdate(localtime=False)
-        email.set_content(message.body)
         return email
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         s = self._settings
-        if not message.email:
+        if not message.email or "@" not in message.email:
             return SendResult(Outcome.PERMANENT, detail="no email address")
         email = self.build(message)
         try:
@@ -77,7 +85,7 @@ class EmailChannel:
         except (aiosmtplib.SMTPReadTimeoutError, aiosmtplib.SMTPServerDisconnected) as e:
             # The data may have reached the server: do not send a second copy on this channel.
             return SendResult(Outcome.AMBIGUOUS, detail=f"no answer after sending: {e}")
-        return SendResult(Outcome.ACCEPTED, provider_message_id=email["Message-ID"])
+        return SendResult(Outcome.ACCEPTED, provider_message_id=str(email["Message-ID"]))
 
 
 def _by_code(code: int, detail: str) -> SendResult:
