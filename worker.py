@@ -17,7 +17,13 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.delivery import DeliveryActivities, DeliveryConfig, delivery_config
+from activities.delivery import (
+    SWEEP_EVERY_SECONDS,
+    DeliveryActivities,
+    DeliveryConfig,
+    delivery_config,
+    sweep_stranded,
+)
 from activities.fanout import FanOutActivities
 from activities.notifications import NotificationActivities
 from activities.records import RecordActivities
@@ -95,6 +101,23 @@ async def connect(settings: Settings, attempts: int = 60) -> Client:
     raise AssertionError("unreachable")
 
 
+async def sweep(
+    client: Client, delivery: DeliveryConfig, engine: Engine, stop: asyncio.Event
+) -> None:
+    """Now and then, start the delivery of any message left queued without one."""
+    while not stop.is_set():
+        try:
+            started = await sweep_stranded(client, delivery, engine)
+            if started:
+                log.info("started the delivery of %d stranded messages", started)
+        except Exception:
+            log.exception("the delivery sweep failed; it runs again shortly")
+        try:
+            await asyncio.wait_for(stop.wait(), SWEEP_EVERY_SECONDS)
+        except TimeoutError:
+            pass
+
+
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     settings = get_settings()
@@ -104,6 +127,7 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    delivery = delivery_config(settings)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         worker = build_worker(
             client,
@@ -111,14 +135,16 @@ async def main() -> None:
             settings.task_queue,
             settings.public_url,
             executor,
-            delivery=delivery_config(settings),
+            delivery=delivery,
         )
         log.info(
             "worker on task queue %s at %s", settings.task_queue, settings.resolved_temporal_address
         )
         async with worker:
+            sweeping = asyncio.create_task(sweep(client, delivery, engine, stop))
             await stop.wait()
             log.info("worker stopping")
+            await sweeping
     engine.dispose()
 
 

@@ -63,6 +63,9 @@ log = logging.getLogger("axis.delivery")
 # was lost (a crash mid-send) may be sent again there; elsewhere it stays unconfirmed.
 DEDUPLICATING_CHANNELS = frozenset({"sms"})
 MAX_CONCURRENT_STARTS = 64
+# A message queued this long without its delivery workflow is started by the sweep.
+STRANDED_AFTER = timedelta(minutes=2)
+SWEEP_EVERY_SECONDS = 60
 QUIET_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
@@ -206,6 +209,32 @@ async def start_deliveries(
     return len(rows)
 
 
+def stranded_keys(engine: Engine, older_than: timedelta, limit: int = 1000) -> list[str]:
+    """Messages still queued a while after they were recorded: their activity stopped between
+    recording them and starting their delivery (and was never retried, e.g. a workflow
+    terminated by hand)."""
+    cutoff = datetime.now(UTC) - older_than
+    with Session(engine) as session:
+        return list(
+            session.scalars(
+                select(Delivery.notification_key)
+                .where(
+                    Delivery.state == DeliveryState.QUEUED.value,
+                    Delivery.seq == 0,
+                    Delivery.updated_at < cutoff,
+                )
+                .order_by(Delivery.id)
+                .limit(limit)
+            )
+        )
+
+
+async def sweep_stranded(client: Client, config: DeliveryConfig, engine: Engine) -> int:
+    """Start the delivery of every stranded message; harmless for one already started."""
+    keys = await asyncio.to_thread(stranded_keys, engine, STRANDED_AFTER)
+    return await start_deliveries(client, config, keys, engine) if keys else 0
+
+
 def delivery_rows(
     config: DeliveryConfig, messages: Iterable[tuple[str, Person | None, str]]
 ) -> list[dict[str, Any]]:
@@ -234,7 +263,9 @@ def delivery_rows(
 
 
 class DeliveryActivities:
-    def __init__(self, engine: Engine, client: Client, config: DeliveryConfig) -> None:
+    def __init__(self, engine: Engine, client: Client | None, config: DeliveryConfig) -> None:
+        """`client` starts the office's notices and the digests; without one (driving the
+        send activity alone) neither happens."""
         self._engine = engine
         self._client = client
         self._config = config
@@ -533,7 +564,7 @@ class DeliveryActivities:
     async def record_dead_letter(self, request: DeadLetterInput) -> None:
         """Keep the undeliverable message and tell the steering office, once per key."""
         keys = await asyncio.to_thread(self._dead_letter, request)
-        if keys:
+        if keys and self._client is not None:
             await start_deliveries(self._client, self._config, keys, self._engine)
 
     def _dead_letter(self, request: DeadLetterInput) -> list[str]:
@@ -637,6 +668,8 @@ class DeliveryActivities:
     async def join_digest(self, request: JoinDigestInput) -> JoinDigestResult:
         """Add one message to its person's digest of the night, starting the digest if it is
         the first; a digest already sent takes nothing more (the message goes on its own)."""
+        if self._client is None:
+            return JoinDigestResult(joined=False)
         try:
             await self._client.start_workflow(
                 DigestWorkflow.run,

@@ -9,19 +9,19 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage, Message
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from activities.calendar import VIETNAM
-from activities.delivery import DeliveryConfig, delivery_config
+from activities.delivery import DeliveryConfig, delivery_config, sweep_stranded
 from activities.notifications import NotificationActivities
 from activities.records import RecordActivities
 from activities.rendering import Renderer
@@ -414,3 +414,47 @@ async def test_five_reminders_due_overnight_make_one_digest_at_seven(
     assert [f"Việc thứ {n}" in body for n in range(1, 6)] == [True] * 5
     assert body.count(f"{PUBLIC_URL}/a/") == 5
     assert Counter(d.state for d in deliveries(engine, keys).values()) == {"sent": 5}
+
+
+async def test_messages_recorded_but_never_started_are_swept_and_delivered_once(
+    time_env: WorkflowEnvironment,
+    engine: Engine,
+    smtp: SmtpSink,
+    task_queue: str,
+    executor: ThreadPoolExecutor,
+    tmp_path: Path,
+) -> None:
+    codes = communes(engine, 4, 3)
+    config = configure(tmp_path, task_queue, smtp=smtp)
+    now = await time_env.get_current_time()
+    request = store_directive(engine, codes, now, POLICY, deadline=now + timedelta(days=5))
+    RecordActivities(engine).plan_directive(request)
+    # The activity stopped after recording: no client, no delivery started.
+    await NotificationActivities(engine, Renderer(), PUBLIC_URL, None, config).record_notifications(
+        NotifyInput(
+            directive_id=request.directive_id,
+            communes=codes,
+            kind=NotificationKind.ISSUED,
+            step="rev-1",
+        )
+    )
+    with Session(engine) as session, session.begin():
+        keys = list(
+            session.scalars(
+                select(Notification.idempotency_key).where(
+                    Notification.directive_id == request.directive_id
+                )
+            )
+        )
+        assert await sweep_stranded(time_env.client, config, engine) == 0  # not stranded yet
+        session.execute(
+            update(Delivery)
+            .where(Delivery.notification_key.in_(keys))
+            .values(updated_at=datetime.now(UTC) - timedelta(minutes=10))
+        )
+    async with running_worker(time_env.client, engine, task_queue, executor, delivery=config):
+        assert await sweep_stranded(time_env.client, config, engine) == 3
+        results = await delivered(time_env, keys)
+        assert await sweep_stranded(time_env.client, config, engine) == 0
+    assert Counter(r.state.value for r in results) == {"sent": 3}
+    assert len(smtp.messages) == 3
