@@ -26,6 +26,11 @@ def test_every_recorded_path_is_present() -> None:
         "assignment-escalated-recalled",
         "assignment-extended-on-time",
         "assignment-reworked-accepted-late",
+        "delivery-dead-lettered",
+        "delivery-fallback-sent",
+        "delivery-in-digest",
+        "delivery-retried-sent",
+        "digest-sent",
         "directive-recalled",
     ]
 
