@@ -20,7 +20,7 @@ import uvicorn
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 
@@ -148,6 +148,15 @@ async def _zns_token(request: Request) -> JSONResponse:
     )
 
 
+async def _hook(request: Request) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    gateway.requests.append((request.url.path, dict(request.headers), await request.body()))
+    if gateway.scripted:
+        status, headers, answer = gateway.scripted.popleft()
+        return JSONResponse(answer, status_code=status, headers=headers)
+    return JSONResponse({"ok": True})
+
+
 @asynccontextmanager
 async def http_gateway() -> AsyncIterator[Gateway]:
     """One server answering as both ZNS (send and OAuth) and eSMS."""
@@ -158,6 +167,7 @@ async def http_gateway() -> AsyncIterator[Gateway]:
             ),
             Route("/message/template", _zns_send, methods=["POST"]),
             Route("/v4/oa/access_token", _zns_token, methods=["POST"]),
+            Route("/hook", _hook, methods=["POST"]),
         ]
     )
     gateway = Gateway()
