@@ -301,8 +301,11 @@ class DeliveryActivities:
         key = hashlib.sha256(f"{request.notification_key}|{request.channel}".encode()).hexdigest()
         idempotency_key = f"axis-{key[:40]}"
         now = datetime.now(UTC)
+        # The workflow's clock decides the day: a day waited out durably is a new day.
+        zone = timezone(timedelta(minutes=request.utc_offset_minutes))
+        day = (request.at or now).astimezone(zone).date().isoformat()
         with Session(self._engine) as session, session.begin():
-            if request.daily_cap > 0 and self._capped(session, request, now):
+            if request.daily_cap > 0 and self._capped(session, request, day):
                 return SendOutcome(SendStatus.CAPPED, detail="daily cap reached")
             row = session.scalar(
                 select(OutboxEntry)
@@ -321,6 +324,7 @@ class DeliveryActivities:
                         status="sending",
                         attempts=1,
                         idempotency_key=idempotency_key,
+                        local_day=day,
                         updated_at=now,
                     )
                 )
@@ -341,9 +345,8 @@ class DeliveryActivities:
             row.updated_at = now
             return row.idempotency_key
 
-    def _capped(self, session: Session, request: SendInput, now: datetime) -> bool:
-        zone = timezone(timedelta(minutes=request.utc_offset_minutes))
-        midnight = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    def _capped(self, session: Session, request: SendInput, day: str) -> bool:
+        """Whether the person has had `daily_cap` messages on `day`."""
         already = session.scalar(
             select(OutboxEntry.id).where(
                 OutboxEntry.notification_key == request.notification_key,
@@ -352,11 +355,13 @@ class DeliveryActivities:
         )
         if already is not None:
             return False
+        # A send in flight counts too. Two claims at the same instant may both pass: the cap
+        # is a limit against noise, not a guarantee to the message.
         sent = session.scalar(
             select(func.count(OutboxEntry.id)).where(
                 OutboxEntry.person_id == request.person_id,
-                OutboxEntry.status == "sent",
-                OutboxEntry.sent_at >= midnight,
+                OutboxEntry.local_day == day,
+                OutboxEntry.status.in_(("sent", "sending")),
             )
         )
         return int(sent or 0) >= request.daily_cap

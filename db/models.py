@@ -276,7 +276,7 @@ class OutboxEntry(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         UniqueConstraint("notification_key", "channel"),
-        Index("ix_outbox_person_sent", "person_id", "sent_at"),
+        Index("ix_outbox_person_day", "person_id", "local_day"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -291,6 +291,9 @@ class OutboxEntry(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str] = mapped_column(String(500), default="")
     sent_at: Mapped[datetime | None] = mapped_column()
+    # The person's day (Vietnam) the send counts against for the daily cap, by the clock of
+    # the workflow that asked.
+    local_day: Mapped[str] = mapped_column(String(10), default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

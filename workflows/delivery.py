@@ -123,6 +123,7 @@ async def _send_over_channels(
                     state_keys=state_keys,
                     state_seq=progress.seq,
                     attempts=progress.attempts + 1,
+                    at=workflow.now(),
                 ),
                 start_to_close_timeout=SEND_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
@@ -133,7 +134,9 @@ async def _send_over_channels(
                 wake = next_local_time(policy, workflow.now(), policy.quiet_end_minutes or 0)
                 if wake <= workflow.now():
                     wake += timedelta(days=1)
-                await _set_state(progress, state_keys, DeliveryState.QUEUED, detail="daily cap")
+                await _set_state(
+                    progress, state_keys, DeliveryState.HELD_DAILY_CAP, detail=outcome.detail
+                )
                 await workflow.sleep(wake - workflow.now())
                 continue
             tries += 1

@@ -20,6 +20,8 @@ class DeliveryState(StrEnum):
     DEAD_LETTERED = "dead_lettered"
     # None of the person's channels is configured on this installation.
     NO_CHANNEL = "no_channel"
+    # The person's daily cap is reached: the message goes the next day.
+    HELD_DAILY_CAP = "held_daily_cap"
 
 
 class SendStatus(StrEnum):
@@ -81,6 +83,8 @@ class SendInput:
     state_keys: list[str] = field(default_factory=list)
     state_seq: int = 0
     attempts: int = 0
+    # The workflow's time when it asked: the day the daily cap counts.
+    at: datetime | None = None
 
 
 @dataclass

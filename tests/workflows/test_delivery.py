@@ -458,3 +458,43 @@ async def test_messages_recorded_but_never_started_are_swept_and_delivered_once(
         assert await sweep_stranded(time_env.client, config, engine) == 0
     assert Counter(r.state.value for r in results) == {"sent": 3}
     assert len(smtp.messages) == 3
+
+
+async def test_past_the_daily_cap_a_message_waits_for_the_next_morning(
+    time_env: WorkflowEnvironment,
+    engine: Engine,
+    smtp: SmtpSink,
+    task_queue: str,
+    executor: ThreadPoolExecutor,
+    tmp_path: Path,
+) -> None:
+    (code,) = communes(engine, 7, 1)
+    (leader,) = leader_emails(engine, [code])
+    config = configure(tmp_path, task_queue, smtp=smtp, quiet_hours="21:00-07:00")
+    config.policy.daily_cap = 2
+    now = (await time_env.get_current_time()).astimezone(VIETNAM)
+    ten_am = now.replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    await time_env.sleep(ten_am - now)
+    keys: list[str] = []
+    async with running_worker(time_env.client, engine, task_queue, executor, delivery=config):
+        for n in range(3):
+            keys += await record(time_env, engine, config, [code], title=f"Giới hạn {n + 1}")
+            await time_env.sleep(timedelta(minutes=10))
+        await time_env.sleep(timedelta(hours=2))
+        assert len(smtp.to(leader)) == 2
+        assert [d.state for d in deliveries(engine, keys[2:]).values()] == ["held_daily_cap"]
+        next_morning = ten_am.replace(hour=7) + timedelta(days=1)
+        results = await delivered(
+            time_env, keys, within=next_morning + timedelta(minutes=1) - ten_am
+        )
+        third = await time_env.client.get_workflow_handle(delivery_workflow_id(keys[2])).describe()
+    assert [r.state.value for r in results] == ["sent"] * 3
+    assert [m["Subject"].split("]")[1].split("—")[0].strip() for m in smtp.to(leader)] == [
+        "Giới hạn 1",
+        "Giới hạn 2",
+        "Giới hạn 3",
+    ]
+    assert third.close_time is not None
+    assert third.close_time.astimezone(VIETNAM).strftime("%d %H:%M") == next_morning.strftime(
+        "%d %H:%M"
+    )
