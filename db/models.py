@@ -253,6 +253,8 @@ class Delivery(Base):
     key, written by the delivery workflow's activities in the order of its own sequence."""
 
     __tablename__ = "deliveries"
+    # The sweep looks for messages still queued.
+    __table_args__ = (Index("ix_deliveries_state_seq", "state", "seq"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     notification_key: Mapped[str] = mapped_column(String(200), unique=True)

@@ -55,6 +55,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deliveries")),
         sa.UniqueConstraint("notification_key", name=op.f("uq_deliveries_notification_key")),
     )
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.create_index("ix_deliveries_state_seq", ["state", "seq"], unique=False)
     op.create_table(
         "outbox",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -89,6 +91,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outbox_person_day")
 
     op.drop_table("outbox")
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_deliveries_state_seq")
     op.drop_table("deliveries")
     op.drop_table("used_links")
     op.drop_table("dead_letters")
