@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.client import Client
@@ -36,7 +38,11 @@ from workflows.directive import DirectiveWorkflow
 
 # Database activities run in threads; 102 assignments record at once during a fan-out.
 ACTIVITY_THREADS = 64
-WORKFLOWS = [DirectiveWorkflow, AssignmentWorkflow, DeliveryWorkflow, DigestWorkflow]
+DELIVERY_WORKFLOWS = [DeliveryWorkflow, DigestWorkflow]
+WORKFLOWS = [DirectiveWorkflow, AssignmentWorkflow, *DELIVERY_WORKFLOWS]
+# Messages go out from a task queue of their own: a wave of sends never queues up in front of
+# an acknowledgement's update.
+DELIVERY_QUEUE_SUFFIX = "-delivery"
 # A stopping worker lets the sends in flight finish and record their outcome: an SMTP send cut
 # off halfway would otherwise stay unconfirmed and never be sent again.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
@@ -53,37 +59,69 @@ def build_worker(
     **options: object,
 ) -> Worker:
     """Options go to the Worker, but for `delivery` (a DeliveryConfig), which defaults to what
-    the AXIS_* settings configure."""
+    the AXIS_* settings configure. Delivery runs on this worker's task queue too, unless the
+    config names a queue of its own (then `build_delivery_worker` serves it)."""
     delivery = options.pop("delivery", None)
     assert delivery is None or isinstance(delivery, DeliveryConfig)
     if delivery is None:
         delivery = delivery_config(get_settings(), task_queue)
-    delivery.task_queue = task_queue
+    if not delivery.task_queue or delivery.task_queue == task_queue:
+        delivery.task_queue = task_queue
+        own_queue = False
+    else:
+        own_queue = True
     records = RecordActivities(engine)
     notifications = NotificationActivities(engine, Renderer(), public_url, client, delivery)
-    sending = DeliveryActivities(engine, client, delivery)
     fan_out = FanOutActivities(client)
     options.setdefault("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN)
+    activities: list[Callable[..., Any]] = [
+        records.plan_directive,
+        records.record_assignment,
+        records.record_amendment,
+        records.set_directive_status,
+        notifications.record_notifications,
+        fan_out.start_assignments,
+        fan_out.relay_change,
+    ]
+    workflows: list[type] = [DirectiveWorkflow, AssignmentWorkflow]
+    if not own_queue:
+        activities += delivery_activities(engine, client, delivery)
+        workflows += DELIVERY_WORKFLOWS
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=WORKFLOWS,
-        activities=[
-            records.plan_directive,
-            records.record_assignment,
-            records.record_amendment,
-            records.set_directive_status,
-            notifications.record_notifications,
-            fan_out.start_assignments,
-            fan_out.relay_change,
-            sending.send_message,
-            sending.set_delivery_state,
-            sending.record_dead_letter,
-            sending.join_digest,
-        ],
+        workflows=workflows,
+        activities=activities,
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
         **options,  # type: ignore[arg-type]
+    )
+
+
+def delivery_activities(
+    engine: Engine, client: Client, delivery: DeliveryConfig
+) -> list[Callable[..., Any]]:
+    sending = DeliveryActivities(engine, client, delivery)
+    return [
+        sending.send_message,
+        sending.set_delivery_state,
+        sending.record_dead_letter,
+        sending.join_digest,
+    ]
+
+
+def build_delivery_worker(
+    client: Client, engine: Engine, executor: ThreadPoolExecutor, delivery: DeliveryConfig
+) -> Worker:
+    """The worker of delivery's own task queue: its workflows and activities only."""
+    return Worker(
+        client,
+        task_queue=delivery.task_queue,
+        workflows=DELIVERY_WORKFLOWS,
+        activities=delivery_activities(engine, client, delivery),
+        activity_executor=executor,
+        max_concurrent_activities=ACTIVITY_THREADS,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
 
@@ -127,7 +165,7 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    delivery = delivery_config(settings)
+    delivery = delivery_config(settings, settings.task_queue + DELIVERY_QUEUE_SUFFIX)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         worker = build_worker(
             client,
@@ -137,10 +175,14 @@ async def main() -> None:
             executor,
             delivery=delivery,
         )
+        sender = build_delivery_worker(client, engine, executor, delivery)
         log.info(
-            "worker on task queue %s at %s", settings.task_queue, settings.resolved_temporal_address
+            "worker on task queues %s and %s at %s",
+            settings.task_queue,
+            delivery.task_queue,
+            settings.resolved_temporal_address,
         )
-        async with worker:
+        async with worker, sender:
             sweeping = asyncio.create_task(sweep(client, delivery, engine, stop))
             await stop.wait()
             log.info("worker stopping")
