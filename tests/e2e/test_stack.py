@@ -6,10 +6,7 @@ more, the others get exactly what the policy says. Then Ctrl-C stops every proce
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -17,14 +14,12 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,37 +32,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Mailbox:
-    """An SMTP server on loopback (aiosmtpd) that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
-        raw = envelope.content if isinstance(envelope.content, bytes) else b""
-        parsed = email.message_from_bytes(raw, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(parsed)
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in list(self.messages) if m["To"] == address]
-
-
-@pytest.fixture(scope="module")
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, mailbox: tuple[Mailbox, int]) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("stack")
-    port = free_port()
+@contextmanager
+def running_stack(data: Path, **extra_env: str) -> Iterator[str]:
+    """`python run.py` with an empty data directory on free ports; yields the API's address
+    once /healthz answers, then stops it with Ctrl-C and checks nothing is left running."""
+    port = int(extra_env.pop("AXIS_PORT", None) or free_port())
     env = {k: v for k, v in os.environ.items() if not k.startswith("AXIS_")}
     env.update(
         AXIS_HOST="127.0.0.1",
@@ -75,11 +44,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, mailbox: tuple[Mailbox, int]
         AXIS_TEMPORAL_PORT=str(free_port()),
         AXIS_DATA_DIR=str(data),
         AXIS_ADMIN_TOKEN=TOKEN,
-        # Messages go out at once, to the SMTP server on loopback; links on the API's address.
-        AXIS_QUIET_HOURS="",
-        AXIS_SMTP_HOST="127.0.0.1",
-        AXIS_SMTP_PORT=str(mailbox[1]),
-        AXIS_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        **extra_env,
     )
     log = (data / "run.log").open("w")
     process = subprocess.Popen(
@@ -109,6 +74,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, mailbox: tuple[Mailbox, int]
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_stack(tmp_path_factory.mktemp("stack")) as base:
+        yield base
 
 
 @pytest.fixture
@@ -241,70 +212,3 @@ async def test_a_directive_on_the_live_stack_reminds_and_escalates_exactly_as_it
     }
     rows = (await http.get(base)).json()["data"]
     assert Counter(r["escalation_level"] for r in rows) == {0: 10, 2: 92}
-
-
-async def test_the_stack_emails_a_directives_messages_and_a_reminder_link_acknowledges_once(
-    http: httpx.AsyncClient, stack: str, mailbox: tuple[Mailbox, int]
-) -> None:
-    box, _ = mailbox
-    codes = ["24121", "24133", "24175"]
-    deadline = datetime.now(UTC) + timedelta(seconds=30)
-    issued = await http.post(
-        "/api/v1/directives",
-        json={
-            "title": "Kiểm tra hộp thư công vụ",
-            "body": "Mỗi xã, phường kiểm tra và xác nhận.",
-            "communes": codes,
-            "deadline": deadline.isoformat(),
-            "reminder_offsets": ["PT20S"],
-            "escalation": [],
-        },
-        headers={"Idempotency-Key": "e2e-mail"},
-    )
-    assert issued.status_code == 201, issued.text
-    directive_id = issued.json()["id"]
-    leaders = {code: f"lanh-dao-{code}@example.invalid" for code in codes}
-
-    def titled(code: str, prefix: str) -> list[EmailMessage]:
-        return [
-            m
-            for m in box.to(leaders[code])
-            if "Kiểm tra hộp thư công vụ" in m["Subject"] and m["Subject"].startswith(prefix)
-        ]
-
-    async def reminded() -> bool:
-        return all(len(titled(code, "[Nhắc hạn]")) == 1 for code in codes)
-
-    await eventually(reminded, 60, "a reminder by email for each of the three communes")
-    assert [len(titled(code, "[Chỉ đạo]")) for code in codes] == [1, 1, 1]
-    assert len({m["Message-ID"] for code in codes for m in titled(code, "[")}) == 6
-
-    (reminder,) = titled("24133", "[Nhắc hạn]")
-    match = re.search(re.escape(stack) + r"/a/\S+", str(reminder.get_content()))
-    assert match is not None, reminder.get_content()
-    link = match.group(0)
-    async with httpx.AsyncClient(timeout=30) as person:
-        opened = await person.get(link)
-        assert opened.status_code == 200
-        assert "Xác nhận đã nhận nhiệm vụ" in opened.text
-        clicked = await person.post(link)
-        assert clicked.status_code == 200
-        assert "Đã xác nhận" in clicked.text
-        twice = await person.post(link)
-        assert twice.status_code == 409
-        assert "Liên kết đã được sử dụng" in twice.text
-    base = f"/api/v1/directives/{directive_id}/assignments"
-    detail = (await http.get(f"{base}/24133")).json()
-    assert detail["status"] == "acknowledged"
-    assert [e["kind"] for e in detail["events"]].count("acknowledged") == 1
-    others = [(await http.get(f"{base}/{code}")).json()["status"] for code in ("24121", "24175")]
-    assert others == ["notified", "notified"]
-
-    shown = (await http.get("/api/v1/notifications", params={"directive_id": directive_id})).json()[
-        "data"
-    ]
-    leader_rows = [n for n in shown if n["recipient_role"] == "commune_leader"]
-    assert len(leader_rows) == 6
-    assert {(n["delivery_state"], n["delivery_channel"]) for n in leader_rows} == {
-        ("sent", "email")
-    }
