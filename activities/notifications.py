@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.client import Client
 
+from activities.delivery import DeliveryConfig, delivery_rows, start_deliveries
 from activities.links import AckLink, link_id_for, link_url
 from activities.rendering import Renderer
 from db.models import (
@@ -35,9 +36,6 @@ from workflows.types import (
     NotifyResult,
     Role,
 )
-
-if TYPE_CHECKING:
-    from activities.delivery import DeliveryConfig
 
 # The status of a message this stage only records; delivery adds queued / sent / failed.
 RECORDED = "recorded"
@@ -97,8 +95,6 @@ class NotificationActivities:
         and starting loses nothing."""
         result, keys = await asyncio.to_thread(self._record, request)
         if self._client is not None and self._delivery is not None and keys:
-            from activities.delivery import start_deliveries
-
             await start_deliveries(self._client, self._delivery, keys, self._engine)
         return result
 
@@ -164,8 +160,6 @@ class NotificationActivities:
                     )
                 )
                 if self._delivery is not None:
-                    from activities.delivery import delivery_rows
-
                     states = delivery_rows(
                         self._delivery, ((key, p, links[key]) for key, _, p in fresh)
                     )
