@@ -63,6 +63,8 @@ log = logging.getLogger("axis.delivery")
 # was lost (a crash mid-send) may be sent again there; elsewhere it stays unconfirmed.
 DEDUPLICATING_CHANNELS = frozenset({"sms"})
 MAX_CONCURRENT_STARTS = 64
+# Where eSMS reports what became of an SMS (api/routes/callbacks.py).
+ESMS_CALLBACK_PATH = "/api/v1/callbacks/esms"
 # A message queued this long without its delivery workflow is started by the sweep.
 STRANDED_AFTER = timedelta(minutes=2)
 SWEEP_EVERY_SECONDS = 60
@@ -130,6 +132,7 @@ def delivery_config(settings: Settings, task_queue: str | None = None) -> Delive
                 secret_key=settings.esms_secret_key,
                 brandname=settings.esms_brandname,
                 sandbox=settings.esms_sandbox,
+                callback_url=f"{settings.public_url.rstrip('/')}{ESMS_CALLBACK_PATH}",
             )
         ),
         "zalo": ZnsChannel(

@@ -23,7 +23,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import services
 from api.deps import TemporalGateway, hash_token
 from api.limits import BodyLimitMiddleware
-from api.routes import assignments, directives, links, notifications, previews, reference, tokens
+from api.routes import (
+    assignments,
+    callbacks,
+    directives,
+    links,
+    notifications,
+    previews,
+    reference,
+    tokens,
+)
 from api.schemas import Health
 from config import Settings, get_settings
 from db.engine import make_async_engine
@@ -153,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     v1 = APIRouter(prefix="/api/v1")
     v1.include_router(previews.router)
+    v1.include_router(callbacks.router)
     for module in (reference, tokens, directives, assignments, notifications):
         v1.include_router(module.router)
     v1.include_router(assignments.inbox)

@@ -296,6 +296,8 @@ class OutboxEntry(Base):
     # The person's day (Vietnam) the send counts against for the daily cap, by the clock of
     # the workflow that asked.
     local_day: Mapped[str] = mapped_column(String(10), default="")
+    # What the provider reported later (eSMS: delivered, rejected, waiting).
+    provider_status: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

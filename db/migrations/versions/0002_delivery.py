@@ -70,6 +70,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.String(length=500), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("local_day", sa.String(length=10), nullable=False),
+        sa.Column("provider_status", sa.String(length=16), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["person_id"], ["people.id"], name=op.f("fk_outbox_person_id_people")
