@@ -64,7 +64,7 @@ def build_worker(
     delivery = options.pop("delivery", None)
     assert delivery is None or isinstance(delivery, DeliveryConfig)
     if delivery is None:
-        delivery = delivery_config(get_settings(), task_queue)
+        delivery = delivery_config(get_settings(), task_queue, engine)
     if not delivery.task_queue or delivery.task_queue == task_queue:
         delivery.task_queue = task_queue
         own_queue = False
@@ -165,7 +165,7 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    delivery = delivery_config(settings, settings.task_queue + DELIVERY_QUEUE_SUFFIX)
+    delivery = delivery_config(settings, settings.task_queue + DELIVERY_QUEUE_SUFFIX, engine)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         worker = build_worker(
             client,

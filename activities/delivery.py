@@ -105,7 +105,10 @@ class DeliveryConfig:
         return [n for n in names if n in self.channels and self.channels[n].configured]
 
 
-def delivery_config(settings: Settings, task_queue: str | None = None) -> DeliveryConfig:
+def delivery_config(
+    settings: Settings, task_queue: str | None = None, engine: Engine | None = None
+) -> DeliveryConfig:
+    """With `engine`, the ZNS tokens are shared by every worker through the database."""
     start, end = parse_quiet_hours(settings.quiet_hours)
     policy = DeliveryPolicy(
         quiet_start_minutes=start,
@@ -144,7 +147,8 @@ def delivery_config(settings: Settings, task_queue: str | None = None) -> Delive
                 refresh_token=settings.zns_refresh_token,
                 templates=parse_templates(settings.zns_templates),
                 state_file=settings.data_dir / "zns-token.json",
-            )
+            ),
+            engine=engine,
         ),
     }
     return DeliveryConfig(

@@ -322,3 +322,16 @@ class UsedLink(Base):
     directive_id: Mapped[int] = mapped_column(Integer)
     commune_code: Mapped[str] = mapped_column(String(8))
     used_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProviderToken(Base):
+    """A gateway's current access token and its single-use refresh token, shared by every
+    worker: a refresh happens under this row's lock, once."""
+
+    __tablename__ = "provider_tokens"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text, default="")
+    refresh_token: Mapped[str] = mapped_column(Text, default="")
+    expires_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

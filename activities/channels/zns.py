@@ -10,10 +10,13 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from activities.channels.base import (
     Outcome,
@@ -22,12 +25,15 @@ from activities.channels.base import (
     international_phone,
     retry_after,
 )
+from db.models import ProviderToken
+from db.upsert import insert_ignoring_duplicates
 
 SEND_PATH = "/message/template"
 TOKEN_PATH = "/v4/oa/access_token"
 TIMEOUT_SECONDS = 20.0
 # Refresh this long before the access token expires.
 REFRESH_AHEAD_SECONDS = 600
+TOKEN_ROW = "zns"
 TOKEN_INVALID = -124
 # The person cannot receive it, or refused it: the next channel.
 RECIPIENT_CODES = {-108, -114, -118, -119, -139, -141}
@@ -58,11 +64,16 @@ def parse_templates(value: str) -> dict[str, str]:
 
 class ZnsTokens:
     """The one place access tokens are refreshed: under a lock, ahead of expiry, and the new
-    single-use refresh token written down before it is used."""
+    single-use refresh token written down before it is used. With an engine the lock is the
+    `provider_tokens` row, shared by every worker process; without one (a single process)
+    the tokens live in `state_file`."""
 
-    def __init__(self, settings: ZnsSettings, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, settings: ZnsSettings, http: httpx.AsyncClient, engine: Engine | None = None
+    ) -> None:
         self._settings = settings
         self._http = http
+        self._engine = engine
         self._lock = asyncio.Lock()
         self._access: str | None = None
         self._expires_at = 0.0
@@ -79,9 +90,61 @@ class ZnsTokens:
             fresh = time.time() < self._expires_at - REFRESH_AHEAD_SECONDS
             if self._access and fresh and self._access != stale:
                 return self._access
+            if self._engine is not None:
+                access, self._expires_at = await asyncio.to_thread(self._refresh_in_database, stale)
+                self._access = access
+                return access
             await self._refresh_now()
             assert self._access is not None
             return self._access
+
+    def _refresh_in_database(self, stale: str | None) -> tuple[str, float]:
+        """Under the row's lock: the token another worker refreshed, or a refresh of ours."""
+        assert self._engine is not None
+        s = self._settings
+        now = datetime.now(UTC)
+        with Session(self._engine) as session, session.begin():
+            # Writing first takes SQLite's write lock; PostgreSQL locks the row below.
+            session.execute(
+                insert_ignoring_duplicates(
+                    ProviderToken.__table__,  # type: ignore[arg-type]
+                    self._engine.dialect.name,
+                    [
+                        {
+                            "name": TOKEN_ROW,
+                            "access_token": "",
+                            "refresh_token": s.refresh_token or "",
+                            "expires_at": now,
+                            "updated_at": now,
+                        }
+                    ],
+                )
+            )
+            row = session.scalar(
+                select(ProviderToken).where(ProviderToken.name == TOKEN_ROW).with_for_update()
+            )
+            assert row is not None
+            ahead = timedelta(seconds=REFRESH_AHEAD_SECONDS)
+            if row.access_token and row.access_token != stale and row.expires_at - ahead > now:
+                return row.access_token, row.expires_at.timestamp()
+            answer = httpx.post(
+                s.oauth_url.rstrip("/") + TOKEN_PATH,
+                data={
+                    "refresh_token": row.refresh_token,
+                    "app_id": s.app_id or "",
+                    "grant_type": "refresh_token",
+                },
+                headers={"secret_key": s.secret_key or ""},
+                timeout=TIMEOUT_SECONDS,
+            )
+            result = answer.json()
+            if "access_token" not in result:
+                raise RuntimeError(f"ZNS token refresh refused: {result}")
+            row.access_token = str(result["access_token"])
+            row.refresh_token = str(result["refresh_token"])
+            row.expires_at = now + timedelta(seconds=float(result.get("expires_in", 90000)))
+            row.updated_at = now
+            return row.access_token, row.expires_at.timestamp()
 
     async def _refresh_now(self) -> None:
         s = self._settings
@@ -115,10 +178,15 @@ class ZnsTokens:
 class ZnsChannel:
     name = "zalo"
 
-    def __init__(self, settings: ZnsSettings, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: ZnsSettings,
+        http: httpx.AsyncClient | None = None,
+        engine: Engine | None = None,
+    ) -> None:
         self._settings = settings
         self._http = http or httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False)
-        self.tokens = ZnsTokens(settings, self._http)
+        self.tokens = ZnsTokens(settings, self._http, engine)
 
     @property
     def configured(self) -> bool:

@@ -3,6 +3,7 @@ server (aiosmtpd) and an HTTP server answering as ZNS and eSMS do. Called twice,
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from activities.notifications import NotificationActivities
 from activities.records import RecordActivities
 from activities.rendering import Renderer
 from config import Settings
+from db.engine import make_engine
 from db.models import Delivery, Notification, OutboxEntry
 from tests.conftest import PUBLIC_URL
 from tests.factories import store_directive
@@ -244,3 +246,32 @@ def _deliveries(engine: Engine, keys: list[str]) -> list[Delivery]:
                 .order_by(Delivery.notification_key)
             )
         )
+
+
+async def test_two_workers_sharing_the_database_refresh_the_zns_token_once(
+    scratch_database_url: str, gateway: Gateway
+) -> None:
+    engine = make_engine(scratch_database_url)
+    settings = ZnsSettings(
+        base_url=gateway.base_url,
+        oauth_url=gateway.base_url,
+        app_id="app",
+        secret_key="zns-secret",
+        refresh_token="refresh-1",
+        templates={"issued": "1001"},
+    )
+    try:
+        # Two processes' channels, neither with a token yet, sending at the same moment.
+        first, second = ZnsChannel(settings, engine=engine), ZnsChannel(settings, engine=engine)
+        results = await asyncio.gather(
+            *(c.send(message(f"k{n}-{i}")) for n in range(3) for i, c in enumerate((first, second)))
+        )
+        assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 6
+        assert (gateway.refreshes, gateway.refused_refreshes) == (1, 0)
+        # Zalo retires the token: one refresh again, with the refresh token the first gave.
+        gateway.access_token = "expired-by-zalo"
+        again = await asyncio.gather(first.send(message("x1")), second.send(message("x2")))
+        assert [r.outcome for r in again] == [Outcome.ACCEPTED] * 2
+        assert (gateway.refreshes, gateway.refused_refreshes) == (2, 0)
+    finally:
+        engine.dispose()
