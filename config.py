@@ -42,6 +42,40 @@ class Settings(BaseSettings):
     # carry (comma-separated); unset accepts POSTs without a key, as the public form does.
     open311_jurisdiction: str = "daklak.gov.vn"
     open311_api_keys: str | None = None
+    # Delivery (see activities/delivery.py). A channel without its settings is skipped.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "Ban Chi dao <no-reply@axis.invalid>"
+    # Unset: STARTTLS when the server offers it; true: required; false: never.
+    smtp_starttls: bool | None = None
+    zns_base_url: str = "https://business.openapi.zalo.me"
+    zns_oauth_url: str = "https://oauth.zaloapp.com"
+    zns_app_id: str | None = None
+    zns_secret_key: str | None = None
+    zns_refresh_token: str | None = None
+    # kind=template id pairs, e.g. "issued=643118,reminder=643119"
+    zns_templates: str = ""
+    esms_base_url: str = "https://rest.esms.vn"
+    esms_api_key: str | None = None
+    esms_secret_key: str | None = None
+    esms_brandname: str = ""
+    esms_sandbox: bool = False
+    # Asia/Ho_Chi_Minh, "HH:MM-HH:MM"; empty turns quiet hours off.
+    quiet_hours: str = "21:00-07:00"
+    # Kinds that wait for the person's digest during quiet hours; the others go out when
+    # quiet hours end, one by one.
+    digest_kinds: str = "reminder,overdue,returned,extension_decided"
+    # When a digest goes out (Vietnam time); defaults to the end of quiet hours.
+    digest_time: str | None = None
+    # Messages to one person per day at most (escalations are never held back).
+    daily_cap: int = 20
+    # Signing keys of acknowledgement links, newest first, comma-separated; unset: one is made
+    # and kept under data_dir.
+    link_keys: str | None = None
+    # How long after the deadline a link still works.
+    link_grace_days: int = 7
 
     @property
     def resolved_database_url(self) -> str:

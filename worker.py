@@ -10,12 +10,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.delivery import (
+    SWEEP_EVERY_SECONDS,
+    DeliveryActivities,
+    DeliveryConfig,
+    delivery_config,
+    sweep_stranded,
+)
 from activities.fanout import FanOutActivities
 from activities.notifications import NotificationActivities
 from activities.obligations import ObligationActivities
@@ -25,6 +35,7 @@ from activities.rendering import Renderer
 from config import Settings, get_settings
 from db.engine import make_engine
 from workflows.assignment import AssignmentWorkflow
+from workflows.delivery import DeliveryWorkflow, DigestWorkflow
 from workflows.directive import DirectiveWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.feedback import FeedbackWorkflow
@@ -32,13 +43,21 @@ from workflows.obligation import ObligationPeriodWorkflow
 
 # Database activities run in threads; 102 assignments record at once during a fan-out.
 ACTIVITY_THREADS = 64
-WORKFLOWS = [
+DELIVERY_WORKFLOWS = [DeliveryWorkflow, DigestWorkflow]
+CORE_WORKFLOWS = [
     DirectiveWorkflow,
     AssignmentWorkflow,
     DossierWorkflow,
     FeedbackWorkflow,
     ObligationPeriodWorkflow,
 ]
+WORKFLOWS = [*CORE_WORKFLOWS, *DELIVERY_WORKFLOWS]
+# Messages go out from a task queue of their own: a wave of sends never queues up in front of
+# an acknowledgement's update.
+DELIVERY_QUEUE_SUFFIX = "-delivery"
+# A stopping worker lets the sends in flight finish and record their outcome: an SMTP send cut
+# off halfway would otherwise stay unconfirmed and never be sent again.
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 log = logging.getLogger("axis.worker")
 
@@ -51,35 +70,80 @@ def build_worker(
     executor: ThreadPoolExecutor,
     **options: object,
 ) -> Worker:
+    """Options go to the Worker, but for `delivery` (a DeliveryConfig), which defaults to what
+    the AXIS_* settings configure. Delivery runs on this worker's task queue too, unless the
+    config names a queue of its own (then `build_delivery_worker` serves it)."""
+    delivery = options.pop("delivery", None)
+    assert delivery is None or isinstance(delivery, DeliveryConfig)
+    if delivery is None:
+        delivery = delivery_config(get_settings(), task_queue, engine)
+    if not delivery.task_queue or delivery.task_queue == task_queue:
+        delivery.task_queue = task_queue
+        own_queue = False
+    else:
+        own_queue = True
     records = RecordActivities(engine)
-    notifications = NotificationActivities(engine, Renderer(), public_url)
+    notifications = NotificationActivities(engine, Renderer(), public_url, client, delivery)
     fan_out = FanOutActivities(client)
     procedures = ProcedureActivities(engine, Renderer(), public_url)
     obligations = ObligationActivities(engine)
+    options.setdefault("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN)
+    activities: list[Callable[..., Any]] = [
+        records.plan_directive,
+        records.record_assignment,
+        records.record_amendment,
+        records.set_directive_status,
+        notifications.record_notifications,
+        fan_out.start_assignments,
+        fan_out.relay_change,
+        procedures.record_dossier,
+        procedures.dossier_resumed_due,
+        procedures.dossier_appointment,
+        procedures.record_case_notifications,
+        procedures.route_feedback,
+        procedures.record_feedback,
+        obligations.open_obligation_period,
+        obligations.close_obligation_period,
+    ]
+    workflows: list[type] = list(CORE_WORKFLOWS)
+    if not own_queue:
+        activities += delivery_activities(engine, client, delivery)
+        workflows += DELIVERY_WORKFLOWS
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=WORKFLOWS,
-        activities=[
-            records.plan_directive,
-            records.record_assignment,
-            records.record_amendment,
-            records.set_directive_status,
-            notifications.record_notifications,
-            fan_out.start_assignments,
-            fan_out.relay_change,
-            procedures.record_dossier,
-            procedures.dossier_resumed_due,
-            procedures.dossier_appointment,
-            procedures.record_case_notifications,
-            procedures.route_feedback,
-            procedures.record_feedback,
-            obligations.open_obligation_period,
-            obligations.close_obligation_period,
-        ],
+        workflows=workflows,
+        activities=activities,
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
         **options,  # type: ignore[arg-type]
+    )
+
+
+def delivery_activities(
+    engine: Engine, client: Client, delivery: DeliveryConfig
+) -> list[Callable[..., Any]]:
+    sending = DeliveryActivities(engine, client, delivery)
+    return [
+        sending.send_message,
+        sending.set_delivery_state,
+        sending.record_dead_letter,
+        sending.join_digest,
+    ]
+
+
+def build_delivery_worker(
+    client: Client, engine: Engine, executor: ThreadPoolExecutor, delivery: DeliveryConfig
+) -> Worker:
+    """The worker of delivery's own task queue: its workflows and activities only."""
+    return Worker(
+        client,
+        task_queue=delivery.task_queue,
+        workflows=DELIVERY_WORKFLOWS,
+        activities=delivery_activities(engine, client, delivery),
+        activity_executor=executor,
+        max_concurrent_activities=ACTIVITY_THREADS,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
 
@@ -97,6 +161,23 @@ async def connect(settings: Settings, attempts: int = 60) -> Client:
     raise AssertionError("unreachable")
 
 
+async def sweep(
+    client: Client, delivery: DeliveryConfig, engine: Engine, stop: asyncio.Event
+) -> None:
+    """Now and then, start the delivery of any message left queued without one."""
+    while not stop.is_set():
+        try:
+            started = await sweep_stranded(client, delivery, engine)
+            if started:
+                log.info("started the delivery of %d stranded messages", started)
+        except Exception:
+            log.exception("the delivery sweep failed; it runs again shortly")
+        try:
+            await asyncio.wait_for(stop.wait(), SWEEP_EVERY_SECONDS)
+        except TimeoutError:
+            pass
+
+
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     settings = get_settings()
@@ -106,14 +187,28 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    delivery = delivery_config(settings, settings.task_queue + DELIVERY_QUEUE_SUFFIX, engine)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
-        worker = build_worker(client, engine, settings.task_queue, settings.public_url, executor)
-        log.info(
-            "worker on task queue %s at %s", settings.task_queue, settings.resolved_temporal_address
+        worker = build_worker(
+            client,
+            engine,
+            settings.task_queue,
+            settings.public_url,
+            executor,
+            delivery=delivery,
         )
-        async with worker:
+        sender = build_delivery_worker(client, engine, executor, delivery)
+        log.info(
+            "worker on task queues %s and %s at %s",
+            settings.task_queue,
+            delivery.task_queue,
+            settings.resolved_temporal_address,
+        )
+        async with worker, sender:
+            sweeping = asyncio.create_task(sweep(client, delivery, engine, stop))
             await stop.wait()
             log.info("worker stopping")
+            await sweeping
     engine.dispose()
 
 

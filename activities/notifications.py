@@ -1,19 +1,27 @@
 """Recording notifications: render each message once per business key into the notifications
-table. Delivery over real channels reads from there; here the message is recorded."""
+table, then start its delivery (workflows/delivery.py) when the installation has a channel for
+its person. Issue and reminder messages to a commune leader carry a signed acknowledgement
+link."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from temporalio import activity
+from temporalio.client import Client
 
+from activities.delivery import DeliveryConfig, delivery_rows, start_deliveries
+from activities.links import AckLink, link_id_for, link_url
 from activities.rendering import Renderer
 from db.models import (
     PROVINCE_SCOPE,
     Assignment,
     Commune,
+    Delivery,
     Directive,
     Notification,
     Person,
@@ -21,7 +29,13 @@ from db.models import (
 )
 from db.upsert import insert_ignoring_duplicates
 from workflows import activity_names
-from workflows.types import CLOSED_STATUSES, NotifyInput, NotifyResult, Role
+from workflows.types import (
+    CLOSED_STATUSES,
+    NotificationKind,
+    NotifyInput,
+    NotifyResult,
+    Role,
+)
 
 # The status of a message this stage only records; delivery adds queued / sent / failed.
 RECORDED = "recorded"
@@ -38,6 +52,17 @@ CONTEXT_DEFAULTS: dict[str, Any] = {
     "comment": "",
     "granted": "false",
 }
+# Messages that ask a commune leader to acknowledge: they carry the one-click link.
+LINKED_KINDS = frozenset(
+    {
+        NotificationKind.ISSUED,
+        NotificationKind.REMINDER,
+        NotificationKind.OVERDUE,
+        NotificationKind.AMENDED,
+    }
+)
+# A link without a deadline to measure from (never the case once a directive is planned).
+LINK_LIFETIME_WITHOUT_DEADLINE = timedelta(days=90)
 
 
 def notification_key(
@@ -47,20 +72,37 @@ def notification_key(
 
 
 class NotificationActivities:
-    def __init__(self, engine: Engine, renderer: Renderer, public_url: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        renderer: Renderer,
+        public_url: str,
+        client: Client | None = None,
+        delivery: DeliveryConfig | None = None,
+    ) -> None:
         self._engine = engine
         self._renderer = renderer
         self._public_url = public_url.rstrip("/")
+        self._client = client
+        self._delivery = delivery
 
     @activity.defn(name=activity_names.RECORD_NOTIFICATIONS)
-    def record_notifications(self, request: NotifyInput) -> NotifyResult:
+    async def record_notifications(self, request: NotifyInput) -> NotifyResult:
         """Render and record one message per commune and recipient of the role. Each message
         has the key notify:{directive}:{commune}:{kind}:{step}:{person}; a second call with the
-        same input records nothing."""
+        same input records nothing, and starts the delivery of every queued message of its
+        keys again (harmless: one delivery workflow per key), so a crash between recording
+        and starting loses nothing."""
+        result, keys = await asyncio.to_thread(self._record, request)
+        if self._client is not None and self._delivery is not None and keys:
+            await start_deliveries(self._client, self._delivery, keys, self._engine)
+        return result
+
+    def _record(self, request: NotifyInput) -> tuple[NotifyResult, list[str]]:
         with Session(self._engine) as session:
             directive = session.get(Directive, request.directive_id)
             if directive is None:
-                return NotifyResult(recorded=0, already_recorded=0)
+                return NotifyResult(recorded=0, already_recorded=0), []
             targets = request.communes
             if request.only_open:
                 closed = set(
@@ -97,21 +139,75 @@ class NotificationActivities:
                     )
                 )
             )
-            rows = [
-                self._message(request, directive, communes[code], person, key)
+            fresh = [
+                (key, communes[code], person)
                 for key, (code, person) in keys.items()
                 if key not in existing
             ]
+            links = {key: self._link(request, directive, c, p, key) for key, c, p in fresh}
+            rows = [
+                self._message(request, directive, commune, person, key, links[key])
+                for key, commune, person in fresh
+            ]
         if rows:
+            dialect = self._engine.dialect.name
             with Session(self._engine) as session, session.begin():
                 session.execute(
                     insert_ignoring_duplicates(
                         Notification.__table__,  # type: ignore[arg-type]
-                        self._engine.dialect.name,
+                        dialect,
                         rows,
                     )
                 )
-        return NotifyResult(recorded=len(rows), already_recorded=len(existing))
+                if self._delivery is not None:
+                    states = delivery_rows(
+                        self._delivery, ((key, p, links[key]) for key, _, p in fresh)
+                    )
+                    if states:
+                        session.execute(
+                            insert_ignoring_duplicates(
+                                Delivery.__table__,  # type: ignore[arg-type]
+                                dialect,
+                                states,
+                            )
+                        )
+        with_person = [key for key, (_, person) in keys.items() if person is not None]
+        return NotifyResult(recorded=len(rows), already_recorded=len(existing)), with_person
+
+    def _link(
+        self,
+        request: NotifyInput,
+        directive: Directive,
+        commune: Commune,
+        person: Person | None,
+        key: str,
+    ) -> str:
+        """The signed acknowledgement link of an issue or reminder to a commune leader; it
+        expires when the deadline plus the grace period has passed."""
+        if (
+            self._delivery is None
+            or person is None
+            or request.to != Role.COMMUNE_LEADER
+            or request.kind not in LINKED_KINDS
+        ):
+            return ""
+        deadline = request.context.get("deadline")
+        base = (
+            datetime.fromisoformat(deadline)
+            if deadline
+            else directive.deadline or directive.issued_at + LINK_LIFETIME_WITHOUT_DEADLINE
+        )
+        return link_url(
+            self._public_url,
+            self._delivery.link_keys,
+            AckLink(
+                link_id=link_id_for(key),
+                directive_id=directive.id,
+                commune_code=commune.code,
+                content_revision=directive.content_revision,
+                expires_at=base + self._delivery.link_grace,
+            ),
+        )
 
     def _recipients(
         self, session: Session, role: Role, communes: list[str]
@@ -143,6 +239,7 @@ class NotificationActivities:
         commune: Commune,
         person: Person | None,
         key: str,
+        ack_link: str = "",
     ) -> dict[str, Any]:
         language = person.language if person else "vi"
         channel = person.channels.split(",")[0] if person else "email"
@@ -153,8 +250,8 @@ class NotificationActivities:
             "recipient": {"name": person.name if person else ""},
             "deadline": directive.deadline,
             "acknowledge_by": directive.acknowledge_by,
-            "link": f"{self._public_url}/api/v1/directives/{directive.id}"
-            f"/assignments/{commune.code}",
+            "link": ack_link
+            or f"{self._public_url}/api/v1/directives/{directive.id}/assignments/{commune.code}",
             **request.context,
         }
         message = self._renderer.render(request.kind, channel, language, context)

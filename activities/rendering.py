@@ -5,6 +5,7 @@ the subject, the rest the body. Rendering happens in activities only."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -56,6 +57,20 @@ def duration_text(seconds: int | str, language: str = DEFAULT_LANGUAGE) -> str:
     return " ".join(parts) or f"0 {units[3]}"
 
 
+def short_time(value: datetime | str) -> str:
+    """17:00 27/02: what an SMS has room for."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(VIETNAM).strftime("%H:%M %d/%m")
+
+
+def ascii_text(value: str) -> str:
+    """Vietnamese without diacritics: a brandname SMS in plain GSM text fits 160 characters
+    where a Unicode one fits 70."""
+    text = value.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch) and ch.isascii())
+
+
 class Renderer:
     def __init__(self, root: Path = TEMPLATES_DIR) -> None:
         self._env = SandboxedEnvironment(
@@ -68,6 +83,8 @@ class Renderer:
         )
         self._env.filters["local_time"] = local_time
         self._env.filters["duration_text"] = duration_text
+        self._env.filters["short_time"] = short_time
+        self._env.filters["ascii_text"] = ascii_text
 
     def render(
         self, kind: str, channel: str, language: str, context: dict[str, Any]

@@ -26,11 +26,14 @@ from api.limits import BodyLimitMiddleware
 from api.procedure_reconcile import resume_unstarted_cases
 from api.routes import (
     assignments,
+    callbacks,
     changes,
     directives,
     feedback,
+    links,
     notifications,
     open311,
+    previews,
     procedures,
     public,
     recurring,
@@ -201,6 +204,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     v1 = APIRouter(prefix="/api/v1")
+    v1.include_router(previews.router)
+    v1.include_router(callbacks.router)
     for module in (reference, tokens, directives, assignments, notifications):
         v1.include_router(module.router)
     for module in (scores, changes, recurring):
@@ -211,6 +216,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(public.router)
     app.include_router(v1)
     app.include_router(public.pages)
+    app.include_router(links.router)
     return app
 
 

@@ -280,6 +280,12 @@ class NotificationPublic(BaseModel):
     # A message to an applicant or a citizen, shown to anyone but the steering office: its
     # recipient, subject and body (their contact, name and receipt code) are left out.
     withheld: bool = False
+    # queued, waiting_quiet_hours, in_digest, retrying, sent, unconfirmed, failed,
+    # dead_lettered, no_channel; None: recorded only (no delivery).
+    delivery_state: str | None = None
+    delivery_attempts: int = 0
+    delivery_channel: str | None = None
+    delivery_detail: str = ""
 
 
 class NotificationsPublic(BaseModel):
@@ -304,3 +310,13 @@ def policy_out(policy: DirectivePolicy) -> dict[str, Any]:
             for step in policy.escalation
         ],
     }
+
+
+class NotificationPreview(BaseModel):
+    kind: str
+    channel: str
+    language: str
+    commune_code: str
+    subject: str
+    body: str
+    characters: int

@@ -8,7 +8,14 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Assignment, AssignmentEventRow, Commune, Directive, Notification
+from db.models import (
+    Assignment,
+    AssignmentEventRow,
+    Commune,
+    Delivery,
+    Directive,
+    Notification,
+)
 from workflows.types import AssignmentStatus, Timeliness
 
 
@@ -161,3 +168,11 @@ async def list_notifications(
         select(Notification).where(*filters).order_by(Notification.id).limit(limit).offset(offset)
     )
     return list(rows), int(total or 0)
+
+
+async def delivery_states(session: AsyncSession, keys: list[str]) -> dict[str, Delivery]:
+    """Where each of these messages stands on its way to its person, by key."""
+    if not keys:
+        return {}
+    rows = await session.scalars(select(Delivery).where(Delivery.notification_key.in_(keys)))
+    return {d.notification_key: d for d in rows}

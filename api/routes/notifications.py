@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.schemas import NotificationPublic, NotificationsPublic
 from db import queries
-from db.models import Notification
+from db.models import Delivery, Notification
 from workflows.procedure_types import APPLICANT, CaseNotificationKind
 from workflows.types import NotificationKind, Role
 
@@ -23,8 +23,13 @@ router = APIRouter(prefix="/notifications", tags=["notifications"])
 KINDS = [k.value for k in NotificationKind] + [k.value for k in CaseNotificationKind]
 
 
-def _public(n: Notification, user_role: Role) -> NotificationPublic:
+def _public(n: Notification, user_role: Role, delivery: Delivery | None) -> NotificationPublic:
     shown = NotificationPublic.model_validate(n, from_attributes=True)
+    if delivery is not None:
+        shown.delivery_state = delivery.state
+        shown.delivery_attempts = delivery.attempts
+        shown.delivery_channel = delivery.channel
+        shown.delivery_detail = delivery.detail
     if n.recipient_role != APPLICANT or user_role == Role.STEERING_OFFICE:
         return shown
     # The key ends with the contact it was sent to: name the role instead.
@@ -35,6 +40,7 @@ def _public(n: Notification, user_role: Role) -> NotificationPublic:
             "idempotency_key": key,
             "subject": "",
             "body": "",
+            "delivery_detail": "",
             "withheld": True,
         }
     )
@@ -66,4 +72,7 @@ async def list_notifications(
         offset,
         case_id,
     )
-    return NotificationsPublic(data=[_public(n, user.role) for n in rows], count=total)
+    states = await queries.delivery_states(session, [n.idempotency_key for n in rows])
+    return NotificationsPublic(
+        data=[_public(n, user.role, states.get(n.idempotency_key)) for n in rows], count=total
+    )

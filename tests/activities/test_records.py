@@ -167,7 +167,7 @@ def test_assignment_states_applied_twice_or_out_of_order_leave_the_same_tables(
     ]  # fmt: skip
 
 
-def test_notifications_are_recorded_once_per_key(engine: Engine) -> None:
+async def test_notifications_are_recorded_once_per_key(engine: Engine) -> None:
     request = store_directive(
         engine, COMMUNES, ISSUED_AT, POLICY, deadline=ISSUED_AT + timedelta(days=5)
     )
@@ -187,13 +187,13 @@ def test_notifications_are_recorded_once_per_key(engine: Engine) -> None:
         to=Role.STEERING_OFFICE,
         context={"level": "2", "to": "steering_office"},
     )
-    first = ActivityEnvironment().run(notifications.record_notifications, issued)
+    first = await ActivityEnvironment().run(notifications.record_notifications, issued)
     assert (first.recorded, first.already_recorded) == (3, 0)
-    ActivityEnvironment().run(notifications.record_notifications, escalated)
+    await ActivityEnvironment().run(notifications.record_notifications, escalated)
     before = table(engine, request.directive_id)
-    second = ActivityEnvironment().run(notifications.record_notifications, issued)
+    second = await ActivityEnvironment().run(notifications.record_notifications, issued)
     assert (second.recorded, second.already_recorded) == (0, 3)
-    ActivityEnvironment().run(notifications.record_notifications, escalated)
+    await ActivityEnvironment().run(notifications.record_notifications, escalated)
     assert table(engine, request.directive_id) == before
     recipients = [(n[0], n[1], n[2]) for n in before["notifications"]]
     assert recipients == [

@@ -14,6 +14,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,10 +32,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("stack")
-    port = free_port()
+@contextmanager
+def running_stack(data: Path, **extra_env: str) -> Iterator[str]:
+    """`python run.py` with an empty data directory on free ports; yields the API's address
+    once /healthz answers, then stops it with Ctrl-C and checks nothing is left running."""
+    port = int(extra_env.pop("AXIS_PORT", None) or free_port())
     env = {k: v for k, v in os.environ.items() if not k.startswith("AXIS_")}
     env.update(
         AXIS_HOST="127.0.0.1",
@@ -42,6 +44,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         AXIS_TEMPORAL_PORT=str(free_port()),
         AXIS_DATA_DIR=str(data),
         AXIS_ADMIN_TOKEN=TOKEN,
+        **extra_env,
     )
     log = (data / "run.log").open("w")
     process = subprocess.Popen(
@@ -71,6 +74,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_stack(tmp_path_factory.mktemp("stack")) as base:
+        yield base
 
 
 @pytest.fixture

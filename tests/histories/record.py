@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
+from activities.calendar import VIETNAM as VIETNAM_TZ
 from db.engine import make_engine
 from db.migrate import load_communes, upgrade
 from db.models import RecurringDirective
@@ -169,6 +170,138 @@ async def record_obligation_period(
     return path
 
 
+async def record_delivery(out: Path) -> list[Path]:
+    """Delivery's paths: sent after a temporary failure, a permanent failure that falls back
+    and one that ends in a dead letter, and a night's reminders gathered into a digest."""
+    from collections import deque
+
+    from activities.delivery import delivery_config
+    from activities.notifications import NotificationActivities
+    from activities.records import RecordActivities
+    from activities.rendering import Renderer
+    from config import Settings
+    from tests.conftest import PUBLIC_URL
+    from tests.gateways import http_gateway, smtp_server
+    from workflows.delivery_types import delivery_workflow_id, digest_workflow_id
+    from workflows.types import NotificationKind, NotifyInput
+
+    scratch = Path(tempfile.mkdtemp(prefix="histories-"))
+    url = f"sqlite:///{scratch / 'axis.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    load_communes(engine)
+    import_roster(engine, DEMO_ROSTER, demo=True)
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(TEST_SERVER))
+    written: list[Path] = []
+    try:
+        async with smtp_server() as smtp, http_gateway() as gateway:
+            queue = f"histories-{uuid.uuid4().hex[:8]}"
+            settings = Settings(
+                data_dir=scratch,
+                link_keys="histories",
+                quiet_hours="21:00-07:00",
+                smtp_host=smtp.host,
+                smtp_port=smtp.port,
+                smtp_starttls=False,
+                esms_base_url=gateway.base_url,
+                esms_api_key="esms-key",
+                esms_secret_key="s",
+            )
+            config = delivery_config(settings, queue)
+            notifications = NotificationActivities(
+                engine, Renderer(), PUBLIC_URL, env.client, config
+            )
+            # Noon in Vietnam: outside quiet hours.
+            t0 = await env.get_current_time()
+            noon = (t0 + DAY).replace(hour=5, minute=0, second=0, microsecond=0)
+            await advance_to(env, noon)
+            with ThreadPoolExecutor(ACTIVITY_THREADS) as pool:
+                async with running_worker(env.client, engine, queue, pool, delivery=config):
+                    retried, fallback = REWORKED, EXTENDED
+                    gateway.scripted.append((429, {"Retry-After": "60"}, {}))
+                    request = store_directive(
+                        engine, [retried, fallback], noon, POLICY, deadline=noon + 5 * DAY
+                    )
+                    RecordActivities(engine).plan_directive(request)
+                    await notifications.record_notifications(
+                        NotifyInput(request.directive_id, [retried], NotificationKind.ISSUED, "r")
+                    )
+                    await advance_to(env, noon + DAY / 24)
+                    # sms refused permanently for the second commune: fallback to email
+                    gateway.scripted.append((200, {}, {"CodeResult": "108"}))
+                    await notifications.record_notifications(
+                        NotifyInput(request.directive_id, [fallback], NotificationKind.ISSUED, "r")
+                    )
+                    await advance_to(env, noon + DAY / 12)
+                    # a dead letter: every channel of the leader refuses
+                    dead = ESCALATED
+                    gateway.scripted.append((200, {}, {"CodeResult": "108"}))
+                    smtp.fail_first[f"lanh-dao-{dead}@example.invalid"] = deque(["550 5.1.1 no"])
+                    await notifications.record_notifications(
+                        NotifyInput(request.directive_id, [dead], NotificationKind.ISSUED, "r")
+                    )
+                    await advance_to(env, noon + DAY / 8)
+                    # the night: two reminders gathered into the 07:00 digest
+                    night = noon + DAY / 2  # 00:00 in Vietnam
+                    await advance_to(env, night)
+                    for step in ("a", "b"):
+                        await notifications.record_notifications(
+                            NotifyInput(
+                                request.directive_id,
+                                [RECALLED],
+                                NotificationKind.REMINDER,
+                                step,
+                                context={"reason": "deadline", "offset_seconds": "86400"},
+                            )
+                        )
+                    await advance_to(env, night + DAY / 3)
+
+                    def key(code: str, kind: str, step: str) -> str:
+                        from sqlalchemy import select
+                        from sqlalchemy.orm import Session
+
+                        from db.models import Notification
+
+                        with Session(engine) as session:
+                            found = session.scalar(
+                                select(Notification.idempotency_key).where(
+                                    Notification.directive_id == request.directive_id,
+                                    Notification.commune_code == code,
+                                    Notification.kind == kind,
+                                    Notification.step == step,
+                                )
+                            )
+                        assert found is not None
+                        return found
+
+                    reminder = key(RECALLED, "reminder", "a")
+                    person = reminder.rsplit(":", 1)[1]
+                    date = (night + DAY / 3).astimezone(VIETNAM_TZ).date().isoformat()
+                    for workflow_id, name in [
+                        (
+                            delivery_workflow_id(key(retried, "issued", "r")),
+                            "delivery-retried-sent",
+                        ),
+                        (
+                            delivery_workflow_id(key(fallback, "issued", "r")),
+                            "delivery-fallback-sent",
+                        ),
+                        (delivery_workflow_id(key(dead, "issued", "r")), "delivery-dead-lettered"),
+                        (delivery_workflow_id(reminder), "delivery-in-digest"),
+                        (digest_workflow_id(f"digest:{person}:{date}"), "digest-sent"),
+                    ]:
+                        history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+                        path = out / f"{name}.json"
+                        path.write_text(history.to_json())
+                        written.append(path)
+    finally:
+        await env.shutdown()
+        engine.dispose()
+    return written
+
+
 if __name__ == "__main__":
     for path in asyncio.run(record(HERE)):
+        sys.stdout.write(f"wrote {path}\n")
+    for path in asyncio.run(record_delivery(HERE)):
         sys.stdout.write(f"wrote {path}\n")

@@ -1,0 +1,1 @@
+"""One adapter per delivery channel, each behind the interface of `base.py`."""

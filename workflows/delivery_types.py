@@ -1,0 +1,147 @@
+"""The typed messages of message delivery. Standard library only: imported inside the
+workflow sandbox, by activities and by the API alike. New fields go last with a default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class DeliveryState(StrEnum):
+    QUEUED = "queued"
+    WAITING_QUIET_HOURS = "waiting_quiet_hours"
+    IN_DIGEST = "in_digest"
+    RETRYING = "retrying"
+    SENT = "sent"
+    # Perhaps sent (no answer after sending): recorded, never sent again on that channel.
+    UNCONFIRMED = "unconfirmed"
+    FAILED = "failed"
+    DEAD_LETTERED = "dead_lettered"
+    # None of the person's channels is configured on this installation.
+    NO_CHANNEL = "no_channel"
+    # The person's daily cap is reached: the message goes the next day.
+    HELD_DAILY_CAP = "held_daily_cap"
+
+
+class SendStatus(StrEnum):
+    ACCEPTED = "accepted"
+    RETRY = "retry"
+    PERMANENT = "permanent"
+    AMBIGUOUS = "ambiguous"
+    # The person's daily cap is reached: try again the next day.
+    CAPPED = "capped"
+
+
+@dataclass
+class DeliveryPolicy:
+    """Time policy of delivery, settled from settings by the activity that starts it."""
+
+    # Minutes after local midnight (Asia/Ho_Chi_Minh); None: no quiet hours.
+    quiet_start_minutes: int | None = None
+    quiet_end_minutes: int | None = None
+    digest_kinds: list[str] = field(default_factory=list)
+    # When the digest of a night goes out; None: when quiet hours end.
+    digest_minutes: int | None = None
+    daily_cap: int = 20
+    # Vietnam keeps one offset all year.
+    utc_offset_minutes: int = 420
+
+
+@dataclass
+class DeliveryInput:
+    notification_key: str
+    person_id: int
+    kind: str
+    # The person's channels that are configured here, in their order of preference.
+    channels: list[str]
+    policy: DeliveryPolicy
+    task_queue: str
+
+
+@dataclass
+class DeliveryResult:
+    state: DeliveryState
+    channel: str = ""
+    attempts: int = 0
+
+
+@dataclass
+class SendInput:
+    """One attempt of one message (or one digest) on one channel."""
+
+    notification_key: str
+    channel: str
+    person_id: int
+    kind: str
+    digest_items: list[str] = field(default_factory=list)
+    daily_cap: int = 0
+    utc_offset_minutes: int = 420
+    # Written as sent (or unconfirmed) by the send itself, saving a round trip per message:
+    # the messages whose state this send settles, the workflow's sequence for that write and
+    # the attempts so far, this one included.
+    state_keys: list[str] = field(default_factory=list)
+    state_seq: int = 0
+    attempts: int = 0
+    # The workflow's time when it asked: the day the daily cap counts.
+    at: datetime | None = None
+
+
+@dataclass
+class SendOutcome:
+    status: SendStatus
+    provider_message_id: str = ""
+    detail: str = ""
+    retry_after_seconds: float | None = None
+
+
+@dataclass
+class DeliveryStateInput:
+    notification_keys: list[str]
+    state: DeliveryState
+    seq: int
+    attempts: int = 0
+    channel: str = ""
+    detail: str = ""
+
+
+@dataclass
+class DeadLetterInput:
+    notification_key: str
+    reason: str
+    # Raise an escalation notice to the steering office (not for such notices themselves).
+    escalate: bool = True
+
+
+@dataclass
+class DigestItem:
+    notification_key: str
+
+
+@dataclass
+class DigestInput:
+    person_id: int
+    digest_key: str
+    send_at: datetime
+    channels: list[str]
+    policy: DeliveryPolicy
+
+
+@dataclass
+class JoinDigestInput:
+    digest: DigestInput
+    item: DigestItem
+    task_queue: str
+
+
+@dataclass
+class JoinDigestResult:
+    joined: bool
+
+
+def delivery_workflow_id(notification_key: str) -> str:
+    return f"deliver-{notification_key}"
+
+
+def digest_workflow_id(digest_key: str) -> str:
+    return digest_key.replace(":", "-")
