@@ -187,7 +187,8 @@ class Bench:
             answered = elapsed()
             await self.fanned_out(directive_id)
         say(
-            f"directive {directive_id}: answered in {answered:.2f} s, fanned out in {elapsed():.2f} s"
+            f"directive {directive_id}: answered in {answered:.2f} s, "
+            f"fanned out in {elapsed():.2f} s"
         )
         return elapsed()
 
@@ -382,9 +383,7 @@ def roll_up_rows(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
-async def measure(mode: Mode, backend: str, folder: Path) -> list[dict[str, Any]]:
-    logs = Path(os.environ.get("BENCH_LOGS", folder))
-    logs.mkdir(parents=True, exist_ok=True)
+async def measure(mode: Mode, backend: str, folder: Path, logs: Path) -> list[dict[str, Any]]:
     processes = Processes(logs)
     try:
         temporal, _server = start_temporal(processes, folder)
@@ -465,7 +464,9 @@ def main() -> int:
     backend = os.environ.get("BENCH_DATABASE", "sqlite")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="axis-bench-") as folder:
-        rows = asyncio.run(measure(mode, backend, Path(folder)))
+        logs = Path(os.environ.get("BENCH_LOGS", folder))
+        logs.mkdir(parents=True, exist_ok=True)
+        rows = asyncio.run(measure(mode, backend, Path(folder), logs))
     rows += roll_up_rows(mode.quick)
     took = time.perf_counter() - started
     header = (
