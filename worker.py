@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.fanout import FanOutActivities
 from activities.notifications import NotificationActivities
@@ -28,6 +29,12 @@ from workflows.directive import DirectiveWorkflow
 # Database activities run in threads; 102 assignments record at once during a fan-out.
 ACTIVITY_THREADS = 64
 WORKFLOWS = [DirectiveWorkflow, AssignmentWorkflow]
+# The workflow modules are passed through the sandbox instead of re-imported for every workflow
+# run: they hold only code, constants and dataclasses (nothing happens at import), and a
+# replay of a national directive's history ran 4.8 s sandboxed, 3.7 s passed through.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows")
+)
 
 log = logging.getLogger("axis.worker")
 
@@ -58,6 +65,7 @@ def build_worker(
         ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
+        workflow_runner=WORKFLOW_RUNNER,
         **options,  # type: ignore[arg-type]
     )
 

@@ -23,6 +23,8 @@ from db.upsert import insert_ignoring_duplicates
 from workflows import activity_names
 from workflows.types import CLOSED_STATUSES, NotifyInput, NotifyResult, Role
 
+HEARTBEAT_EVERY = 50
+
 # The status of a message this stage only records; delivery adds queued / sent / failed.
 RECORDED = "recorded"
 # Recorded so that the gap is visible: a commune with nobody on the roster for the role.
@@ -97,11 +99,13 @@ class NotificationActivities:
                     )
                 )
             )
-            rows = [
-                self._message(request, directive, communes[code], person, key)
-                for key, (code, person) in keys.items()
-                if key not in existing
-            ]
+            rows = []
+            for key, (code, person) in keys.items():
+                if key not in existing:
+                    rows.append(self._message(request, directive, communes[code], person, key))
+                    if len(rows) % HEARTBEAT_EVERY == 0:
+                        # Alive while rendering thousands: a dead worker is noticed in seconds.
+                        activity.heartbeat(len(rows))
         if rows:
             with Session(self._engine) as session, session.begin():
                 session.execute(

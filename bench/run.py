@@ -416,9 +416,11 @@ async def measure(mode: Mode, backend: str, folder: Path, logs: Path) -> list[di
                 for name, step in steps.items():
                     if name not in chosen:
                         continue
+                    before = processes.cpu()
                     with timer() as took:
                         rows += await step()
-                    say(f"step done in {took():.1f} s")
+                    used = {k: round(v - before.get(k, 0), 1) for k, v in processes.cpu().items()}
+                    say(f"{name} done in {took():.1f} s; CPU seconds per process: {used}")
             engine.dispose()
     finally:
         processes.stop_all()

@@ -82,6 +82,12 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Processes:
     """Every process a run started, stopped in reverse order."""
 
@@ -101,6 +107,13 @@ class Processes:
             )
         self.started.append(process)
         return process
+
+    def cpu(self) -> dict[str, float]:
+        return {
+            f"{i}-{Path(str(p.args[1])).name}": cpu_seconds(p.pid)  # type: ignore[index]
+            for i, p in enumerate(self.started)
+            if p.poll() is None
+        }
 
     def stop_all(self) -> None:
         for process in reversed(self.started):
