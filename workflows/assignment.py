@@ -45,10 +45,6 @@ with workflow.unsafe.imports_passed_through():
 
 RECORD_TIMEOUT = timedelta(seconds=30)
 NOTIFY_TIMEOUT = timedelta(minutes=2)
-# Read-model writes run as local activities: an acknowledgement then costs the server one
-# workflow task instead of three round trips (measured in `make bench`). Workflows started
-# before this change keep their scheduled activities on replay.
-RECORD_LOCALLY = "record-assignment-locally"
 
 
 @dataclass(frozen=True)
@@ -364,27 +360,20 @@ class AssignmentWorkflow:
     ) -> AssignmentState:
         self._state.seq += 1
         snapshot = dataclasses.replace(self._state)
-        request = RecordAssignmentInput(
-            state=snapshot,
-            event=AssignmentEvent(kind=kind, at=workflow.now(), actor=actor, detail=detail or {}),
-            summary=summary,
-            evidence=evidence,
-            review_comment=review_comment,
+        await workflow.execute_activity(
+            activity_names.RECORD_ASSIGNMENT,
+            RecordAssignmentInput(
+                state=snapshot,
+                event=AssignmentEvent(
+                    kind=kind, at=workflow.now(), actor=actor, detail=detail or {}
+                ),
+                summary=summary,
+                evidence=evidence,
+                review_comment=review_comment,
+            ),
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
         )
-        if workflow.patched(RECORD_LOCALLY):
-            await workflow.execute_local_activity(
-                activity_names.RECORD_ASSIGNMENT,
-                request,
-                start_to_close_timeout=RECORD_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-            )
-        else:
-            await workflow.execute_activity(
-                activity_names.RECORD_ASSIGNMENT,
-                request,
-                start_to_close_timeout=RECORD_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-            )
         return snapshot
 
     async def _notify(
