@@ -207,7 +207,12 @@ async def test_the_temporal_server_restarted_mid_fan_out_loses_nothing(
     await until(
         lambda: len(notifications(engine, request.directive_id, "issued")) >= 102, "notices"
     )
-    statuses = await assignment_statuses(client, request.directive_id)
+    # The fan-out's activity resumes after the restart: wait for every start, then compare.
+    for _ in range(WAIT_SECONDS):
+        statuses = await assignment_statuses(client, request.directive_id)
+        if statuses == {WorkflowExecutionStatus.RUNNING.name: 102}:
+            break
+        await asyncio.sleep(1)
     await until(reminded, "102 reminders", seconds=120)
     # Past the reminder, before the deadline: a second firing would have landed by now.
     await asyncio.sleep(3)
