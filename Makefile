@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run worker test lint format roster histories clean
+.PHONY: run worker test lint format roster histories clean bench
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,3 +51,7 @@ recompute: $(INSTALLED)
 
 bench-rollup: $(INSTALLED)
 	$(BIN)/python -m bench.rollup $(if $(QUICK),--quick)
+
+# The product against the raw ceiling on the same server and database (BENCH_QUICK=1: quick).
+bench: $(INSTALLED)
+	$(BIN)/python -m bench.run

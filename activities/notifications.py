@@ -37,6 +37,8 @@ from workflows.types import (
     Role,
 )
 
+HEARTBEAT_EVERY = 50
+
 # The status of a message this stage only records; delivery adds queued / sent / failed.
 RECORDED = "recorded"
 # Recorded so that the gap is visible: a commune with nobody on the roster for the role.
@@ -145,10 +147,12 @@ class NotificationActivities:
                 if key not in existing
             ]
             links = {key: self._link(request, directive, c, p, key) for key, c, p in fresh}
-            rows = [
-                self._message(request, directive, commune, person, key, links[key])
-                for key, commune, person in fresh
-            ]
+            rows = []
+            for key, commune, person in fresh:
+                rows.append(self._message(request, directive, commune, person, key, links[key]))
+                if len(rows) % HEARTBEAT_EVERY == 0:
+                    # Alive while rendering thousands: a dead worker is noticed in seconds.
+                    activity.heartbeat(len(rows))
         if rows:
             dialect = self._engine.dialect.name
             with Session(self._engine) as session, session.begin():

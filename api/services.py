@@ -47,7 +47,7 @@ from db.models import (
     policy_to_json,
 )
 from workflows.assignment import AssignmentWorkflow
-from workflows.directive import DirectiveWorkflow
+from workflows.directive import DIRECTIVE_TASK_TIMEOUT, DirectiveWorkflow
 from workflows.policies import ALREADY_ACKNOWLEDGED
 from workflows.types import (
     CLOSED_STATUSES,
@@ -184,6 +184,7 @@ async def start_directive(client: Client, settings: Settings, directive: Directi
             task_queue=settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            task_timeout=DIRECTIVE_TASK_TIMEOUT,
         )
     except WorkflowAlreadyStartedError:
         # Finished already (closed or recalled): nothing to start.

@@ -44,3 +44,20 @@ def communes_of_province(province_code: int = DAK_LAK) -> list[CommuneInfo]:
         ),
         key=lambda c: c.code,
     )
+
+
+def communes_of_country() -> list[CommuneInfo]:
+    """All 3,321 communes and wards of the 34 provinces: the national case."""
+    return sorted(
+        (
+            CommuneInfo(
+                code=str(int(w.code)),
+                name=normalise_name(w.name),
+                kind=_KIND[w.division_type],
+                province_code=str(int(w.province_code)),
+                codename=w.codename,
+            )
+            for w in Ward.iter_all()
+        ),
+        key=lambda c: c.code,
+    )

@@ -4,11 +4,14 @@ amendments and a recall to the open ones, and close when every assignment has cl
 Assignments are started by one activity through the client (deterministic ids, USE_EXISTING),
 not as child workflows: on a 2-core server that is about 3.5 times faster, and it is not bound
 by the 2,000 pending-children limit. The directive follows its assignments through their
-`assignment_closed` signals; acknowledgements never pass through here."""
+`assignment_closed` signals; acknowledgements never pass through here. At national scale
+(3,321 communes) those signals alone would pass Temporal's 4,096-event hint, so the directive
+continues as new with what it knows before its history gets that long."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 
 from temporalio import workflow
@@ -22,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         AmendDirectiveInput,
         AssignmentChange,
         AssignmentClosed,
+        DirectiveCarry,
         DirectivePlan,
         DirectiveRevision,
         DirectiveStatus,
@@ -37,10 +41,19 @@ with workflow.unsafe.imports_passed_through():
 
 RECORD_TIMEOUT = timedelta(seconds=60)
 NOTIFY_TIMEOUT = timedelta(minutes=5)
-# Starting or signalling thousands of workflows takes a while; the heartbeat tells a live
-# activity from a dead worker long before the start-to-close timeout.
+# Starting or signalling thousands of workflows, or rendering their notices, takes a while; the
+# heartbeat tells a live activity from a dead worker long before the start-to-close timeout
+# (a worker killed during the fan-out is replaced within seconds, see tests/faults).
 FAN_OUT_TIMEOUT = timedelta(minutes=30)
-FAN_OUT_HEARTBEAT = timedelta(seconds=30)
+FAN_OUT_HEARTBEAT = timedelta(seconds=10)
+# Continue as new well before Temporal's 4,096-event hint: a workflow task can bring in many
+# closing signals at once, and the handlers still running finish first. Each closing signal is
+# one event, so 3,321 communes take at least two runs.
+CONTINUE_AS_NEW_AFTER_EVENTS = 2000
+CONTINUE_AS_NEW = "directive-continue-as-new"
+# A burst of closing signals (a national directive) lands in one workflow task; after a worker
+# restart that task replays the whole history first. Ten seconds, the default, is too short.
+DIRECTIVE_TASK_TIMEOUT = timedelta(seconds=60)
 
 
 @workflow.defn(name="Directive")
@@ -54,9 +67,55 @@ class DirectiveWorkflow:
         self._closed: dict[str, str] = {}
         # Amendments and a recall are applied one at a time, in the order accepted.
         self._lock = asyncio.Lock()
+        carried = request.carried
+        if carried is not None:
+            self._plan = carried.plan
+            self._status = carried.status
+            self._revision = carried.revision
+            self._closed = dict(carried.closed)
 
     @workflow.run
     async def run(self, request: IssueDirectiveInput) -> DirectiveRevision:
+        if request.carried is None:
+            plan = await self._fan_out(request)
+        else:
+            plan = request.carried.plan
+        await workflow.wait_condition(lambda: self._finished(plan) or self._history_is_long())
+        if not self._finished(plan):
+            if workflow.patched(CONTINUE_AS_NEW):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                run = request.carried.run + 1 if request.carried else 2
+                workflow.continue_as_new(
+                    task_timeout=workflow.info().task_timeout,
+                    arg=dataclasses.replace(
+                        request,
+                        carried=DirectiveCarry(
+                            plan=plan,
+                            revision=self._revision,
+                            status=self._status,
+                            closed=dict(self._closed),
+                            run=run,
+                        ),
+                    ),
+                )
+            await workflow.wait_condition(lambda: self._finished(plan))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._status != DirectiveStatus.RECALLED:
+            self._status = DirectiveStatus.CLOSED
+            await self._set_status(DirectiveStatus.CLOSED)
+        return self._result()
+
+    def _finished(self, plan: DirectivePlan) -> bool:
+        return self._status == DirectiveStatus.RECALLED or len(self._closed) >= len(plan.communes)
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= CONTINUE_AS_NEW_AFTER_EVENTS
+        )
+
+    async def _fan_out(self, request: IssueDirectiveInput) -> DirectivePlan:
         plan = await workflow.execute_activity(
             activity_names.PLAN_DIRECTIVE,
             request,
@@ -81,16 +140,7 @@ class DirectiveWorkflow:
             self._notify_all(NotificationKind.ISSUED, "rev-1", plan.communes),
         )
         self._status = DirectiveStatus.ACTIVE
-        await workflow.wait_condition(
-            lambda: (
-                self._status == DirectiveStatus.RECALLED or len(self._closed) >= len(plan.communes)
-            )
-        )
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        if self._status != DirectiveStatus.RECALLED:
-            self._status = DirectiveStatus.CLOSED
-            await self._set_status(DirectiveStatus.CLOSED)
-        return self._result()
+        return plan
 
     @workflow.update
     async def wait_for_plan(self) -> DirectivePlan:
@@ -244,5 +294,6 @@ class DirectiveWorkflow:
                 only_open=only_open,
             ),
             start_to_close_timeout=NOTIFY_TIMEOUT,
+            heartbeat_timeout=FAN_OUT_HEARTBEAT,
             retry_policy=ACTIVITY_RETRY,
         )

@@ -77,6 +77,18 @@ class DirectivePolicy:
 
 
 @dataclass
+class DirectiveCarry:
+    """What a directive carries into its next run when its history grows long (continue-as-new):
+    the plan it settled, its revision and status, and the assignments already closed."""
+
+    plan: DirectivePlan
+    revision: int
+    status: DirectiveStatus
+    closed: dict[str, str] = field(default_factory=dict)
+    run: int = 1
+
+
+@dataclass
 class IssueDirectiveInput:
     directive_id: int
     communes: list[str]
@@ -84,6 +96,8 @@ class IssueDirectiveInput:
     policy: DirectivePolicy
     deadline: datetime | None = None
     due_in_working_days: int | None = None
+    # Set only by the directive itself when it continues as new: the fan-out is done.
+    carried: DirectiveCarry | None = None
 
 
 @dataclass

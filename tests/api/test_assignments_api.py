@@ -8,6 +8,8 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from tests.api.test_directives_api import (
     COMMUNES,
     DIRECTIVES,
@@ -390,6 +392,7 @@ async def test_a_commune_leader_reads_their_own_notifications_only(api: ApiClien
     assert other.json() == OWN_COMMUNE_ONLY
 
 
+@pytest.mark.faults
 async def test_102_communes_acknowledge_at_once_each_clicking_three_times(api: ApiClient) -> None:
     communes = (await api.request("GET", "/api/v1/communes")).json()["data"]
     codes = sorted(c["code"] for c in communes)
@@ -440,6 +443,7 @@ async def test_102_communes_acknowledge_at_once_each_clicking_three_times(api: A
     assert stale == [], f"{len(stale)} answers show no acknowledgement: {stale[:3]}"
 
 
+@pytest.mark.faults
 async def test_clicking_the_acknowledge_link_three_times_at_once(api: ApiClient) -> None:
     code = "24133"
     directive = await open_directive(api)

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import holidays
+import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from tests.conftest import ApiClient
@@ -217,6 +218,7 @@ async def test_a_deadline_in_working_days_falls_at_the_close_of_a_working_day(
     assert {parse(a["deadline"]) for a in assignments.values()} == {deadline}
 
 
+@pytest.mark.faults
 async def test_ten_concurrent_issues_with_one_idempotency_key_make_one_directive(
     api: ApiClient,
 ) -> None:
