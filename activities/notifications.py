@@ -15,6 +15,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.delivery import DeliveryConfig, delivery_rows, start_deliveries
+from activities.heartbeats import while_heartbeating
 from activities.links import AckLink, link_id_for, link_url
 from activities.rendering import Renderer
 from db.models import (
@@ -36,8 +37,6 @@ from workflows.types import (
     NotifyResult,
     Role,
 )
-
-HEARTBEAT_EVERY = 50
 
 # The status of a message this stage only records; delivery adds queued / sent / failed.
 RECORDED = "recorded"
@@ -95,9 +94,11 @@ class NotificationActivities:
         same input records nothing, and starts the delivery of every queued message of its
         keys again (harmless: one delivery workflow per key), so a crash between recording
         and starting loses nothing."""
-        result, keys = await asyncio.to_thread(self._record, request)
+        result, keys = await while_heartbeating(asyncio.to_thread(self._record, request))
         if self._client is not None and self._delivery is not None and keys:
-            await start_deliveries(self._client, self._delivery, keys, self._engine)
+            await while_heartbeating(
+                start_deliveries(self._client, self._delivery, keys, self._engine)
+            )
         return result
 
     def _record(self, request: NotifyInput) -> tuple[NotifyResult, list[str]]:
@@ -147,12 +148,10 @@ class NotificationActivities:
                 if key not in existing
             ]
             links = {key: self._link(request, directive, c, p, key) for key, c, p in fresh}
-            rows = []
-            for key, commune, person in fresh:
-                rows.append(self._message(request, directive, commune, person, key, links[key]))
-                if len(rows) % HEARTBEAT_EVERY == 0:
-                    # Alive while rendering thousands: a dead worker is noticed in seconds.
-                    activity.heartbeat(len(rows))
+            rows = [
+                self._message(request, directive, commune, person, key, links[key])
+                for key, commune, person in fresh
+            ]
         if rows:
             dialect = self._engine.dialect.name
             with Session(self._engine) as session, session.begin():
