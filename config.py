@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     # carry (comma-separated); unset accepts POSTs without a key, as the public form does.
     open311_jurisdiction: str = "daklak.gov.vn"
     open311_api_keys: str | None = None
+    # The pages: the key that signs session cookies (unset: one made once and kept under
+    # data_dir), how long a sign-in lasts, and the evidence a commune may upload.
+    session_secret: str | None = None
+    session_hours: int = 12
+    max_upload_bytes: int = 5 * 1024 * 1024
+    max_upload_files: int = 5
 
     @property
     def resolved_database_url(self) -> str:
