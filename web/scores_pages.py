@@ -17,7 +17,7 @@ from api.routes import scores as score_routes
 from db.models import Commune, Person, RosterEntry
 from db.scoring import rules_for
 from scoring.engine import Scorecard, ranking
-from scoring.periods import Period, PeriodError, month_of, parse_period
+from scoring.periods import Period, PeriodError, month_of, parse_period, vietnam_today
 from scoring.rules import RulesError
 from web.render import render
 from web.sessions import PageRefused, SignedIn
@@ -119,6 +119,18 @@ def trend_chart(points: list[tuple[str, float | None]]) -> dict[str, Any]:
     }
 
 
+def trend_points(
+    snapshots: list[Any], card: dict[str, Any], now: datetime
+) -> list[tuple[str, float | None]]:
+    """The stored daily snapshots, and today's score as computed now when today has none
+    yet (snapshots are taken at five past each hour)."""
+    points: list[tuple[str, float | None]] = [(s.snapshot_date, s.score) for s in snapshots]
+    today = vietnam_today(now).isoformat()
+    if not points or points[-1][0] != today:
+        points.append((today, card["score"]))
+    return points
+
+
 @router.get("/communes/{commune_code}")
 async def commune_page(
     request: Request,
@@ -164,7 +176,7 @@ async def commune_page(
         commune=commune,
         card=card,
         period=chosen.key,
-        chart=trend_chart([(s.snapshot_date, s.score) for s in history.data]),
+        chart=trend_chart(trend_points(history.data, card, now)),
         open_ones=open_ones,
         past=past,
         people=people,
