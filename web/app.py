@@ -17,6 +17,11 @@ def install(app: FastAPI) -> None:
     for module in (login, office, scores_pages, inbox):
         app.include_router(module.router)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        # No icon is served: answering 204 keeps browsers from logging a 404 on every page.
+        return Response(status_code=204)
+
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")

@@ -42,11 +42,10 @@ async def inbox(
     open_ones = [a for a in page.data if a.status not in CLOSED_STATUSES]
     past = [a for a in page.data if a.status in CLOSED_STATUSES]
     ids = sorted({a.directive_id for a in page.data})
-    titles = dict(
-        (await session.execute(select(Directive.id, Directive.title).where(Directive.id.in_(ids))))
-        .tuples()
-        .all()
+    found = await session.execute(
+        select(Directive.id, Directive.title).where(Directive.id.in_(ids))
     )
+    titles = {directive_id: title for directive_id, title in found}
     return render(request, "inbox.html", user, open_ones=open_ones, past=past, titles=titles)
 
 
