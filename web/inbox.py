@@ -51,10 +51,15 @@ async def inbox(
 
 @router.get("/inbox/directives/{directive_id}")
 async def inbox_item(
-    request: Request, directive_id: int, user: LeaderWeb, session: SessionDep
+    request: Request, directive_id: int, user: SignedIn, session: SessionDep
 ) -> Response:
+    """Where the links in messages land: a leader gets their commune's task; the office,
+    following the same link, the directive's page."""
+    if user.is_office:
+        return RedirectResponse(f"/directives/{directive_id}", status_code=303)
     code = user.commune_code
-    assert code is not None
+    if code is None:
+        raise PageRefused(403, "Trang này dành cho lãnh đạo xã, phường.")
     try:
         directive = await services.load_directive(session, user.principal, directive_id)
         detail = await assignment_routes.get_assignment(directive_id, code, user.principal, session)

@@ -153,6 +153,11 @@ def test_office_and_leader_work_a_directive_through_the_pages(stack: str, tmp_pa
         expect(office.locator("[data-count=acknowledged]")).to_have_text("0")
         shoot(office, "03-directive")
 
+        # The directive's page, left open in another tab while the leader works.
+        watcher = office_ctx.new_page()
+        watcher.set_default_timeout(20_000)
+        watcher.goto(f"{stack}/directives/{directive_id}")
+
         # The overview, left open while the leader works.
         office.goto(f"{stack}/?period={period}")
         expect(office.locator("#n-open strong")).to_have_text("1")
@@ -185,6 +190,8 @@ def test_office_and_leader_work_a_directive_through_the_pages(stack: str, tmp_pa
         expect(office.locator("#n-reports strong")).to_have_text("1", timeout=30_000)
         expect(office.locator("#attention-reports")).to_contain_text("Phường Buôn Ma Thuột")
         shoot(office, "07-overview-after")
+        expect(watcher.locator("[data-count=reported]")).to_have_text("1", timeout=30_000)
+        expect(watcher.locator(f"#row-{LEADER}")).to_have_attribute("data-status", "reported")
 
         # Another commune reports too, without a file (its report will be returned).
         other = other_ctx.new_page()

@@ -187,6 +187,38 @@ async def test_a_leader_sees_and_acts_on_their_own_commune_only(pages: Pages) ->
     theirs = await pages.browser(pages.account(Role.COMMUNE_LEADER, "24121"))
     only_other = await pages.issue(["24121"])
 
+    # A link from a message, followed while signed out, comes back after the sign-in.
+    link = f"/inbox/directives/{directive_id}"
+    away = httpx.AsyncClient(transport=pages.http._transport, base_url="https://axis.test")
+    assert (await away.get(link)).headers["location"] == f"/login?next={link}"
+    form = await away.get(f"/login?next={link}")
+    back = await away.post(
+        "/login",
+        data={
+            "username": pages.account(Role.COMMUNE_LEADER, "24133"),
+            "password": PASSWORD,
+            "csrf": csrf_of(form.text),
+            "next": link,
+        },
+    )
+    assert back.headers["location"] == link
+    assert (await away.get(link)).status_code == 200
+    office = await pages.browser(pages.account(Role.STEERING_OFFICE))
+    assert (await office.get(link)).headers["location"] == f"/directives/{directive_id}"
+    # Never to another site.
+    fresh = httpx.AsyncClient(transport=pages.http._transport, base_url="https://axis.test")
+    form = await fresh.get("/login")
+    answer = await fresh.post(
+        "/login",
+        data={
+            "username": pages.account(Role.STEERING_OFFICE),
+            "password": PASSWORD,
+            "csrf": csrf_of(form.text),
+            "next": "//evil.example/x",
+        },
+    )
+    assert answer.headers["location"] == "/"
+
     inbox = await mine.get("/inbox")
     assert inbox.status_code == 200 and f"/inbox/directives/{directive_id}" in inbox.text
     assert f"/inbox/directives/{only_other}" not in inbox.text
