@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -62,9 +63,18 @@ def session_secret(settings: Settings) -> bytes:
         return settings.session_secret.encode()
     path = settings.data_dir / "session-secret"
     if not path.exists():
+        # Processes starting together on one data directory: the first link wins, the others
+        # read its key (never a half-written file).
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
+        draft = path.with_name(f".session-secret-{secrets.token_hex(8)}")
+        draft.write_text(secrets.token_urlsafe(32))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip().encode()
 
 

@@ -4,11 +4,13 @@ the deadline preview and the live stamp; demo accounts only with the demo roster
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -17,7 +19,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
-from activities.calendar import working_day_deadline
+from activities.calendar import VIETNAM, working_day_deadline
 from api.main import create_app
 from config import Settings
 from db.migrate import prepare_database
@@ -386,3 +388,57 @@ def test_demo_accounts_come_with_the_demo_roster_only(tmp_path: Path) -> None:
     with Session(production) as session:
         assert session.scalar(select(func.count(WebAccount.id))) == 0
     production.dispose()
+
+
+def section(html: str, element_id: str) -> str:
+    found = re.search(rf'id="{element_id}">(.*?)</div>', html, re.S)
+    assert found, element_id
+    return found.group(1)
+
+
+async def test_the_overview_lists_extension_requests_and_escalations_to_the_office(
+    pages: Pages,
+) -> None:
+    deadline = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+    answer = await pages.http.post(
+        "/api/v1/directives",
+        headers={"Authorization": f"Bearer {pages.admin}"},
+        json={
+            "title": "Sắp đến hạn",
+            "body": "Báo cáo ngay.",
+            "deadline": iso7(deadline),
+            "communes": ["24133"],
+            "reminder_offsets": [],
+            "escalation": [{"after": "PT1S", "to": "steering_office"}],
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    directive_id = answer.json()["id"]
+    row = f"/directives/{directive_id}/communes/24133"
+    leader = await pages.browser(pages.account(Role.COMMUNE_LEADER, "24133"))
+    office = await pages.browser(pages.account(Role.STEERING_OFFICE))
+
+    page = await leader.get(f"/inbox/directives/{directive_id}")
+    until = (deadline + timedelta(days=30)).astimezone(VIETNAM).date().isoformat()
+    asked = await leader.post(
+        f"/inbox/directives/{directive_id}/extension",
+        data={"csrf": csrf_of(page.text), "until": until, "reason": "Chờ số liệu"},
+    )
+    assert asked.status_code == 303, asked.text
+    overview = (await office.get("/")).text
+    assert row in section(overview, "attention-extensions")
+    assert row not in section(overview, "attention-escalations")
+
+    refused = await office.post(
+        f"{row}/extension", data={"csrf": csrf_of(overview), "decision": "refuse"}
+    )
+    assert refused.status_code == 303
+    assert row not in section((await office.get("/")).text, "attention-extensions")
+
+    # Nobody reports: a second after the deadline the ladder reaches the office.
+    limit = time.monotonic() + 30
+    while row not in section((overview := (await office.get("/")).text), "attention-escalations"):
+        assert time.monotonic() < limit, "no escalation to the office within 30 s"
+        await asyncio.sleep(0.25)
+    timeline = (await office.get(row)).text
+    assert "Chuyển cấp đôn đốc" in timeline and "Không được gia hạn" in timeline
