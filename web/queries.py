@@ -89,9 +89,14 @@ async def search_directives(
 ) -> tuple[list[Directive], int]:
     query = directives_query(None, status)
     if text:
-        pattern = f"%{text.lower()}%"
+        # The office's words, not wildcards: % and _ are matched as typed.
+        escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
         query = query.where(
-            or_(func.lower(Directive.title).like(pattern), func.lower(Directive.body).like(pattern))
+            or_(
+                func.lower(Directive.title).like(pattern, escape="\\"),
+                func.lower(Directive.body).like(pattern, escape="\\"),
+            )
         )
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
     rows = await session.scalars(query.order_by(Directive.id.desc()).limit(limit).offset(offset))

@@ -367,6 +367,17 @@ async def test_the_deadline_preview_and_the_live_stamp(pages: Pages) -> None:
     assert (shown["communes_count"], shown["due_in_working_days"]) == (2, 5)
     assert shown["escalation"] == [{"after": "P2D", "to": "official_in_charge"}]
     assert (await office.get("/live/version")).json()["version"] != before
+    unique = f"mẫu-{directive_id}"
+    await pages.http.patch(
+        f"/api/v1/directives/{directive_id}",
+        headers={"Authorization": f"Bearer {pages.admin}"},
+        json={"title": f"Từ biểu {unique}"},
+    )
+    found = await office.get("/directives", params={"q": unique})
+    assert f'href="/directives/{directive_id}"' in found.text
+    assert 'Chỉ đạo <span class="muted">(1)</span>' in found.text
+    wildcard = await office.get("/directives", params={"q": f"{unique[:-1]}_"})
+    assert "(0)</span>" in wildcard.text
 
     bad = await office.post(
         "/directives/new",
