@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     session_hours: int = 12
     max_upload_bytes: int = 5 * 1024 * 1024
     max_upload_files: int = 5
+    # Wrong passwords allowed per address and username within the window (then 429).
+    login_max_failures: int = 10
+    login_window_seconds: int = 900
 
     @property
     def resolved_database_url(self) -> str:

@@ -7,11 +7,12 @@ import hmac
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from api.deps import SessionDep, SettingsDep
+from api.lookup_limits import FailureLimiter, client_of
 from db.models import WebAccount
 from web.passwords import DUMMY_HASH, verify_password
 from web.render import render
@@ -28,6 +29,17 @@ from web.sessions import (
 from workflows.types import Role
 
 router = APIRouter(include_in_schema=False)
+
+
+def _limiter(request: Request) -> FailureLimiter:
+    """Guessing passwords: per address and username, in this process's memory (as the
+    receipt-code lookups are)."""
+    limiter: FailureLimiter | None = getattr(request.app.state, "login_limiter", None)
+    if limiter is None:
+        settings = request.app.state.settings
+        limiter = FailureLimiter(settings.login_max_failures, settings.login_window_seconds)
+        request.app.state.login_limiter = limiter
+    return limiter
 
 
 def home_of(role: str) -> str:
@@ -77,11 +89,16 @@ async def login(
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, csrf):
         raise PageRefused(403, "Biểu mẫu đăng nhập đã hết hạn (CSRF). Tải lại trang.")
-    account = await session.scalar(
-        select(WebAccount).where(WebAccount.username == username.strip().lower())
-    )
+    name = username.strip().lower()
+    limiter, key = _limiter(request), f"{client_of(request)}|{name}"
+    try:
+        limiter.check(key)
+    except HTTPException as e:
+        raise PageRefused(429, "Sai mật khẩu quá nhiều lần; thử lại sau ít phút.") from e
+    account = await session.scalar(select(WebAccount).where(WebAccount.username == name))
     valid = verify_password(password, account.password_hash if account else DUMMY_HASH)
     if account is None or not valid or account.disabled_at is not None:
+        limiter.fail(key)
         return _login_page(request, "Sai tên đăng nhập hoặc mật khẩu.", 401, username)
     response = RedirectResponse(safe_next(next) or home_of(account.role), status_code=303)
     await open_session(session, settings, request, response, account.id)

@@ -102,6 +102,7 @@ async def pages(
         data_dir=tmp_path,
         max_upload_bytes=1024,
         max_upload_files=2,
+        login_max_failures=3,
     )
     app = create_app(settings)
     async with (
@@ -141,6 +142,19 @@ async def test_sign_in_sets_a_signed_secure_cookie_and_sign_out_ends_the_session
     )
     assert wrong.status_code == 401 and "Sai tên đăng nhập hoặc mật khẩu." in wrong.text
     token = csrf_of(wrong.text)
+    guessed = pages.account(Role.STEERING_OFFICE)
+    for _ in range(3):
+        again = await client.post(
+            "/login", data={"username": guessed, "password": "sai", "csrf": token}
+        )
+        assert again.status_code == 401
+        token = csrf_of(again.text)
+    # Three wrong passwords used up the allowance: even the right one waits.
+    throttled = await client.post(
+        "/login", data={"username": guessed, "password": PASSWORD, "csrf": token}
+    )
+    assert throttled.status_code == 429 and "quá nhiều lần" in throttled.text
+    token = csrf_of((await client.get("/login")).text)
     signed = await client.post(
         "/login", data={"username": username, "password": PASSWORD, "csrf": token}
     )
