@@ -467,3 +467,32 @@ async def test_the_overview_lists_extension_requests_and_escalations_to_the_offi
         await asyncio.sleep(0.25)
     timeline = (await office.get(row)).text
     assert "Chuyển cấp đôn đốc" in timeline and "Không được gia hạn" in timeline
+
+
+async def test_the_office_amends_and_recalls_from_the_directive_page(pages: Pages) -> None:
+    directive_id = await pages.issue(["24133", "24121"])
+    office = await pages.browser(pages.account(Role.STEERING_OFFICE))
+    page = await office.get(f"/directives/{directive_id}")
+    assert page.text.count('<tr id="row-') == 2
+    csrf = csrf_of(page.text)
+    headers = {"Authorization": f"Bearer {pages.admin}"}
+
+    amended = await office.post(
+        f"/directives/{directive_id}/amend",
+        data={"csrf": csrf, "title": "", "body": "Nội dung mới", "deadline": "2099-01-02T17:00"},
+    )
+    assert amended.status_code == 303, amended.text
+    shown = (await pages.http.get(f"/api/v1/directives/{directive_id}", headers=headers)).json()
+    assert (shown["body"], shown["revision"]) == ("Nội dung mới", 2)
+    assert shown["deadline"] in ("2099-01-02T10:00:00Z", "2099-01-02T10:00:00+00:00")
+    nothing = await office.post(f"/directives/{directive_id}/amend", data={"csrf": csrf})
+    assert nothing.status_code == 422 and "give at least one of" in nothing.text
+
+    recalled = await office.post(
+        f"/directives/{directive_id}/recall", data={"csrf": csrf, "reason": "Ban hành nhầm"}
+    )
+    assert recalled.status_code == 303
+    shown = (await pages.http.get(f"/api/v1/directives/{directive_id}", headers=headers)).json()
+    assert shown["counts"]["status"]["cancelled"] == 2
+    again = await office.post(f"/directives/{directive_id}/recall", data={"csrf": csrf})
+    assert again.status_code == 409
