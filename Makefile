@@ -43,7 +43,14 @@ histories: $(INSTALLED)
 	$(BIN)/python -m tests.histories.record
 	$(BIN)/python -m tests.histories.record_procedures
 
-.PHONY: recompute bench-rollup
+.PHONY: recompute bench-rollup test-browser chromium
+
+# The pages in headless Chromium (Debian's package; Playwright drives it, downloads nothing).
+chromium:
+	test -x /usr/bin/chromium || apt-get install -y chromium
+
+test-browser: $(INSTALLED) chromium
+	$(BIN)/python -m pytest -s tests/browser $(PYTEST_ARGS)
 
 # make recompute PERIOD=2026-Q4 RULES=v2  (RULES empty: the rule set in effect)
 recompute: $(INSTALLED)

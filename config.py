@@ -76,6 +76,15 @@ class Settings(BaseSettings):
     link_keys: str | None = None
     # How long after the deadline a link still works.
     link_grace_days: int = 7
+    # The pages: the key that signs session cookies (unset: one made once and kept under
+    # data_dir), how long a sign-in lasts, and the evidence a commune may upload.
+    session_secret: str | None = None
+    session_hours: int = 12
+    max_upload_bytes: int = 5 * 1024 * 1024
+    max_upload_files: int = 5
+    # Wrong passwords allowed per address and username within the window (then 429).
+    login_max_failures: int = 10
+    login_window_seconds: int = 900
 
     @property
     def resolved_database_url(self) -> str:

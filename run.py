@@ -17,6 +17,13 @@ from pathlib import Path
 
 from config import Settings, get_settings
 from db.migrate import prepare_database
+from web.accounts import (
+    DEMO_LEADER_EXAMPLE,
+    DEMO_LEADER_PASSWORD,
+    DEMO_OFFICE_PASSWORD,
+    DEMO_OFFICE_USERNAME,
+    leader_username,
+)
 
 TEMPORAL_START_SECONDS = 90
 STOP_GRACE_SECONDS = 15
@@ -145,6 +152,13 @@ def main() -> int:
         base = f"http://{settings.host}:{settings.port}"
         say(f"API on {base} (OpenAPI at {base}/docs, health at {base}/healthz)")
         say(f"steering office token: {token}")
+        say(f"pages on {base}/ (sign in at {base}/login)")
+        if settings.roster_csv is None and settings.load_demo_roster:
+            say(
+                f"demo sign-ins — office: {DEMO_OFFICE_USERNAME} / {DEMO_OFFICE_PASSWORD}; "
+                f"a commune leader: xa<commune code> / {DEMO_LEADER_PASSWORD}, e.g. "
+                f"{leader_username(DEMO_LEADER_EXAMPLE)} (Phường Buôn Ma Thuột)"
+            )
         say("Ctrl-C stops everything")
         while not stopping:
             for process in processes:

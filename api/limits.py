@@ -12,17 +12,24 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger_under: tuple[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # (path prefix, limit): the pages' evidence uploads carry files.
+        self.larger_under = larger_under
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if self.larger_under and scope["path"].startswith(self.larger_under[0]):
+            limit = self.larger_under[1]
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         seen = 0
         started = False
@@ -32,7 +39,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise BodyTooLarge()
             return message
 
@@ -46,12 +53,10 @@ class BodyLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"the request body is larger than {self.max_bytes} bytes"}
-        ).encode()
+    async def _refuse(self, send: Send, limit: int) -> None:
+        body = json.dumps({"detail": f"the request body is larger than {limit} bytes"}).encode()
         await send(
             {
                 "type": "http.response.start",

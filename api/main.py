@@ -46,6 +46,7 @@ from config import Settings, get_settings
 from db.engine import make_async_engine
 from db.models import ApiToken, Directive
 from db.scoring import snapshot as score_snapshot
+from web.app import install as install_pages
 from workflows.types import DirectiveStatus, Role
 
 log = logging.getLogger("axis.api")
@@ -164,7 +165,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "assignments to each commune, acknowledgements, reports, reminders and escalations.",
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        # A report from the pages carries its evidence files.
+        larger_under=(
+            "/inbox/",
+            settings.max_upload_files * settings.max_upload_bytes + settings.max_body_bytes,
+        ),
+    )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -217,6 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1)
     app.include_router(public.pages)
     app.include_router(links.router)
+    install_pages(app)
     return app
 
 

@@ -25,6 +25,7 @@ from db.models import Commune
 from db.procedures import load_procedures
 from db.roster import DEMO_ROSTER, import_roster, roster_is_empty
 from db.upsert import insert_ignoring_duplicates
+from web.accounts import ensure_demo_accounts
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 
@@ -56,6 +57,8 @@ def prepare_database(settings: Settings) -> Engine:
             import_roster(engine, settings.roster_csv)
         elif settings.load_demo_roster:
             import_roster(engine, DEMO_ROSTER, demo=True)
+    if settings.roster_csv is None and settings.load_demo_roster:
+        ensure_demo_accounts(engine)
     return engine
 
 

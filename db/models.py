@@ -593,3 +593,51 @@ class ProviderToken(Base):
     refresh_token: Mapped[str] = mapped_column(Text, default="")
     expires_at: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebAccount(Base):
+    """A person who signs in to the pages: the steering office or one commune's leader.
+    The password is stored as an scrypt hash only."""
+
+    __tablename__ = "web_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    commune_code: Mapped[str | None] = mapped_column(ForeignKey("communes.code"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie carries a random id (signed); only its hash is stored,
+    with the CSRF token every form of the session must send back."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("web_accounts.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class EvidenceFile(Base):
+    """A file a commune uploaded as evidence for an assignment, stored under the data
+    directory by a random name; served back only to the office and that commune."""
+
+    __tablename__ = "evidence_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    directive_id: Mapped[int] = mapped_column(ForeignKey("directives.id"))
+    commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"))
+    original_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(200))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)

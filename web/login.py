@@ -1,0 +1,119 @@
+"""Sign-in and sign-out. The sign-in form carries a CSRF token of its own (a cookie and the
+same value in the form), since no session exists yet."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from api.deps import SessionDep, SettingsDep
+from api.lookup_limits import FailureLimiter, client_of
+from db.models import WebAccount
+from web.passwords import DUMMY_HASH, verify_password
+from web.render import render
+from web.sessions import (
+    LOGIN_CSRF_COOKIE,
+    MaybeUser,
+    PageRefused,
+    SignedIn,
+    check_csrf,
+    close_session,
+    open_session,
+    set_cookie,
+)
+from workflows.types import Role
+
+router = APIRouter(include_in_schema=False)
+
+
+def _limiter(request: Request) -> FailureLimiter:
+    """Guessing passwords: per address and username, in this process's memory (as the
+    receipt-code lookups are)."""
+    limiter: FailureLimiter | None = getattr(request.app.state, "login_limiter", None)
+    if limiter is None:
+        settings = request.app.state.settings
+        limiter = FailureLimiter(settings.login_max_failures, settings.login_window_seconds)
+        request.app.state.login_limiter = limiter
+    return limiter
+
+
+def home_of(role: str) -> str:
+    return "/inbox" if role == Role.COMMUNE_LEADER.value else "/"
+
+
+def safe_next(target: str | None) -> str | None:
+    # Only a path on this site: never an address elsewhere (//evil.example, https://…).
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+def _login_page(request: Request, error: str | None, status_code: int, username: str) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = render(
+        request,
+        "login.html",
+        None,
+        status_code=status_code,
+        csrf=token,
+        error=error,
+        username=username,
+        next=safe_next(request.query_params.get("next")) or "",
+    )
+    set_cookie(request, response, LOGIN_CSRF_COOKIE, token, 3600)
+    return response
+
+
+@router.get("/login")
+async def login_form(request: Request, user: MaybeUser) -> Response:
+    if user is not None:
+        return RedirectResponse(home_of(user.principal.role.value), status_code=303)
+    return _login_page(request, None, 200, "")
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=200)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, csrf):
+        raise PageRefused(403, "Biểu mẫu đăng nhập đã hết hạn (CSRF). Tải lại trang.")
+    name = username.strip().lower()
+    limiter, key = _limiter(request), f"{client_of(request)}|{name}"
+    try:
+        limiter.check(key)
+    except HTTPException as e:
+        raise PageRefused(429, "Sai mật khẩu quá nhiều lần; thử lại sau ít phút.") from e
+    account = await session.scalar(select(WebAccount).where(WebAccount.username == name))
+    valid = verify_password(password, account.password_hash if account else DUMMY_HASH)
+    if account is None or not valid or account.disabled_at is not None:
+        limiter.fail(key)
+        return _login_page(request, "Sai tên đăng nhập hoặc mật khẩu.", 401, username)
+    response = RedirectResponse(safe_next(next) or home_of(account.role), status_code=303)
+    await open_session(session, settings, request, response, account.id)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout")
+async def logout(
+    request: Request,
+    user: SignedIn,
+    session: SessionDep,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    check_csrf(user, csrf)
+    response = RedirectResponse("/login", status_code=303)
+    await close_session(session, request, response)
+    return response

@@ -1,0 +1,221 @@
+"""Signed-in browsers: a session cookie (a random id, HMAC-signed, HttpOnly, SameSite=Lax,
+Secure except on plain HTTP to this machine), the session's CSRF token that every form sends
+back, and the dependencies pages read the signed-in person from."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.deps import Principal, SessionDep
+from config import Settings
+from db.models import WebAccount, WebSession
+from workflows.types import Role
+
+SESSION_COOKIE = "axis_session"
+LOGIN_CSRF_COOKIE = "axis_login_csrf"
+LANG_COOKIE = "axis_lang"
+
+
+class LoginRequired(Exception):
+    """No valid session: the page answers with a redirect to /login."""
+
+
+class PageRefused(Exception):
+    """A page this person may not see or an action they may not take: 403 or 404 as HTML."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class WebUser:
+    account_id: int
+    username: str
+    principal: Principal
+    csrf_token: str
+
+    @property
+    def is_office(self) -> bool:
+        return self.principal.role == Role.STEERING_OFFICE
+
+    @property
+    def commune_code(self) -> str | None:
+        return self.principal.commune_code
+
+
+def session_secret(settings: Settings) -> bytes:
+    """AXIS_SESSION_SECRET, or a key made once and kept under the data directory, so every
+    API process of one installation signs alike."""
+    if settings.session_secret:
+        return settings.session_secret.encode()
+    path = settings.data_dir / "session-secret"
+    if not path.exists():
+        # Processes starting together on one data directory: the first link wins, the others
+        # read its key (never a half-written file).
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".session-secret-{secrets.token_hex(8)}")
+        draft.write_text(secrets.token_urlsafe(32))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip().encode()
+
+
+def sign(secret: bytes, value: str) -> str:
+    mac = hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()
+    return f"{value}.{mac}"
+
+
+def unsign(secret: bytes, signed: str) -> str | None:
+    value, _, mac = signed.rpartition(".")
+    if not value or not hmac.compare_digest(
+        mac, hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()
+    ):
+        return None
+    return value
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def cookie_is_secure(request: Request) -> bool:
+    """Secure everywhere except plain HTTP to a loopback address (`make run` on a laptop),
+    where a browser would drop a Secure cookie."""
+    if request.url.scheme == "https":
+        return True
+    host = request.url.hostname or ""
+    try:
+        return not ip_address(host).is_loopback
+    except ValueError:
+        return host != "localhost"
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=cookie_is_secure(request),
+        path="/",
+    )
+
+
+async def open_session(
+    session: AsyncSession, settings: Settings, request: Request, response: Response, account_id: int
+) -> None:
+    token = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    session.add(
+        WebSession(
+            token_hash=_digest(token),
+            account_id=account_id,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            expires_at=now + timedelta(hours=settings.session_hours),
+        )
+    )
+    # Expired sessions of this person go when they sign in again.
+    await session.execute(
+        delete(WebSession).where(WebSession.account_id == account_id, WebSession.expires_at < now)
+    )
+    await session.commit()
+    set_cookie(
+        request,
+        response,
+        SESSION_COOKIE,
+        sign(session_secret(settings), token),
+        settings.session_hours * 3600,
+    )
+
+
+def _session_token(request: Request) -> str | None:
+    raw = request.cookies.get(SESSION_COOKIE)
+    if not raw:
+        return None
+    return unsign(session_secret(request.app.state.settings), raw)
+
+
+async def close_session(session: AsyncSession, request: Request, response: Response) -> None:
+    token = _session_token(request)
+    if token is not None:
+        await session.execute(delete(WebSession).where(WebSession.token_hash == _digest(token)))
+        await session.commit()
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+async def optional_user(request: Request, session: SessionDep) -> WebUser | None:
+    token = _session_token(request)
+    if token is None:
+        return None
+    row = (
+        await session.execute(
+            select(WebSession, WebAccount)
+            .join(WebAccount, WebAccount.id == WebSession.account_id)
+            .where(WebSession.token_hash == _digest(token))
+        )
+    ).first()
+    if row is None:
+        return None
+    web_session, account = row
+    if web_session.expires_at <= datetime.now(UTC) or account.disabled_at is not None:
+        return None
+    return WebUser(
+        account_id=account.id,
+        username=account.username,
+        principal=Principal(
+            token_id=0,
+            name=account.name,
+            role=Role(account.role),
+            commune_code=account.commune_code,
+        ),
+        csrf_token=web_session.csrf_token,
+    )
+
+
+async def signed_in(user: Annotated[WebUser | None, Depends(optional_user)]) -> WebUser:
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+async def office_only(user: Annotated[WebUser, Depends(signed_in)]) -> WebUser:
+    if not user.is_office:
+        raise PageRefused(403, "Trang này dành cho Văn phòng Ban Chỉ đạo.")
+    return user
+
+
+async def leader_only(user: Annotated[WebUser, Depends(signed_in)]) -> WebUser:
+    if user.principal.role != Role.COMMUNE_LEADER or user.commune_code is None:
+        raise PageRefused(403, "Trang này dành cho lãnh đạo xã, phường.")
+    return user
+
+
+MaybeUser = Annotated[WebUser | None, Depends(optional_user)]
+SignedIn = Annotated[WebUser, Depends(signed_in)]
+OfficeWeb = Annotated[WebUser, Depends(office_only)]
+LeaderWeb = Annotated[WebUser, Depends(leader_only)]
+
+
+def check_csrf(user: WebUser, sent: str | None) -> None:
+    if not sent or not hmac.compare_digest(sent, user.csrf_token):
+        raise PageRefused(403, "Biểu mẫu đã hết hạn hoặc không hợp lệ (CSRF). Tải lại trang.")
