@@ -92,7 +92,7 @@ def build_worker(
     records = RecordActivities(engine)
     notifications = NotificationActivities(engine, Renderer(), public_url, client, delivery)
     fan_out = FanOutActivities(client)
-    procedures = ProcedureActivities(engine, Renderer(), public_url)
+    procedures = ProcedureActivities(engine, Renderer(), public_url, client, delivery)
     obligations = ObligationActivities(engine)
     options.setdefault("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN)
     activities: list[Callable[..., Any]] = [

@@ -68,6 +68,7 @@ ESMS_CALLBACK_PATH = "/api/v1/callbacks/esms"
 # A message queued this long without its delivery workflow is started by the sweep.
 STRANDED_AFTER = timedelta(minutes=2)
 SWEEP_EVERY_SECONDS = 60
+CASE_CHANNEL = "email"
 QUIET_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
@@ -103,6 +104,11 @@ class DeliveryConfig:
         """The person's channels, in their order, that this installation can send on."""
         names = [c.strip() for c in preferred.split(",") if c.strip()]
         return [n for n in names if n in self.channels and self.channels[n].configured]
+
+    def case_channels(self) -> list[str]:
+        """A dossier's or feedback's message has no SMS or ZNS template: it goes by email,
+        which every person on the roster has, whatever channels they prefer."""
+        return self.usable_channels(CASE_CHANNEL)
 
 
 def delivery_config(
@@ -167,16 +173,22 @@ async def start_deliveries(
     running one is joined and a finished one never started again, so calling this after a
     crash, or twice, sends nothing twice."""
 
-    def queued() -> list[tuple[str, int, str, str]]:
+    def queued() -> list[tuple[str, int, str, list[str]]]:
         with Session(engine) as session:
             return [
-                (key, person_id or 0, kind, channels)
-                for key, person_id, kind, channels in session.execute(
+                (
+                    key,
+                    person_id or 0,
+                    kind,
+                    config.usable_channels(channels) if case_id is None else config.case_channels(),
+                )
+                for key, person_id, kind, channels, case_id in session.execute(
                     select(
                         Delivery.notification_key,
                         Delivery.person_id,
                         Notification.kind,
                         Person.channels,
+                        Notification.case_id,
                     )
                     .join(Notification, Notification.idempotency_key == Delivery.notification_key)
                     .join(Person, Person.id == Delivery.person_id)
@@ -191,7 +203,7 @@ async def start_deliveries(
     rows = await asyncio.to_thread(queued)
     gate = asyncio.Semaphore(MAX_CONCURRENT_STARTS)
 
-    async def start(key: str, person_id: int, kind: str, channels: str) -> None:
+    async def start(key: str, person_id: int, kind: str, channels: list[str]) -> None:
         async with gate:
             try:
                 await client.start_workflow(
@@ -200,7 +212,7 @@ async def start_deliveries(
                         notification_key=key,
                         person_id=person_id,
                         kind=kind,
-                        channels=config.usable_channels(channels),
+                        channels=channels,
                         policy=config.policy,
                         task_queue=config.task_queue,
                     ),
@@ -243,16 +255,20 @@ async def sweep_stranded(client: Client, config: DeliveryConfig, engine: Engine)
 
 
 def delivery_rows(
-    config: DeliveryConfig, messages: Iterable[tuple[str, Person | None, str]]
+    config: DeliveryConfig,
+    messages: Iterable[tuple[str, Person | None, str]],
+    by_email: bool = False,
 ) -> list[dict[str, Any]]:
-    """The first state of each message: queued when one of its person's channels can be used
-    here, no_channel (a clear end, nothing retried) otherwise."""
+    """The first state of each message: queued when one of its person's channels (with
+    `by_email`, a case message's: email) can be used here, no_channel (a clear end, nothing
+    retried) otherwise."""
     now = datetime.now(UTC)
     rows = []
     for key, person, link in messages:
         if person is None:
             continue
-        usable = config.usable_channels(person.channels)
+        usable = config.case_channels() if by_email else config.usable_channels(person.channels)
+        wanted = CASE_CHANNEL if by_email else person.channels
         rows.append(
             {
                 "notification_key": key,
@@ -260,7 +276,7 @@ def delivery_rows(
                 "state": (DeliveryState.QUEUED if usable else DeliveryState.NO_CHANNEL).value,
                 "attempts": 0,
                 "channel": None,
-                "detail": "" if usable else f"no configured channel among {person.channels}",
+                "detail": "" if usable else f"no configured channel among {wanted}",
                 "link": link,
                 "seq": 0,
                 "updated_at": now,
@@ -443,7 +459,12 @@ class DeliveryActivities:
             delivery = session.scalar(
                 select(Delivery).where(Delivery.notification_key == request.notification_key)
             )
-            directive = session.get(Directive, notification.directive_id)
+            # A dossier's or feedback's message has no directive (and goes by email only).
+            directive = (
+                session.get(Directive, notification.directive_id)
+                if notification.directive_id is not None
+                else None
+            )
             commune = session.get(Commune, notification.commune_code)
             link = delivery.link if delivery is not None and delivery.link else ""
             context = {
@@ -460,7 +481,7 @@ class DeliveryActivities:
                 "link": link,
             }
             subject, body = notification.subject, notification.body
-            if request.channel != "email":
+            if request.channel != "email" and notification.directive_id is not None:
                 text = self._config.renderer.render(
                     f"{notification.kind}", "sms", notification.language, context
                 )
@@ -612,14 +633,19 @@ class DeliveryActivities:
                     .order_by(Person.id)
                 )
             )
-            directive = session.get(Directive, failed.directive_id)
+            directive = (
+                session.get(Directive, failed.directive_id)
+                if failed.directive_id is not None
+                else None
+            )
             commune = session.get(Commune, failed.commune_code)
             step = hashlib.sha256(request.notification_key.encode()).hexdigest()[:16]
             rows: list[dict[str, Any]] = []
             deliveries: list[tuple[str, Person | None, str]] = []
             for person in office:
                 key = (
-                    f"notify:{failed.directive_id}:{failed.commune_code}:delivery_failed:"
+                    f"notify:{failed.directive_id or failed.case_id}:{failed.commune_code}:"
+                    "delivery_failed:"
                     f"{step}:{person.id}"
                 )
                 message = self._config.renderer.render(
@@ -645,6 +671,7 @@ class DeliveryActivities:
                     {
                         "idempotency_key": key,
                         "directive_id": failed.directive_id,
+                        "case_id": failed.case_id,
                         "commune_code": failed.commune_code,
                         "kind": "delivery_failed",
                         "step": step,

@@ -1,24 +1,29 @@
 """Activities of the dossier and feedback workflows: the read model, the calendar, the routing
 and the messages. Each is idempotent: state writes carry the workflow's sequence number (an
 older or repeated write changes nothing), events have a unique (case, seq), and messages a
-unique key notify:{case}:{kind}:{step}:{recipient}."""
+unique key notify:{case}:{kind}:{step}:{recipient}. A message to a person on the roster is
+delivered as a directive's is (workflows/delivery.py), by email."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.calendar import resumed_due, working_days_later
+from activities.delivery import DeliveryConfig, delivery_rows, start_deliveries
 from activities.notifications import CONTEXT_DEFAULTS, NO_RECIPIENT, RECORDED
 from activities.rendering import Renderer
 from activities.routing import SERVICES, classify
 from db.models import (
     PROVINCE_SCOPE,
     Commune,
+    Delivery,
     Dossier,
     DossierEventRow,
     Feedback,
@@ -53,10 +58,19 @@ def case_notification_key(case_id: str, kind: str, step: str, recipient: str) ->
 
 
 class ProcedureActivities:
-    def __init__(self, engine: Engine, renderer: Renderer, public_url: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        renderer: Renderer,
+        public_url: str,
+        client: Client | None = None,
+        delivery: DeliveryConfig | None = None,
+    ) -> None:
         self._engine = engine
         self._renderer = renderer
         self._public_url = public_url.rstrip("/")
+        self._client = client
+        self._delivery = delivery
 
     # ---- calendar ---------------------------------------------------------------------------
 
@@ -189,10 +203,18 @@ class ProcedureActivities:
     # ---- messages ---------------------------------------------------------------------------
 
     @activity.defn(name=activity_names.RECORD_CASE_NOTIFICATIONS)
-    def record_case_notifications(self, request: CaseNotifyInput) -> CaseNotifyResult:
+    async def record_case_notifications(self, request: CaseNotifyInput) -> CaseNotifyResult:
         """Render and record one message of a dossier or feedback per recipient: the people of
         a role for the commune (the steering office for the province), or the applicant. A
-        second call with the same input records nothing."""
+        second call with the same input records nothing, and starts the delivery of every
+        queued message of its keys again (one delivery workflow per key), so a crash between
+        recording and starting loses nothing. The applicant's message is only recorded."""
+        result, keys = await asyncio.to_thread(self._record_case, request)
+        if self._client is not None and self._delivery is not None and keys:
+            await start_deliveries(self._client, self._delivery, keys, self._engine)
+        return result
+
+    def _record_case(self, request: CaseNotifyInput) -> tuple[CaseNotifyResult, list[str]]:
         with Session(self._engine) as session:
             case = self._case(session, request.case_id)
             commune = session.get(Commune, request.commune_code) if request.commune_code else None
@@ -221,21 +243,38 @@ class ProcedureActivities:
                 )
             )
             context = self._context(session, case, commune, request)
-            rows = [
-                self._message(request, context, key, person, address)
-                for key, (person, address) in keys.items()
-                if key not in existing
-            ]
+            fresh = [(key, p, addr) for key, (p, addr) in keys.items() if key not in existing]
+            rows = [self._message(request, context, key, p, addr) for key, p, addr in fresh]
         if rows:
+            dialect = self._engine.dialect.name
             with Session(self._engine) as session, session.begin():
                 session.execute(
                     insert_ignoring_duplicates(
                         Notification.__table__,  # type: ignore[arg-type]
-                        self._engine.dialect.name,
+                        dialect,
                         rows,
                     )
                 )
-        return CaseNotifyResult(recorded=len(rows), already_recorded=len(existing))
+                states = (
+                    delivery_rows(
+                        self._delivery, ((key, p, "") for key, p, _ in fresh), by_email=True
+                    )
+                    if self._delivery is not None
+                    else []
+                )
+                if states:
+                    session.execute(
+                        insert_ignoring_duplicates(
+                            Delivery.__table__,  # type: ignore[arg-type]
+                            dialect,
+                            states,
+                        )
+                    )
+        with_person = [key for key, (person, _) in keys.items() if person is not None]
+        return (
+            CaseNotifyResult(recorded=len(rows), already_recorded=len(existing)),
+            with_person,
+        )
 
     def _case(self, session: Session, case_id: str) -> Dossier | Feedback:
         kind, _, number = case_id.partition("-")
