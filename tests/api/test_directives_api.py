@@ -524,8 +524,14 @@ async def test_recalling_cancels_every_open_assignment_and_leaves_completed_ones
     read = (await api.request("GET", f"{DIRECTIVES}/{directive_id}")).json()
     assert read["status"] == "recalled"
     assert read["counts"] == counts(3, completed=1, cancelled=2, on_time=1, within_deadline=2)
-    sent = await notifications(api, directive_id=directive_id, kind="recalled")
-    assert sorted(n["commune_code"] for n in sent["data"]) == [acknowledged, untouched]
+
+    # Each assignment records its cancellation, then its notice: the notices may trail.
+    async def recall_notices() -> dict[str, Any]:
+        sent = await notifications(api, directive_id=directive_id, kind="recalled")
+        assert sorted(n["commune_code"] for n in sent["data"]) == [acknowledged, untouched]
+        return sent
+
+    sent = await eventually(recall_notices)
     assert all("Lý do: Đã có văn bản thay thế." in n["body"] for n in sent["data"])
 
     late = await act(api, token, directive_id, acknowledged, "acknowledge")
