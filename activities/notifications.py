@@ -6,6 +6,7 @@ link."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -95,12 +96,20 @@ class NotificationActivities:
         same input records nothing, and starts the delivery of every queued message of its
         keys again (harmless: one delivery workflow per key), so a crash between recording
         and starting loses nothing."""
-        result, keys = await asyncio.to_thread(self._record, request)
+        loop = asyncio.get_running_loop()
+
+        def beat(rendered: int) -> None:
+            # The record runs in a thread; an async activity heartbeats on its event loop.
+            loop.call_soon_threadsafe(activity.heartbeat, rendered)
+
+        result, keys = await asyncio.to_thread(self._record, request, beat)
         if self._client is not None and self._delivery is not None and keys:
             await start_deliveries(self._client, self._delivery, keys, self._engine)
         return result
 
-    def _record(self, request: NotifyInput) -> tuple[NotifyResult, list[str]]:
+    def _record(
+        self, request: NotifyInput, beat: Callable[[int], None]
+    ) -> tuple[NotifyResult, list[str]]:
         with Session(self._engine) as session:
             directive = session.get(Directive, request.directive_id)
             if directive is None:
@@ -152,7 +161,7 @@ class NotificationActivities:
                 rows.append(self._message(request, directive, commune, person, key, links[key]))
                 if len(rows) % HEARTBEAT_EVERY == 0:
                     # Alive while rendering thousands: a dead worker is noticed in seconds.
-                    activity.heartbeat(len(rows))
+                    beat(len(rows))
         if rows:
             dialect = self._engine.dialect.name
             with Session(self._engine) as session, session.begin():
