@@ -11,6 +11,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -284,9 +285,11 @@ async def test_two_apis_and_two_workers_with_one_of_each_killed_lose_nothing(
         api_a.send_signal(signal.SIGKILL)
         stack.workers[0].kill(doomed)
         api_a.wait()
+        killed = time.monotonic()
         answered_at_kill = len(answers)
         notices_at_kill = len(notifications(engine, directive_id, "issued"))
         await asyncio.gather(*wave)
+        wave_done = time.monotonic()
         first_wave = dict(answers)
         # Whoever lost API A clicks again, through the survivor.
         lost_with_a = [code for code, (status, _) in first_wave.items() if status != 200]
@@ -294,6 +297,7 @@ async def test_two_apis_and_two_workers_with_one_of_each_killed_lose_nothing(
         again = Counter(answers[code] for code in lost_with_a)
         await until(lambda: all_issued(engine, directive_id), "102 issue notices")
         await until(lambda: recorded(engine, directive_id)[1] >= len(CODES), "102 acknowledged")
+        recovered = time.monotonic()
         counts = (await http_b.get(f"/api/v1/directives/{directive_id}")).json()["counts"]
     rows, acknowledged, events = recorded(engine, directive_id)
     reached, notice_duplicates = exactly_once(notifications(engine, directive_id, "issued"))
@@ -306,7 +310,8 @@ async def test_two_apis_and_two_workers_with_one_of_each_killed_lose_nothing(
         f"{dict(Counter(first_wave[code][0] for code in CODES[51:]))}; {len(lost_with_a)} "
         f"clicked again through B: {dict(again)}; {rows}/102 assignments, {acknowledged}/102 "
         f"acknowledged, {reached}/102 issue notices, {duplicates} duplicates, "
-        f"{102 - acknowledged} lost"
+        f"{102 - acknowledged} lost; the wave ended {wave_done - killed:.1f} s and everything "
+        f"was recorded {recovered - killed:.1f} s after the kills"
     )
     assert answered_at_kill < 102
     assert all(first_wave[code][0] == 200 for code in CODES[51:])
