@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from bench.stack import Processes, product_env, start_api
 from db.communes import communes_of_province
 from db.engine import make_engine
-from db.models import Assignment, AssignmentEventRow, Notification
+from db.models import Assignment, AssignmentEventRow
 from tests.conftest import _postgres_reachable, fresh_database
 from tests.faults.proxy import Proxy
 from tests.faults.stack import TemporalServer, Workers
@@ -157,9 +157,7 @@ async def acknowledge(
 def recorded(engine: Engine, directive_id: int) -> tuple[int, int, Counter[str]]:
     """(assignments, acknowledged assignments, acknowledgement events per commune)."""
     with Session(engine) as session:
-        rows = session.scalar(
-            select(func.count()).where(Assignment.directive_id == directive_id)
-        )
+        rows = session.scalar(select(func.count()).where(Assignment.directive_id == directive_id))
         acknowledged = session.scalar(
             select(func.count()).where(
                 Assignment.directive_id == directive_id, Assignment.acknowledged_at.is_not(None)
@@ -222,9 +220,7 @@ async def test_the_database_cut_away_during_acknowledgements_loses_nothing(
             retried = [code for code, (status, _) in wave.items() if status != 200]
             await asyncio.gather(*(ack(code) for code in retried))
             again = Counter(answers[code] for code in retried)
-            await until(
-                lambda: recorded(engine, directive_id)[1] >= len(CODES), "102 acknowledged"
-            )
+            await until(lambda: recorded(engine, directive_id)[1] >= len(CODES), "102 acknowledged")
             rows, acknowledged, events = recorded(engine, directive_id)
             health = (await http.get("/healthz")).json()
     finally:
