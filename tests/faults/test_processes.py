@@ -204,12 +204,14 @@ async def test_the_database_cut_away_during_acknowledgements_loses_nothing(
             first = [asyncio.create_task(ack(code)) for code in CODES[:51]]
             await until(lambda: len(answers) >= 10, "ten acknowledgements answered")
             await proxy.cut()
+            cut_at = time.monotonic()
             answered_before_cut = len(answers)
             during = [asyncio.create_task(ack(code)) for code in CODES[51:]]
             await asyncio.gather(*during)
             refused_while_down = Counter(answers[code][0] for code in CODES[51:])
             await asyncio.sleep(max(0.0, OUTAGE_SECONDS - 0.5))
             await proxy.restore()
+            down = time.monotonic() - cut_at
             await asyncio.gather(*first)
             wave = dict(answers)
 
@@ -234,7 +236,7 @@ async def test_the_database_cut_away_during_acknowledgements_loses_nothing(
     duplicates = sum(n - 1 for n in events.values())
     reached, notice_duplicates = exactly_once(notifications(engine, directive_id, "issued"))
     figure(
-        f"database cut {OUTAGE_SECONDS} s after {answered_before_cut}/51 answers; wave answers "
+        f"database cut for {down:.1f} s after {answered_before_cut}/51 answers; wave answers "
         f"{dict(statuses)} ({refused_while_down[503]}/51 sent while down refused 503 with "
         f"'{next((d for s, d in wave.values() if s == 503), '')}'), {len(unexplained)} "
         f"unexplained; {len(accepted) - len(missing_after_200)}/{len(accepted)} 200s in the "
