@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import services
+from api import db_errors, services
 from api.deps import TemporalGateway, hash_token
 from api.limits import BodyLimitMiddleware
 from api.procedure_reconcile import resume_unstarted_cases
@@ -174,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.max_upload_files * settings.max_upload_bytes + settings.max_body_bytes,
         ),
     )
+    db_errors.install(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
