@@ -5,7 +5,6 @@ storm (3 acknowledgements per leader, 102 tokens made by the office) needs."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,10 +14,10 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app
 from config import Settings
+from tests.api.security_app import app_with
 from tests.api.test_directives_api import act, issue, opened
-from tests.conftest import PUBLIC_URL, ApiClient, running_worker, temporal_address
+from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.security
 
@@ -33,27 +32,12 @@ async def limited(
     task_queue: str,
     executor: ThreadPoolExecutor,
 ) -> AsyncIterator[tuple[ApiClient, FastAPI]]:
-    admin = f"admin-{uuid.uuid4().hex}"
-    settings = Settings(
-        database_url=database_url,
-        temporal_address=temporal_address(local_env),
-        task_queue=task_queue,
-        admin_token=admin,
-        public_url=PUBLIC_URL,
-        token_rate_limit=TOKENS,
-        ack_rate_limit=ACKS,
-        link_rate_limit=LINKS,
+    async with app_with(
+        local_env, database_url, engine, task_queue, executor,
+        token_rate_limit=TOKENS, ack_rate_limit=ACKS, link_rate_limit=LINKS,
         rate_window_seconds=WINDOW,
-    )
-    app = create_app(settings)
-    async with (
-        running_worker(local_env.client, engine, task_queue, executor),
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://axis.test", timeout=60
-        ) as http,
-    ):
-        yield ApiClient(http, admin, local_env.client), app
+    ) as found:  # fmt: skip
+        yield found
 
 
 def refused_for_a_while(answer: httpx.Response) -> bool:
