@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # Request rates per window (rate_window_seconds), past which the API answers 429 with
     # Retry-After: token creation per principal, API acknowledgements per principal, and
     # one-click link POSTs per client address. Kept per API process.
-    token_rate_limit: int = 200
+    token_rate_limit: int = 300
     ack_rate_limit: int = 30
     link_rate_limit: int = 120
     rate_window_seconds: int = 60

@@ -69,7 +69,9 @@ def commune_scoped(routes: list[tuple[str, str, list[str]]]) -> list[tuple[str, 
 
 
 def fill(path: str, directive_id: int, commune: str) -> str:
-    return path.replace("{directive_id}", str(directive_id)).replace("{commune_code}", commune)
+    # Any other id (a recurring directive's): a real-looking one, so the refusal is the scope's.
+    filled = path.replace("{directive_id}", str(directive_id)).replace("{commune_code}", commune)
+    return filled.replace("{recurring_id}", "1")
 
 
 def body_for(path: str) -> dict[str, Any] | None:

@@ -15,9 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from config import Settings
-from tests.api.security_app import app_with
 from tests.api.test_directives_api import issue, opened
-from tests.conftest import ApiClient
+from tests.conftest import ApiClient, api_app
 
 pytestmark = pytest.mark.security
 
@@ -33,7 +32,7 @@ async def capped(
     task_queue: str,
     executor: ThreadPoolExecutor,
 ) -> AsyncIterator[ApiClient]:
-    async with app_with(
+    async with api_app(
         local_env, database_url, engine, task_queue, executor, max_page_size=MAX
     ) as (api, _):
         yield api

@@ -15,9 +15,8 @@ from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
-from tests.api.security_app import app_with
 from tests.api.test_directives_api import act, issue, opened
-from tests.conftest import ApiClient
+from tests.conftest import ApiClient, api_app
 
 pytestmark = pytest.mark.security
 
@@ -32,7 +31,7 @@ async def limited(
     task_queue: str,
     executor: ThreadPoolExecutor,
 ) -> AsyncIterator[tuple[ApiClient, FastAPI]]:
-    async with app_with(
+    async with api_app(
         local_env, database_url, engine, task_queue, executor,
         token_rate_limit=TOKENS, ack_rate_limit=ACKS, link_rate_limit=LINKS,
         rate_window_seconds=WINDOW,
