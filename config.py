@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     # within the window is refused (429) until the window has passed.
     lookup_max_failures: int = 10
     lookup_window_seconds: int = 600
+    # Request rates per window (rate_window_seconds), past which the API answers 429 with
+    # Retry-After: token creation per principal, API acknowledgements per principal, and
+    # one-click link POSTs per client address. Kept per API process.
+    token_rate_limit: int = 300
+    ack_rate_limit: int = 30
+    link_rate_limit: int = 120
+    rate_window_seconds: int = 60
     # Working days a commune has to answer a feedback.
     feedback_answer_working_days: int = 10
     # Open311: the jurisdiction_id this endpoint answers for, and the api_keys a POST must

@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from threading import Lock
+from threading import RLock
 
 from fastapi import HTTPException, Request, status
 
 
 class FailureLimiter:
-    def __init__(self, max_failures: int, window_seconds: float) -> None:
+    def __init__(
+        self,
+        max_failures: int,
+        window_seconds: float,
+        message: str = "too many unknown receipt codes from this address; try again later",
+    ) -> None:
         self.max_failures = max_failures
         self.window_seconds = window_seconds
+        self.message = message
         self._failures: dict[str, deque[float]] = {}
-        self._lock = Lock()
+        # Re-entrant: take() checks and records under one hold.
+        self._lock = RLock()
 
     def _recent(self, client: str, now: float) -> deque[float]:
         found = self._failures.setdefault(client, deque())
@@ -35,16 +42,25 @@ class FailureLimiter:
                 retry = int(recent[0] + self.window_seconds - now) + 1
                 raise HTTPException(
                     status.HTTP_429_TOO_MANY_REQUESTS,
-                    "too many unknown receipt codes from this address; try again later",
+                    self.message,
                     headers={"Retry-After": str(retry)},
                 )
 
     def fail(self, client: str) -> None:
         with self._lock:
-            self._recent(client, time.monotonic()).append(time.monotonic())
-            if len(self._failures) > 100_000:
-                # A flood of addresses must not grow memory without bound.
-                self._failures.clear()
+            self._record(client)
+
+    def take(self, client: str) -> None:
+        """Count a request that every call uses up (not only failures): 429 past the allowance."""
+        with self._lock:
+            self.check(client)
+            self._record(client)
+
+    def _record(self, client: str) -> None:
+        self._recent(client, time.monotonic()).append(time.monotonic())
+        if len(self._failures) > 100_000:
+            # A flood of addresses must not grow memory without bound.
+            self._failures.clear()
 
 
 def client_of(request: Request) -> str:

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import db_errors, services
 from api.deps import TemporalGateway, hash_token
+from api.input_errors import add_input_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.procedure_reconcile import resume_unstarted_cases
 from api.routes import (
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     db_errors.install(app)
+    add_input_error_handlers(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from temporalio.client import Client
@@ -176,6 +177,20 @@ async def api(
     executor: ThreadPoolExecutor,
 ) -> AsyncIterator[ApiClient]:
     """The API app over HTTP (ASGI), backed by the real dev server and a running worker."""
+    async with api_app(local_env, database_url, engine, task_queue, executor) as (client, _):
+        yield client
+
+
+@asynccontextmanager
+async def api_app(
+    local_env: WorkflowEnvironment,
+    database_url: str,
+    engine: Engine,
+    task_queue: str,
+    executor: ThreadPoolExecutor,
+    **overrides: object,
+) -> AsyncIterator[tuple[ApiClient, FastAPI]]:
+    """What the `api` fixture yields, and the app, with settings of a test's own."""
     admin = f"admin-{uuid.uuid4().hex}"
     settings = Settings(
         database_url=database_url,
@@ -183,6 +198,7 @@ async def api(
         task_queue=task_queue,
         admin_token=admin,
         public_url=PUBLIC_URL,
+        **overrides,  # type: ignore[arg-type]
     )
     app = create_app(settings)
     async with (
@@ -192,7 +208,7 @@ async def api(
             transport=httpx.ASGITransport(app=app), base_url="http://axis.test", timeout=60
         ) as http,
     ):
-        yield ApiClient(http, admin, local_env.client)
+        yield ApiClient(http, admin, local_env.client), app
 
 
 class ApiClient:

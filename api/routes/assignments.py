@@ -18,6 +18,7 @@ from api.deps import (
     TemporalDep,
     check_commune_scope,
 )
+from api.rate_limits import limit_acknowledgements
 from api.schemas import (
     AcknowledgeResult,
     AssignmentDetail,
@@ -137,7 +138,7 @@ class AssignmentActions:
 Actions = Annotated[AssignmentActions, Depends()]
 
 
-@router.post("/{commune_code}/acknowledge")
+@router.post("/{commune_code}/acknowledge", dependencies=[Depends(limit_acknowledgements)])
 async def acknowledge(user: LeaderUser, actions: Actions) -> AcknowledgeResult:
     """Acknowledge receipt. Acknowledging again is harmless: the answer says it already was."""
     check_commune_scope(user, actions.commune_code)

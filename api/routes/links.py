@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
@@ -16,6 +16,7 @@ from activities.links import LINK_PATH, AckLink, LinkError, resolve_link_keys, v
 from api import services
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.pages import page
+from api.rate_limits import limit_link_posts
 from config import Settings
 from db.models import Assignment, Commune, Directive, UsedLink
 from db.upsert import insert_ignoring_duplicates
@@ -145,7 +146,9 @@ async def show_acknowledgement(
     )
 
 
-@router.post(LINK_PATH + "{token}", include_in_schema=False)
+@router.post(
+    LINK_PATH + "{token}", include_in_schema=False, dependencies=[Depends(limit_link_posts)]
+)
 async def acknowledge_by_link(
     token: str,
     request: Request,

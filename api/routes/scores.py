@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import exports
-from api.deps import CurrentUser, OfficeUser, SessionDep
+from api.deps import CurrentUser, OfficeUser, SessionDep, check_commune_scope
 from db.models import Commune, ScoreSnapshot
 from db.rollup import medians
 from db.scoring import compute, rules_for, snapshot
@@ -148,6 +148,8 @@ async def get_scorecard(
 ) -> Any:
     """One commune's scorecard: every indicator with its value, colour and points, and for
     every point lost the rule and the assignments behind it; its rank among the 102."""
+    # A commune leader sees their own commune's card only: it names its assignments.
+    check_commune_scope(user, commune_code)
     chosen, rule_set = _period_and_rules(period, from_, to, rules)
     now = datetime.now(UTC)
     card = await session.run_sync(lambda s: _one_scorecard(s, rule_set, chosen, now, commune_code))
@@ -175,6 +177,7 @@ async def score_history(
     limit: Annotated[int, Query(ge=1, le=1000)] = 366,
 ) -> ScoreHistoryPublic:
     """The stored snapshots of one commune, oldest first: the trend of its score."""
+    check_commune_scope(user, commune_code)
     if await session.get(Commune, commune_code) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no commune {commune_code}")
     query = select(ScoreSnapshot).where(ScoreSnapshot.commune_code == commune_code)

@@ -6,17 +6,18 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, status
 from sqlalchemy import select
 
 from api.deps import OfficeUser, SessionDep, hash_token
+from api.rate_limits import limit_token_creation
 from api.schemas import TokenCreate, TokenCreated, TokenPublic, TokensPublic
 from db.models import ApiToken, Commune
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[Depends(limit_token_creation)])
 async def create_token(payload: TokenCreate, user: OfficeUser, session: SessionDep) -> TokenCreated:
     if payload.role == "commune_leader":
         if not payload.commune_code:

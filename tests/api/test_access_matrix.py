@@ -49,13 +49,6 @@ OFFICE_ACTIONS = [
     ("GET", "/api/v1/tokens"),
 ]
 ROLES_BUT_OFFICE = ["commune_leader", "official_in_charge", "reader"]
-# Scores are shared across the province on purpose (every role reads the ranking of all 102):
-# a leader reading another commune's score history is the product working, not a leak. Any
-# other commune-scoped operation must refuse.
-PROVINCE_WIDE = {
-    ("GET", "/api/v1/scores/history"),
-    ("GET", "/api/v1/communes/{commune_code}/scorecard"),
-}
 
 
 def published_routes() -> list[tuple[str, str, list[str]]]:
@@ -124,7 +117,7 @@ async def test_no_commune_leader_reads_or_writes_another_communes_data(
     recurring_id = recurring.json()["id"]
     leader = await api.token("commune_leader", OWN)
     before = writes(engine, directive_id), writes(engine, theirs["id"])
-    routes = [r for r in commune_scoped(published_routes()) if r[:2] not in PROVINCE_WIDE]
+    routes = commune_scoped(published_routes())
     of_a_directive = [r for r in published_routes() if "{directive_id}" in r[1]]
     cases = [(r, directive_id) for r in routes] + [(r, theirs["id"]) for r in of_a_directive]
     answers: Counter[int] = Counter()
@@ -147,14 +140,6 @@ async def test_no_commune_leader_reads_or_writes_another_communes_data(
     )
     assert leaks == []
     assert unclear == [], "\n".join(unclear)
-    for method, path in PROVINCE_WIDE:
-        shared = await api.request(
-            method,
-            fill(path, directive_id, OTHER),
-            token=leader,
-            params={"commune_code": OTHER, "period": "2026"},
-        )
-        assert shared.status_code == 200, (path, shared.text)
     gone = await api.request("DELETE", f"/api/v1/recurring-directives/{recurring_id}")
     assert gone.status_code in (200, 204), gone.text
     assert n == len(cases) >= 18

@@ -1,0 +1,123 @@
+"""Property-based fuzzing from the app's own OpenAPI document (schemathesis): for every
+operation, cases that fit the schema and cases that do not, sent as the steering office to the
+real app (dev server, worker, database). The promise: no server error (5xx), whatever the input.
+
+Hypothesis draws in a thread; each case goes to the app on the test's event loop, where the
+worker runs too. Paths that name a directive, a commune or a token get real ones, so the cases
+reach past the 404s."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.core import NotSet
+from schemathesis.core.result import Ok
+
+from api.main import create_app
+from config import Settings
+from tests.api.test_directives_api import issue, opened
+from tests.conftest import ApiClient
+
+pytestmark = pytest.mark.security
+
+EXAMPLES_PER_MODE = 3
+# Issuing a directive fans out to up to 102 communes: fewer of those.
+HEAVY = {("POST", "/api/v1/directives"): 2, ("POST", "/api/v1/recurring-directives"): 2}
+
+
+def send(api: ApiClient, loop: asyncio.AbstractEventLoop, case: Any, token: str) -> httpx.Response:
+    kwargs: dict[str, Any] = {
+        "params": case.query or None,
+        # The office's own token, not a generated one: the cases must get past authentication.
+        "headers": {
+            k: str(v) for k, v in (case.headers or {}).items() if k.lower() != "authorization"
+        },
+    }
+    if isinstance(case.body, bytes):
+        # A negative case: raw bytes under the declared media type.
+        kwargs["content"] = case.body
+        kwargs["headers"].setdefault("Content-Type", case.media_type or "application/json")
+    elif not isinstance(case.body, NotSet):
+        kwargs["json"] = case.body
+    call = api.request(case.method.upper(), case.formatted_path, token=token, **kwargs)
+    return asyncio.run_coroutine_threadsafe(call, loop).result(timeout=120)
+
+
+async def test_no_server_error_over_generated_cases_of_every_operation(
+    api: ApiClient, figure: Callable[[str], None]
+) -> None:
+    directive = await issue(api, communes=["24133", "24121"])
+    await opened(api, directive["id"])
+    office = await api.token("steering_office")
+    # A token of its own to revoke: DELETE /tokens/{token_id} must not revoke the office's.
+    spare = await api.request("POST", "/api/v1/tokens", json={"role": "reader", "name": "spare"})
+    fixed = {
+        "directive_id": directive["id"],
+        "commune_code": "24133",
+        "token_id": spare.json()["id"],
+    }
+    schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
+    results = list(schema.get_all_operations())
+    # An operation schemathesis cannot read would go unfuzzed: none may be left out.
+    assert [r for r in results if not isinstance(r, Ok)] == []
+    operations = [r.ok() for r in results if isinstance(r, Ok)]
+    loop = asyncio.get_running_loop()
+    statuses: Counter[int] = Counter()
+    errors: list[str] = []
+    unbreakable: list[tuple[str, str]] = []
+
+    def fuzz(operation: Any, mode: GenerationMode) -> None:
+        names = {p.name for p in operation.path_parameters}
+        strategy = operation.as_strategy(
+            generation_mode=mode,
+            path_parameters={k: v for k, v in fixed.items() if k in names} or None,
+        )
+        key = (operation.method.upper(), operation.path)
+
+        @settings(
+            max_examples=HEAVY.get(key, EXAMPLES_PER_MODE),
+            deadline=None,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(strategy)
+        def one(case: Any) -> None:
+            try:
+                answer = send(api, loop, case, office)
+            except Exception as e:
+                # The app raised instead of answering: the server would have sent a 500.
+                answer = httpx.Response(500, text=f"{type(e).__name__}: {e}")
+            statuses[answer.status_code] += 1
+            if answer.status_code >= 500:
+                sent = f"{case.method} {case.formatted_path} {case.query} {case.body!r:.200}"
+                errors.append(f"{sent}: {answer.status_code} {answer.text[:200]}")
+
+        try:
+            one()
+        except Unsatisfiable:
+            # Nothing to break in this operation (no parameters or body): no negative cases.
+            unbreakable.append(key)
+
+    started = time.monotonic()
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            await asyncio.to_thread(fuzz, operation, mode)
+    n = sum(statuses.values())
+    figure(
+        f"{n} generated cases over {len(operations)} operations in "
+        f"{time.monotonic() - started:.0f} s: {len(errors)} server errors; "
+        f"statuses {dict(sorted(statuses.items()))}"
+    )
+    assert errors == [], "\n".join(errors)
+    assert n >= len(operations) * 2
