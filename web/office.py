@@ -5,6 +5,7 @@ very function the API route runs, with the signed-in person as its principal."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -304,6 +305,28 @@ def _back(request: Request, directive_id: int) -> str:
     return f"/directives/{directive_id}"
 
 
+async def _decide(
+    make_payload: Callable[[], Any],
+    act: Callable[[Any, Any, Any], Awaitable[Any]],
+    directive_id: int,
+    commune_code: str,
+    user: Any,
+    session: Any,
+    temporal: Any,
+    settings: Any,
+) -> None:
+    """One of the office's decisions on an assignment, through the API's own route function:
+    a form the schema refuses is a 422 page, a transition the workflow refuses its 4xx page."""
+    try:
+        payload = make_payload()
+        actions = await _actions(directive_id, commune_code, session, temporal, settings)
+        await act(payload, user.principal, actions)
+    except ValidationError as e:
+        raise PageRefused(422, e.errors()[0]["msg"]) from e
+    except HTTPException as e:
+        raise refusal(e) from e
+
+
 @router.post("/directives/{directive_id}/communes/{commune_code}/review")
 async def review(
     request: Request,
@@ -318,14 +341,16 @@ async def review(
     comment: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     check_csrf(user, csrf)
-    try:
-        payload = ReviewCreate(decision=decision, comment=comment.strip())  # type: ignore[arg-type]
-        actions = await _actions(directive_id, commune_code, session, temporal, settings)
-        await assignment_routes.review(payload, user.principal, actions)
-    except ValidationError as e:
-        raise PageRefused(422, e.errors()[0]["msg"]) from e
-    except HTTPException as e:
-        raise refusal(e) from e
+    await _decide(
+        lambda: ReviewCreate(decision=decision, comment=comment.strip()),  # type: ignore[arg-type]
+        assignment_routes.review,
+        directive_id,
+        commune_code,
+        user,
+        session,
+        temporal,
+        settings,
+    )
     return RedirectResponse(_back(request, directive_id), status_code=303)
 
 
@@ -343,14 +368,16 @@ async def decide_extension(
     comment: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     check_csrf(user, csrf)
-    try:
-        payload = ExtensionDecision(decision=decision, comment=comment.strip())  # type: ignore[arg-type]
-        actions = await _actions(directive_id, commune_code, session, temporal, settings)
-        await assignment_routes.decide_extension(payload, user.principal, actions)
-    except ValidationError as e:
-        raise PageRefused(422, e.errors()[0]["msg"]) from e
-    except HTTPException as e:
-        raise refusal(e) from e
+    await _decide(
+        lambda: ExtensionDecision(decision=decision, comment=comment.strip()),  # type: ignore[arg-type]
+        assignment_routes.decide_extension,
+        directive_id,
+        commune_code,
+        user,
+        session,
+        temporal,
+        settings,
+    )
     return RedirectResponse(_back(request, directive_id), status_code=303)
 
 
