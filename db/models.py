@@ -114,6 +114,11 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()
+    # Unset: the token works until revoked.
+    expires_at: Mapped[datetime | None] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    # An official in charge's token covers the communes this person answers for on the roster.
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
 
 
 class Directive(Base):
@@ -366,6 +371,8 @@ class Feedback(Base):
     answer: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime | None] = mapped_column()
     answered_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    # Set when the office marks the request public: only then do public reads show its text.
+    public_at: Mapped[datetime | None] = mapped_column()
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     rating: Mapped[int | None] = mapped_column(Integer)
     forwarded: Mapped[int] = mapped_column(Integer, default=0)
@@ -606,10 +613,14 @@ class WebAccount(Base):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(32))
     commune_code: Mapped[str | None] = mapped_column(ForeignKey("communes.code"))
+    # Empty until the person chooses a password through their setup link.
     password_hash: Mapped[str] = mapped_column(String(255))
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column()
+    email: Mapped[str | None] = mapped_column(String(320))
+    # The roster person behind the account (an official in charge's communes come from it).
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
 
 
 class WebSession(Base):
@@ -641,3 +652,46 @@ class EvidenceFile(Base):
     size: Mapped[int] = mapped_column(Integer)
     uploaded_by: Mapped[str] = mapped_column(String(200))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AccountSetup(Base):
+    """A single-use link with which a person chooses their password. Only the token's hash is
+    stored; a newer link (a reset) supersedes the older ones."""
+
+    __tablename__ = "account_setups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("web_accounts.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class AuditEntry(Base):
+    """Who signed in, failed to, changed an account or created a token: append-only, read by
+    the steering office in id order."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    client: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class RateCount(Base):
+    """Requests counted per limit, key and fixed window, shared by every API process."""
+
+    __tablename__ = "rate_counts"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
