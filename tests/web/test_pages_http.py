@@ -115,9 +115,9 @@ async def pages(
         yield Pages(http, admin, engine, tmp_path)
 
 
-def test_passwords_are_scrypt_hashes_with_their_own_salt() -> None:
+def test_passwords_are_argon2id_hashes_with_their_own_salt() -> None:
     one, two = hash_password("bí mật"), hash_password("bí mật")
-    assert one.startswith("scrypt$16384$8$1$") and one != two
+    assert one.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and one != two
     assert verify_password("bí mật", one) and verify_password("bí mật", two)
     assert not verify_password("bi mat", one)
     assert not verify_password("bí mật", "sha256$abc")
