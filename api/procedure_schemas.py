@@ -167,6 +167,10 @@ class FeedbackPublic(BaseModel):
     escalation_level: int
     rating: int | None
     forwarded: int
+    public_at: datetime | None = Field(
+        default=None,
+        description="When the office made the citizen's text public in the Open311 reads",
+    )
 
 
 class FeedbackList(BaseModel):

@@ -1,15 +1,17 @@
 """Community feedback as the communes and the steering office handle it: the list, one
-feedback with its timeline, forwarding a misrouted one, and the commune's answer."""
+feedback with its timeline, forwarding a misrouted one, the commune's answer, and the office's
+choice to make a citizen's text public in the Open311 reads."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import func, select
 
 from api import procedure_services as services
-from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep
+from api.deps import CurrentUser, OfficeUser, Principal, SessionDep, SettingsDep, TemporalDep
 from api.procedure_schemas import (
     CaseEventPublic,
     FeedbackAnswer,
@@ -17,6 +19,7 @@ from api.procedure_schemas import (
     FeedbackList,
     FeedbackPublic,
 )
+from db.audit import audit_entry
 from db.models import Feedback
 from workflows.feedback import FeedbackWorkflow
 from workflows.procedure_types import (
@@ -59,14 +62,14 @@ async def list_feedback(
         .limit(min(limit, settings.max_page_size))
         .offset(offset)
     )
-    return FeedbackList(data=[services.feedback_public(f) for f in rows], count=int(total or 0))
+    return FeedbackList(data=[_public(f) for f in rows], count=int(total or 0))
 
 
 @router.get("/{feedback_id}")
 async def get_feedback(feedback_id: int, user: CurrentUser, session: SessionDep) -> FeedbackDetail:
     feedback = await services.load_feedback(session, user, feedback_id)
     return FeedbackDetail(
-        **services.feedback_public(feedback).model_dump(),
+        **_public(feedback).model_dump(),
         events=await services.feedback_events(session, feedback_id),
     )
 
@@ -108,7 +111,7 @@ async def forward(
     session.expire_all()
     found = await session.get(Feedback, feedback_id)
     assert found is not None
-    return services.feedback_public(found)
+    return _public(found)
 
 
 @router.post("/{feedback_id}/answer")
@@ -138,4 +141,48 @@ async def answer(
     session.expire_all()
     found = await session.get(Feedback, feedback_id)
     assert found is not None
-    return services.feedback_public(found)
+    return _public(found)
+
+
+def _public(feedback: Feedback) -> FeedbackPublic:
+    """The staff representation with the moment the office made the text public."""
+    return services.feedback_public(feedback).model_copy(update={"public_at": feedback.public_at})
+
+
+async def _set_public(
+    session: SessionDep, user: Principal, feedback_id: int, *, public: bool
+) -> FeedbackPublic:
+    feedback = await session.get(Feedback, feedback_id)
+    if feedback is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"feedback {feedback_id} not found")
+    if (feedback.public_at is not None) != public:
+        # Only public_at is written: the workflow's read-model updates never touch it, so
+        # neither overwrites the other.
+        feedback.public_at = datetime.now(UTC) if public else None
+        session.add(
+            audit_entry(
+                f"token:{user.token_id}",
+                "feedback.published" if public else "feedback.unpublished",
+                f"feedback:{feedback_id}",
+                detail={"by": user.actor},
+            )
+        )
+        await session.commit()
+        await session.refresh(feedback)
+    return _public(feedback)
+
+
+@router.post("/{feedback_id}/publish")
+async def publish(feedback_id: int, user: OfficeUser, session: SessionDep) -> FeedbackPublic:
+    """Show the citizen's description in the public Open311 reads (`requests.json`,
+    `requests/{id}.json`), once the office has read it for names, phone numbers and the like;
+    the address and contact details stay private. The steering office only; publishing again
+    keeps the first moment. Recorded in the audit log as `feedback.published`."""
+    return await _set_public(session, user, feedback_id, public=True)
+
+
+@router.post("/{feedback_id}/unpublish")
+async def unpublish(feedback_id: int, user: OfficeUser, session: SessionDep) -> FeedbackPublic:
+    """Take the citizen's description out of the public Open311 reads again. The steering
+    office only; recorded in the audit log as `feedback.unpublished`."""
+    return await _set_public(session, user, feedback_id, public=False)

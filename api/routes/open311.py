@@ -7,12 +7,19 @@ Answers are JSON arrays as the spec's; errors are `[{"code": 400, "description":
 when AXIS_OPEN311_API_KEYS lists keys: citizens file without one, as on the public form.
 The commune responsible is `agency_responsible`. A citizen may name the commune with the
 service attribute `attribute[commune_code]`; otherwise the text and the address decide.
-Extensions: a POST's answer also carries `receipt_code`, for the citizen's lookup and rating."""
+Extensions: a POST's answer also carries `receipt_code`, for the citizen's lookup and rating.
+
+The reads need no key and ids are sequential, so they show what the office may show anyone: the
+service, status, commune, dates, the commune's answer (`status_notes`) and the position rounded
+to 0.001° (about 110 m); the citizen's description only once the office made the request
+public (POST /api/v1/feedback/{id}/publish); the address and contact details never."""
 
 from __future__ import annotations
 
 import logging
+import math
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -35,6 +42,8 @@ MAX_DESCRIPTION = 4000
 MAX_RESULTS = 1000
 DEFAULT_DAYS = 90
 CLOSED = (FeedbackStatus.ANSWERED.value, FeedbackStatus.CLOSED.value)
+MAX_LAT, MAX_LONG = 90, 180
+PUBLIC_STEP = Decimal("0.001")
 
 
 async def form_fields(request: Request) -> dict[str, str] | None:
@@ -118,25 +127,50 @@ async def service_definition(
     )
 
 
+def public_position(lat: str | None, long: str | None) -> tuple[float | None, float | None]:
+    """A stored position as public reads show it: each coordinate rounded half away from zero
+    to 3 decimal places of a degree (0.001° is 111 m of latitude and about 108 m of longitude
+    in Đắk Lắk, near 12.7° N), so a public read places a request within a block, not at a
+    door. A position that is not two finite degrees in range (a row stored before POST
+    checked them) is shown as none rather than breaking every read that covers it."""
+    if lat is None or long is None:
+        return None, None
+    try:
+        parsed = Decimal(lat.strip()), Decimal(long.strip())
+    except InvalidOperation:
+        return None, None
+    if not all(value.is_finite() for value in parsed):
+        return None, None
+    if not (abs(parsed[0]) <= MAX_LAT and abs(parsed[1]) <= MAX_LONG):
+        return None, None
+    rounded = [float(value.quantize(PUBLIC_STEP, rounding=ROUND_HALF_UP)) for value in parsed]
+    return rounded[0], rounded[1]
+
+
 def _request_out(f: Feedback, communes: dict[str, str]) -> dict[str, Any]:
+    """What anyone may read of a request: no key is needed and ids are sequential, so it holds
+    nothing the citizen wrote unless the office made it public (`public_at`), and never the
+    citizen's address or contact details. `status_notes` is the commune's answer, which is
+    the office's own public text."""
     names = {s.code: s.name for s in SERVICES}
+    lat, long = public_position(f.lat, f.long)
     return {
         "service_request_id": str(f.id),
         "status": "closed" if f.status in CLOSED else "open",
         "status_notes": f.answer,
         "service_name": names.get(f.service_code or ""),
         "service_code": f.service_code,
-        "description": f.description,
+        "description": f.description if f.public_at is not None else None,
         "agency_responsible": communes.get(f.commune_code or ""),
         "service_notice": None,
         "requested_datetime": w3c(f.requested_at),
         "updated_datetime": w3c(f.updated_at),
         "expected_datetime": w3c(f.answer_due_at),
-        "address": f.address or None,
+        "address": None,
         "address_id": None,
         "zipcode": None,
-        "lat": float(f.lat) if f.lat else None,
-        "long": float(f.long) if f.long else None,
+        "lat": lat,
+        "long": long,
         "media_url": None,
     }
 
@@ -208,6 +242,24 @@ async def get_request(
     return JSONResponse([_request_out(found, await _communes(session))])
 
 
+def _degrees(fields: dict[str, str], name: str, limit: int) -> tuple[str | None, str]:
+    """One coordinate of a POST, normalised for storage, or what is wrong with it. NaN and
+    infinities parse as floats but are no place, and once stored they broke every public read
+    covering them (JSON has no NaN): refused here with the range check."""
+    given = fields.get(name, "").strip()
+    if not given:
+        return None, ""
+    try:
+        value = float(given)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and -limit <= value <= limit):
+        return None, f"{name} must be decimal degrees from -{limit} to {limit}"
+    # repr gives the shortest text that reads back as the same float, always within the
+    # column's 32 characters whatever the citizen typed.
+    return repr(value), ""
+
+
 async def file_feedback(
     fields: dict[str, str], session: SessionDep, gateway: TemporalGateway, settings: SettingsDep
 ) -> tuple[Feedback | None, str]:
@@ -227,13 +279,12 @@ async def file_feedback(
     commune_code = fields.get("attribute[commune_code]", "").strip() or None
     if commune_code is not None and commune_code not in await _communes(session):
         return None, f"attribute[commune_code] {commune_code} is not a commune of the province"
-    lat, long = fields.get("lat", "").strip() or None, fields.get("long", "").strip() or None
-    try:
-        for value in (lat, long):
-            if value is not None:
-                float(value)
-    except ValueError:
-        return None, "lat and long must be decimal degrees"
+    lat, problem = _degrees(fields, "lat", MAX_LAT)
+    if problem:
+        return None, problem
+    long, problem = _degrees(fields, "long", MAX_LONG)
+    if problem:
+        return None, problem
     name = " ".join(p for p in (fields.get("first_name", ""), fields.get("last_name", "")) if p)
     feedback = await services.create_feedback(
         session,

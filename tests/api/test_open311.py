@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
+from api.routes.open311 import public_position
 from config import Settings
+from db.models import AuditEntry, Feedback
 from tests.api.test_directives_api import eventually
 from tests.conftest import ApiClient, running_worker, temporal_address
 
@@ -78,8 +82,9 @@ async def test_a_request_in_vietnamese_without_a_commune_reaches_the_commune(
         http,
         jurisdiction_id="daklak.gov.vn",
         description="Đèn đường trước chợ xã Ea Kar tắt cả tuần nay, buổi tối rất nguy hiểm",
-        lat="12.8",
-        long="108.45",
+        lat="12.80449",
+        long="108.4505",
+        address_string="Nhà số 7, trước chợ Ea Kar",
         email="cong.dan@example.invalid",
         first_name="Lê",
         last_name="Văn C",
@@ -94,10 +99,13 @@ async def test_a_request_in_vietnamese_without_a_commune_reaches_the_commune(
         "Đèn chiếu sáng công cộng",
         "Xã Ea Kar",
     )
-    assert (found["status"], found["lat"], found["long"]) == ("open", 12.8, 108.45)
+    # The position rounded half away from zero to 3 decimals (about 110 m); no citizen text.
+    assert (found["status"], found["lat"], found["long"]) == ("open", 12.804, 108.451)
+    assert (found["description"], found["address"]) == (None, None)
     assert found["expected_datetime"].endswith("17:00:00+07:00")
     # Personal data never leaves through Open311.
     assert "cong.dan" not in str(found) and "Văn C" not in str(found)
+    assert "Đèn đường" not in str(found) and "Nhà số 7" not in str(found)
 
     listed = await http.get(
         f"{ROOT}/requests.json", params={"service_code": "lighting", "status": "open"}
@@ -173,7 +181,7 @@ async def test_bad_requests_answer_in_the_specs_error_shape(api: ApiClient) -> N
             {"description": "ổ gà", "attribute[commune_code]": "99999"},
             "attribute[commune_code] 99999 is not a commune of the province",
         ),
-        ({"description": "ổ gà", "lat": "north"}, "lat and long must be decimal degrees"),
+        ({"description": "ổ gà", "lat": "north"}, "lat must be decimal degrees from -90 to 90"),
         ({"description": "x" * 4001}, "description is longer than 4000 characters"),
     ]
     for fields, message in cases:
@@ -225,3 +233,161 @@ async def test_a_deployment_with_api_keys_refuses_a_post_without_one(
     assert (wrong.status_code, wrong.json()) == (403, refusal)
     assert right.status_code == 200
     assert right.json()[0]["service_request_id"].isdigit()
+
+
+def test_a_public_position_is_rounded_to_three_decimals_or_left_out() -> None:
+    # Half away from zero, on the stored text, so no binary float decides a tie.
+    assert public_position("12.80449", "108.4505") == (12.804, 108.451)
+    assert public_position("-12.0005", "-108.00049") == (-12.001, -108.0)
+    assert public_position("90", "-180") == (90.0, -180.0)
+    # Rows an earlier version stored: no position rather than a broken read.
+    assert public_position("nan", "108.45") == (None, None)
+    assert public_position("12.8", "1e400") == (None, None)
+    assert public_position("12.8", "-Infinity") == (None, None)
+    assert public_position("north", "108.45") == (None, None)
+    assert public_position("12.8", None) == (None, None)
+
+
+LAT_RANGE = "lat must be decimal degrees from -90 to 90"
+LONG_RANGE = "long must be decimal degrees from -180 to 180"
+
+
+async def test_a_position_that_is_no_place_on_earth_is_refused_and_nothing_is_stored(
+    api: ApiClient, engine: Engine
+) -> None:
+    marker = uuid.uuid4().hex
+    cases = [
+        ({"lat": "nan", "long": "108.45"}, LAT_RANGE),
+        ({"lat": "12.8", "long": "1e400"}, LONG_RANGE),
+        ({"lat": "inf", "long": "108.45"}, LAT_RANGE),
+        ({"lat": "-Infinity", "long": "108.45"}, LAT_RANGE),
+        ({"lat": "12.8", "long": "NaN"}, LONG_RANGE),
+        ({"lat": "90.0001", "long": "108.45"}, LAT_RANGE),
+        ({"lat": "12.8", "long": "-180.5"}, LONG_RANGE),
+        ({"lat": "twelve", "long": "108.45"}, LAT_RANGE),
+    ]
+    for fields, message in cases:
+        answer = await post_request(api.http, description=f"ổ gà {marker}", **fields)
+        assert (answer.status_code, answer.json()) == (
+            400,
+            [{"code": 400, "description": message}],
+        ), fields
+    with Session(engine) as session:
+        stored = session.scalar(
+            select(func.count(Feedback.id)).where(Feedback.description.contains(marker))
+        )
+    assert stored == 0
+    # The reads that a stored NaN used to break.
+    assert (await api.http.get(f"{ROOT}/requests.json")).status_code == 200
+    # The edges of the range are places.
+    edge = await post_request(api.http, description=f"ổ gà {marker}", lat="-90", long="180")
+    assert edge.status_code == 200, edge.text
+    [shown] = (
+        await api.http.get(f"{ROOT}/requests/{edge.json()[0]['service_request_id']}.json")
+    ).json()
+    assert (shown["lat"], shown["long"]) == (-90.0, 180.0)
+
+
+async def test_a_position_stored_by_an_earlier_version_does_not_break_the_public_reads(
+    api: ApiClient, engine: Engine
+) -> None:
+    stored = [("nan", "108.45"), ("12.8", "1e400"), ("inf", "-inf"), ("north", "108.45")]
+    with Session(engine) as session, session.begin():
+        rows = [
+            Feedback(
+                receipt_code=f"T{uuid.uuid4().hex[:12]}",
+                description="ổ gà",
+                lat=lat,
+                long=long,
+                # Closed and recorded (seq 1), so the reconciler starts no workflow for it.
+                status="closed",
+                seq=1,
+                requested_at=datetime.now(UTC),
+            )
+            for lat, long in stored
+        ]
+        session.add_all(rows)
+        session.flush()
+        ids = [str(row.id) for row in rows]
+    one = await api.http.get(f"{ROOT}/requests/{ids[0]}.json")
+    assert one.status_code == 200, one.text
+    assert (one.json()[0]["lat"], one.json()[0]["long"]) == (None, None)
+    listed = await api.http.get(
+        f"{ROOT}/requests.json", params={"service_request_id": ",".join(ids)}
+    )
+    assert listed.status_code == 200, listed.text
+    assert [(r["service_request_id"], r["lat"], r["long"]) for r in listed.json()] == [
+        (i, None, None) for i in reversed(ids)
+    ]
+    recent = await api.http.get(f"{ROOT}/requests.json", params={"status": "closed"})
+    assert recent.status_code == 200, recent.text
+    assert set(ids) <= {r["service_request_id"] for r in recent.json()}
+
+
+async def test_the_office_makes_a_requests_text_public_and_takes_it_back(
+    api: ApiClient, engine: Engine
+) -> None:
+    http = api.http
+    text = "Rác thải đổ trộm cạnh trường tiểu học xã Ea Kar, bốc mùi cả tuần"
+    filed = await post_request(
+        http, description=text, address_string="Thôn 3, cạnh nhà ông Năm", lat="12.8", long="108.45"
+    )
+    assert filed.status_code == 200, filed.text
+    request_id, receipt = filed.json()[0]["service_request_id"], filed.json()[0]["receipt_code"]
+    found = await routed(api, request_id)
+    assert (found["description"], found["address"], found["agency_responsible"]) == (
+        None,
+        None,
+        "Xã Ea Kar",
+    )
+    # The receipt-code lookup, API and page, keeps its promise: no citizen text.
+    lookup = await http.get(f"/api/v1/lookup/{receipt}")
+    assert lookup.status_code == 200, lookup.text
+    page = await http.get("/tra-cuu", params={"code": receipt})
+    assert page.status_code == 200
+    for shown in (lookup.text, page.text):
+        assert "Rác thải" not in shown and "Thôn 3" not in shown and "108.45" not in shown
+
+    publish, unpublish = (
+        f"/api/v1/feedback/{request_id}/{verb}" for verb in ("publish", "unpublish")
+    )
+    leader = await api.token("commune_leader", EA_KAR)
+    for token in (leader, await api.token("reader")):
+        for path in (publish, unpublish):
+            refused = await api.request("POST", path, token=token)
+            assert (refused.status_code, refused.json()) == (
+                403,
+                {"detail": "this action is for the role(s): steering_office"},
+            )
+    unknown = await api.request("POST", "/api/v1/feedback/999999/publish")
+    assert (unknown.status_code, unknown.json()) == (404, {"detail": "feedback 999999 not found"})
+    [still] = (await http.get(f"{ROOT}/requests/{request_id}.json")).json()
+    assert still["description"] is None
+
+    published = await api.request("POST", publish)
+    assert published.status_code == 200, published.text
+    assert published.json()["description"] == text and published.json()["public_at"]
+    again = await api.request("POST", publish)
+    assert again.json()["public_at"] == published.json()["public_at"]
+    [shown] = (await http.get(f"{ROOT}/requests/{request_id}.json")).json()
+    assert (shown["description"], shown["address"]) == (text, None)
+    [listed] = (
+        await http.get(f"{ROOT}/requests.json", params={"service_request_id": request_id})
+    ).json()
+    assert listed["description"] == text
+    detail = await api.request("GET", f"/api/v1/feedback/{request_id}")
+    assert detail.json()["public_at"] == published.json()["public_at"]
+
+    withdrawn = await api.request("POST", unpublish)
+    assert (withdrawn.status_code, withdrawn.json()["public_at"]) == (200, None)
+    [hidden] = (await http.get(f"{ROOT}/requests/{request_id}.json")).json()
+    assert hidden["description"] is None
+    with Session(engine) as session:
+        audited = session.execute(
+            select(AuditEntry.action, AuditEntry.actor)
+            .where(AuditEntry.subject == f"feedback:{request_id}")
+            .order_by(AuditEntry.id)
+        ).all()
+    # One row per change: the repeated publish changed nothing and recorded nothing.
+    assert [action for action, _ in audited] == ["feedback.published", "feedback.unpublished"]
+    assert all(actor.startswith("token:") for _, actor in audited)
