@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     # Password hashes computed at once per API process (each ~25 ms of CPU and 19 MiB, in a
     # worker thread); a burst of sign-ins waits its turn instead of taking every core.
     password_hash_concurrency: PositiveInt = 2
+    # The secret in the CallbackUrl eSMS calls with delivery reports (the path
+    # /api/v1/callbacks/esms/<secret>). Unset: derived from the acknowledgement-link keys, which
+    # every process of the installation shares, so the worker and the API agree unconfigured.
+    esms_callback_secret: str | None = None
 
     @property
     def resolved_database_url(self) -> str:

@@ -23,7 +23,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.channels.base import Channel, OutgoingMessage
 from activities.channels.email import EmailChannel, SmtpSettings
-from activities.channels.esms import EsmsChannel, EsmsSettings
+from activities.channels.esms import EsmsChannel, EsmsSettings, callback_secrets, callback_url
 from activities.channels.zns import ZnsChannel, ZnsSettings, parse_templates
 from activities.links import resolve_link_keys
 from activities.rendering import Renderer, local_time
@@ -63,8 +63,6 @@ log = logging.getLogger("axis.delivery")
 # was lost (a crash mid-send) may be sent again there; elsewhere it stays unconfirmed.
 DEDUPLICATING_CHANNELS = frozenset({"sms"})
 MAX_CONCURRENT_STARTS = 64
-# Where eSMS reports what became of an SMS (api/routes/callbacks.py).
-ESMS_CALLBACK_PATH = "/api/v1/callbacks/esms"
 # A message queued this long without its delivery workflow is started by the sweep.
 STRANDED_AFTER = timedelta(minutes=2)
 SWEEP_EVERY_SECONDS = 60
@@ -141,7 +139,13 @@ def delivery_config(
                 secret_key=settings.esms_secret_key,
                 brandname=settings.esms_brandname,
                 sandbox=settings.esms_sandbox,
-                callback_url=f"{settings.public_url.rstrip('/')}{ESMS_CALLBACK_PATH}",
+                callback_url=callback_url(
+                    settings.public_url,
+                    callback_secrets(
+                        settings.esms_callback_secret,
+                        resolve_link_keys(settings.link_keys, settings.data_dir),
+                    )[0],
+                ),
             )
         ),
         "zalo": ZnsChannel(

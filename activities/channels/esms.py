@@ -1,8 +1,11 @@
 """SMS brandname through eSMS.vn: its RequestId is a real idempotency key (a repeat answers
-124, which counts as accepted); an error comes as HTTP 200 with a CodeResult."""
+124, which counts as accepted); an error comes as HTTP 200 with a CodeResult. Delivery reports
+come back on a CallbackUrl that carries a secret of the installation."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 import httpx
@@ -21,6 +24,25 @@ ACCEPTED_CODES = {"100", "124"}
 # Bad key, no balance, unknown brandname, IP not allowed, content not matching the template:
 # a configuration error, alike for every message; a bad phone is this message's alone.
 PERMANENT_CODES = {"101", "103", "104", "108", "140", "146"}
+# Where eSMS reports what became of an SMS (api/routes/callbacks.py), followed by the secret.
+CALLBACK_PATH = "/api/v1/callbacks/esms"
+# The derived secret is for this purpose only: knowing it signs no acknowledgement link.
+CALLBACK_LABEL = b"esms-callback"
+
+
+def callback_secrets(configured: str | None, link_keys: list[str]) -> list[str]:
+    """The callback secrets the API accepts, the first being the one to send.
+    AXIS_ESMS_CALLBACK_SECRET when set; otherwise one derived from each acknowledgement-link
+    key (HMAC-SHA256 of a fixed label), which every process of the installation already shares,
+    so an unconfigured `make run` works. After a key rotation, reports for SMS sent under the
+    older key are still accepted, as old links are."""
+    if configured:
+        return [configured]
+    return [hmac.new(key.encode(), CALLBACK_LABEL, hashlib.sha256).hexdigest() for key in link_keys]
+
+
+def callback_url(public_url: str, secret: str) -> str:
+    return f"{public_url.rstrip('/')}{CALLBACK_PATH}/{secret}"
 
 
 @dataclass(frozen=True)

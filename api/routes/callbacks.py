@@ -1,18 +1,45 @@
-"""Delivery reports from the gateways. eSMS calls back with a GET and retries up to five
-times, so a report is applied idempotently; one that names no SMS of ours changes nothing."""
+"""Delivery reports from the gateways. eSMS calls back with a GET on the CallbackUrl we sent,
+`/api/v1/callbacks/esms/<secret>`, and retries up to five times, so a report is applied
+idempotently. Without the installation's secret a report answers 404 and changes nothing, as
+does one that names no SMS of ours: RequestId alone is a key a guesser may come to know."""
 
 from __future__ import annotations
 
+import hmac
+import logging
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from sqlalchemy import select, update
 
-from api.deps import SessionDep
+from activities.channels.esms import CALLBACK_PATH, callback_secrets
+from api.deps import SessionDep, SettingsDep
+from api.routes.links import link_keys
 from db.models import Delivery, OutboxEntry
 
 router = APIRouter(prefix="/callbacks", tags=["callbacks"])
+NOT_FOUND = "no such SMS"
+SECRET_IN_PATH = re.compile(re.escape(CALLBACK_PATH) + r"/[^/?\s]+")
+
+
+class RedactCallbackSecret(logging.Filter):
+    """Keeps the secret out of the access log: uvicorn logs each request's path, and a
+    callback's path carries the secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(arg, str) and CALLBACK_PATH in arg for arg in record.args
+        ):
+            record.args = tuple(
+                SECRET_IN_PATH.sub(CALLBACK_PATH + "/…", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("uvicorn.access").addFilter(RedactCallbackSecret())
 # eSMS SendStatus: 5 delivered, 4 rejected, 7 waiting.
 ESMS_STATUSES = {"5": "delivered", "4": "rejected", "7": "waiting"}
 DETAILS = {
@@ -22,15 +49,33 @@ DETAILS = {
 }
 
 
-@router.get("/esms", include_in_schema=False)
+def _known_secret(request: Request, settings: SettingsDep, given: str) -> bool:
+    accepted = callback_secrets(settings.esms_callback_secret, link_keys(request, settings))
+    # Every candidate is compared, in constant time each, so timing tells nothing of which
+    # or how much matched.
+    matches = [hmac.compare_digest(given.encode(), secret.encode()) for secret in accepted]
+    return any(matches)
+
+
+@router.get("/esms/{secret}", include_in_schema=False)
 async def esms_report(
+    secret: str,
+    request: Request,
     session: SessionDep,
-    sms_id: Annotated[str, Query(alias="SMSID", max_length=100)],
-    request_id: Annotated[str, Query(alias="RequestId", max_length=100)],
-    send_status: Annotated[str, Query(alias="SendStatus", max_length=4)],
+    settings: SettingsDep,
+    sms_id: Annotated[str | None, Query(alias="SMSID", max_length=100)] = None,
+    request_id: Annotated[str | None, Query(alias="RequestId", max_length=100)] = None,
+    send_status: Annotated[str | None, Query(alias="SendStatus", max_length=4)] = None,
 ) -> dict[str, str]:
-    """Record what became of one SMS. The pair SMSID + RequestId must match a send of ours:
-    RequestId is the send's own key, which only eSMS and we know."""
+    """Record what became of one SMS. The secret comes first, so a caller without it learns
+    nothing, not even which parameters are missing; then the pair SMSID + RequestId must
+    match a send of ours."""
+    if not _known_secret(request, settings, secret):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    if sms_id is None or request_id is None or send_status is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "SMSID, RequestId and SendStatus are required"
+        )
     reported = ESMS_STATUSES.get(send_status)
     if reported is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown SendStatus")
@@ -40,7 +85,7 @@ async def esms_report(
         )
     )
     if entry is None or entry.idempotency_key[:50] != request_id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such SMS")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     if entry.provider_status != "delivered":
         # A late "waiting" never undoes "delivered".
         entry.provider_status = reported

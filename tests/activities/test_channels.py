@@ -149,6 +149,33 @@ async def test_esms_answers_a_repeated_request_id_with_124_which_counts_as_sent(
     assert (await bad_key.send(message("other"))).outcome == Outcome.PERMANENT
 
 
+async def test_the_esms_callback_url_carries_the_installations_secret(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    common = {
+        "data_dir": tmp_path,
+        "link_keys": "k-new,k-old",
+        "public_url": "https://axis.example.invalid/",
+        "esms_base_url": gateway.base_url,
+        "esms_api_key": "esms-key",
+        "esms_secret_key": "s",
+    }
+    derived = delivery_config(Settings(**common), "unused-queue")  # type: ignore[arg-type]
+    configured = delivery_config(
+        Settings(**common, esms_callback_secret="c" * 40),  # type: ignore[arg-type]
+        "unused-queue",
+    )
+    await derived.channels["sms"].send(message("key-derived"))
+    await configured.channels["sms"].send(message("key-configured"))
+    sent = [body["CallbackUrl"] for _, body in gateway.sent("SendMultipleMessage_V4_post_json/")]
+    # HMAC-SHA256 of "esms-callback" under the newest link key, k-new.
+    assert sent == [
+        "https://axis.example.invalid/api/v1/callbacks/esms/"
+        "1788cc9e6e3e5234a9009c6a095ec17d56a1e71a7095f7d3f43f726afcf10dff",
+        "https://axis.example.invalid/api/v1/callbacks/esms/" + "c" * 40,
+    ]
+
+
 async def test_the_send_activity_called_twice_sends_once_and_never_resends_a_lost_attempt(
     engine: Engine, smtp: SmtpSink, gateway: Gateway, tmp_path: Path
 ) -> None:
