@@ -26,7 +26,9 @@ from api.input_errors import add_input_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.procedure_reconcile import resume_unstarted_cases
 from api.routes import (
+    accounts,
     assignments,
+    audit,
     callbacks,
     changes,
     directives,
@@ -219,6 +221,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(previews.router)
     v1.include_router(callbacks.router)
     for module in (reference, tokens, directives, assignments, notifications):
+        v1.include_router(module.router)
+    for module in (accounts, audit):
         v1.include_router(module.router)
     for module in (scores, changes, recurring):
         v1.include_router(module.router)
