@@ -96,6 +96,22 @@ class Settings(BaseSettings):
     # Password hashes computed at once per API process (each ~25 ms of CPU and 19 MiB, in a
     # worker thread); a burst of sign-ins waits its turn instead of taking every core.
     password_hash_concurrency: PositiveInt = 2
+    # The proxies in front of the API (comma-separated addresses or CIDR networks, e.g. the
+    # compose load balancer's network). When the socket peer is one of them, the client is the
+    # right-most X-Forwarded-For address that is not: the left-most is whatever the client
+    # wrote. Empty: the socket peer is the client and X-Forwarded-For is ignored.
+    trusted_proxies: str = ""
+    # Anonymous POSTs that start a workflow and email a leader (Open311 requests.json and the
+    # /gop-y form): per client address, and over every address, within the window.
+    anonymous_post_limit: int = 20
+    anonymous_post_total_limit: int = 600
+    anonymous_post_window_seconds: int = 3600
+    # Wrong passwords for one username from every address together within
+    # login_window_seconds: a guesser spread over many addresses still stops.
+    login_username_max_failures: int = 30
+    # Rate counts are kept in the database and shared by every process with the same
+    # namespace: every replica of one deployment uses the default; tests give each app its own.
+    rate_count_namespace: str = ""
     # The secret in the CallbackUrl eSMS calls with delivery reports (the path
     # /api/v1/callbacks/esms/<secret>). Unset: derived from the acknowledgement-link keys, which
     # every process of the installation shares, so the worker and the API agree unconfigured.

@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import db_errors, services
+from api import db_errors, rate_limits, services
 from api.deps import TemporalGateway, hash_token
 from api.input_errors import add_input_error_handlers
 from api.limits import BodyLimitMiddleware
@@ -178,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     db_errors.install(app)
+    rate_limits.install(app)
     add_input_error_handlers(app)
 
     @app.exception_handler(StarletteHTTPException)

@@ -198,6 +198,8 @@ async def api_app(
         task_queue=task_queue,
         admin_token=admin,
         public_url=PUBLIC_URL,
+        # Rate counts are shared through the session's database: each app counts on its own.
+        rate_count_namespace=task_queue,
         **overrides,  # type: ignore[arg-type]
     )
     app = create_app(settings)

@@ -12,7 +12,8 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from api.deps import SessionDep, SettingsDep
-from api.lookup_limits import FailureLimiter, client_of
+from api.lookup_limits import RateLimiter, client_of, counts_of
+from config import Settings
 from db.models import WebAccount
 from web.passwords import DUMMY_HASH, verify_password
 from web.render import render
@@ -29,17 +30,27 @@ from web.sessions import (
 from workflows.types import Role
 
 router = APIRouter(include_in_schema=False)
+LOGIN_LIMITED = "too many wrong passwords; try again later"
 
 
-def _limiter(request: Request) -> FailureLimiter:
-    """Guessing passwords: per address and username, in this process's memory (as the
-    receipt-code lookups are)."""
-    limiter: FailureLimiter | None = getattr(request.app.state, "login_limiter", None)
-    if limiter is None:
-        settings = request.app.state.settings
-        limiter = FailureLimiter(settings.login_max_failures, settings.login_window_seconds)
-        request.app.state.login_limiter = limiter
-    return limiter
+def _limits(request: Request, name: str) -> list[tuple[RateLimiter, str]]:
+    """Guessing passwords, counted in the database so every API process sees one count: per
+    address and username, and per username from every address (a guesser who spreads over
+    many addresses still stops)."""
+    settings: Settings = request.app.state.settings
+    counts, window = counts_of(request), settings.login_window_seconds
+    return [
+        (
+            RateLimiter(counts, "login", settings.login_max_failures, window, LOGIN_LIMITED),
+            f"{client_of(request)}|{name}",
+        ),
+        (
+            RateLimiter(
+                counts, "login-user", settings.login_username_max_failures, window, LOGIN_LIMITED
+            ),
+            name,
+        ),
+    ]
 
 
 def home_of(role: str) -> str:
@@ -90,15 +101,17 @@ async def login(
     if not expected or not hmac.compare_digest(expected, csrf):
         raise PageRefused(403, "Biểu mẫu đăng nhập đã hết hạn (CSRF). Tải lại trang.")
     name = username.strip().lower()
-    limiter, key = _limiter(request), f"{client_of(request)}|{name}"
+    limits = _limits(request, name)
     try:
-        limiter.check(key)
+        for limiter, key in limits:
+            await limiter.check(key)
     except HTTPException as e:
         raise PageRefused(429, "Sai mật khẩu quá nhiều lần; thử lại sau ít phút.") from e
     account = await session.scalar(select(WebAccount).where(WebAccount.username == name))
     valid = verify_password(password, account.password_hash if account else DUMMY_HASH)
     if account is None or not valid or account.disabled_at is not None:
-        limiter.fail(key)
+        for limiter, key in limits:
+            await limiter.fail(key)
         return _login_page(request, "Sai tên đăng nhập hoặc mật khẩu.", 401, username)
     response = RedirectResponse(safe_next(next) or home_of(account.role), status_code=303)
     await open_session(session, settings, request, response, account.id)

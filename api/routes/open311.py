@@ -23,7 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
@@ -31,6 +31,7 @@ from activities.calendar import VIETNAM
 from activities.routing import SERVICE_CODES, SERVICES
 from api import procedure_services as services
 from api.deps import SessionDep, SettingsDep, TemporalGateway
+from api.rate_limits import limit_open311_posts
 from api.receipts import display
 from db.communes import DAK_LAK
 from db.models import Commune, Feedback
@@ -305,7 +306,7 @@ async def file_feedback(
     return feedback, ""
 
 
-@router.post("/requests.json")
+@router.post("/requests.json", dependencies=[Depends(limit_open311_posts)])
 async def create_request(
     request: Request, session: SessionDep, settings: SettingsDep
 ) -> JSONResponse:

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from api import procedure_services as services
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.lookup_limits import client_of, limiter_of
 from api.procedure_schemas import CaseStatusPublic, Rating
+from api.rate_limits import limit_form_posts
 from api.receipts import display, normalise
 from api.routes.open311 import file_feedback, form_fields
 from db.models import Commune, Dossier, Feedback, Procedure
@@ -94,10 +95,10 @@ async def lookup(request: Request, session: AsyncSession, code: str) -> Dossier 
     """The case of a receipt code, counting a wrong code against the client."""
     limiter = limiter_of(request)
     client = client_of(request)
-    limiter.check(client)
+    await limiter.check(client)
     case = await find_case(session, code)
     if case is None:
-        limiter.fail(client)
+        await limiter.fail(client)
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     return case
 
@@ -152,7 +153,7 @@ async def feedback_form() -> HTMLResponse:
     return page("feedback_form.html", services=SERVICES, problem="", fields={})
 
 
-@pages.post("/gop-y")
+@pages.post("/gop-y", dependencies=[Depends(limit_form_posts)])
 async def submit_feedback(
     request: Request, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:

@@ -40,7 +40,9 @@ async def limited(
 
 
 def refused_for_a_while(answer: httpx.Response) -> bool:
-    return answer.status_code == 429 and 1 <= int(answer.headers["Retry-After"]) <= WINDOW
+    # The window slides over two fixed ones (api/shared_counts.py): a count made now weighs on
+    # the next window too, so the wait can exceed one window, never two.
+    return answer.status_code == 429 and 1 <= int(answer.headers["Retry-After"]) <= 2 * WINDOW
 
 
 def test_the_defaults_leave_room_for_the_acknowledgement_storm() -> None:

@@ -103,6 +103,8 @@ async def pages(
         max_upload_bytes=1024,
         max_upload_files=2,
         login_max_failures=3,
+        # Rate counts are shared through the session's database: each app counts on its own.
+        rate_count_namespace=task_queue,
     )
     app = create_app(settings)
     async with (
