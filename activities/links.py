@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from secret_files import read_or_create
+
 # A key signs one purpose only: a link made for acknowledgement is no token for anything else.
 SALT = b"axis.acknowledge.v1"
 LINK_PATH = "/a/"
@@ -112,13 +114,6 @@ def resolve_link_keys(configured: str | None, data_dir: Path) -> list[str]:
     keys = parse_keys(configured)
     if keys:
         return keys
-    path = data_dir / "link-keys"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            with path.open("x") as out:
-                out.write(secrets.token_urlsafe(32) + "\n")
-            path.chmod(0o600)
-        except FileExistsError:
-            pass  # the other process made it first: read theirs
-    return parse_keys(path.read_text().replace("\n", ","))
+    # Made whole before it is named: a process reading it meanwhile never caches no keys.
+    text = read_or_create(data_dir / "link-keys", lambda: secrets.token_urlsafe(32) + "\n")
+    return parse_keys(text.replace("\n", ","))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Principal, SessionDep
 from config import Settings
 from db.models import WebAccount, WebSession
+from secret_files import read_or_create
 from workflows.types import Role
 
 SESSION_COOKIE = "axis_session"
@@ -61,21 +61,10 @@ def session_secret(settings: Settings) -> bytes:
     API process of one installation signs alike."""
     if settings.session_secret:
         return settings.session_secret.encode()
+    # Processes starting together on one data directory: the first to name the file wins and
+    # the others read its key, private (0600) from the moment it exists.
     path = settings.data_dir / "session-secret"
-    if not path.exists():
-        # Processes starting together on one data directory: the first link wins, the others
-        # read its key (never a half-written file).
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f".session-secret-{secrets.token_hex(8)}")
-        draft.write_text(secrets.token_urlsafe(32))
-        draft.chmod(0o600)
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return path.read_text().strip().encode()
+    return read_or_create(path, lambda: secrets.token_urlsafe(32)).encode()
 
 
 def sign(secret: bytes, value: str) -> str:

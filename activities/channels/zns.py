@@ -27,6 +27,7 @@ from activities.channels.base import (
 )
 from db.models import ProviderToken
 from db.upsert import insert_ignoring_duplicates
+from secret_files import write_atomically
 
 SEND_PATH = "/message/template"
 TOKEN_PATH = "/v4/oa/access_token"
@@ -164,14 +165,17 @@ class ZnsTokens:
         self._refresh = str(result["refresh_token"])
         self._expires_at = time.time() + float(result.get("expires_in", 90000))
         if s.state_file is not None:
-            s.state_file.write_text(
+            # Replaced in one step with mode 0600: the single-use refresh token is never lost
+            # to a crash mid-write, nor readable by others for an instant.
+            write_atomically(
+                s.state_file,
                 json.dumps(
                     {
                         "access_token": self._access,
                         "refresh_token": self._refresh,
                         "expires_at": self._expires_at,
                     }
-                )
+                ),
             )
 
 
