@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import PositiveInt
+from pydantic import PositiveInt, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The steering office's token opens everything: as long as the 43 characters of
+# secrets.token_urlsafe(32), give or take, and never a word someone could guess.
+ADMIN_TOKEN_MIN_CHARS = 32
+
+
+class InsecureSetting(Exception):
+    """A setting that would leave the installation open; the process does not start."""
 
 
 class Settings(BaseSettings):
@@ -126,6 +135,30 @@ class Settings(BaseSettings):
     @property
     def resolved_temporal_address(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def demo_mode(self) -> bool:
+        """The embedded demo: the demo roster and its printed sign-ins, no roster of our own."""
+        return self.load_demo_roster and self.roster_csv is None
+
+    @model_validator(mode="after")
+    def _refuse_a_short_admin_token(self) -> Settings:
+        """Every process refuses to start with a guessable steering-office token. Demo mode
+        only warns: the shared newcomer check runs `make run` with a 20-character one."""
+        token = self.admin_token
+        if token is None or len(token) >= ADMIN_TOKEN_MIN_CHARS:
+            return self
+        message = (
+            f"AXIS_ADMIN_TOKEN has {len(token)} characters; at least {ADMIN_TOKEN_MIN_CHARS} "
+            "are needed (make one with: python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')"
+        )
+        if self.demo_mode:
+            warnings.warn(f"{message}; accepted in demo mode only", stacklevel=2)
+            return self
+        # Not a ValueError: pydantic would wrap that in a ValidationError that prints the
+        # input, token included.
+        raise InsecureSetting(message)
 
 
 @lru_cache

@@ -15,8 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-from config import Settings, get_settings
+from config import InsecureSetting, Settings, get_settings
 from db.migrate import prepare_database
+from secret_files import read_or_create
 from web.accounts import (
     DEMO_LEADER_EXAMPLE,
     DEMO_LEADER_PASSWORD,
@@ -26,6 +27,7 @@ from web.accounts import (
 )
 
 TEMPORAL_START_SECONDS = 90
+ADMIN_TOKEN_FILE = "admin-token"
 STOP_GRACE_SECONDS = 15
 
 
@@ -59,14 +61,22 @@ def wait_for_port(host: str, port: int, seconds: float, process: subprocess.Pope
 
 
 def admin_token(settings: Settings) -> str:
-    """AXIS_ADMIN_TOKEN, or a token made once and kept under the data directory."""
+    """AXIS_ADMIN_TOKEN, or a token made once and kept under the data directory (private from
+    the moment it exists, see secret_files)."""
     if settings.admin_token:
         return settings.admin_token
-    path = settings.data_dir / "admin-token"
-    if not path.exists():
-        path.write_text(f"axis_{secrets.token_urlsafe(32)}\n")
-        path.chmod(0o600)
-    return path.read_text().strip()
+    path = settings.data_dir / ADMIN_TOKEN_FILE
+    return read_or_create(path, lambda: f"axis_{secrets.token_urlsafe(32)}\n")
+
+
+def where_the_token_is(settings: Settings, token: str) -> str:
+    """The steering office's token itself only in demo mode; otherwise where to find it, so a
+    production log never holds it."""
+    if settings.demo_mode:
+        return f"steering office token: {token}"
+    if settings.admin_token:
+        return "steering office token: the one in AXIS_ADMIN_TOKEN"
+    return f"steering office token: kept in {settings.data_dir / ADMIN_TOKEN_FILE}"
 
 
 def start_temporal(settings: Settings, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -103,7 +113,11 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 def main() -> int:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except InsecureSetting as e:
+        say(f"not starting: {e}")
+        return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["AXIS_DATA_DIR"] = str(settings.data_dir.resolve())
@@ -151,9 +165,9 @@ def main() -> int:
         )  # fmt: skip
         base = f"http://{settings.host}:{settings.port}"
         say(f"API on {base} (OpenAPI at {base}/docs, health at {base}/healthz)")
-        say(f"steering office token: {token}")
+        say(where_the_token_is(settings, token))
         say(f"pages on {base}/ (sign in at {base}/login)")
-        if settings.roster_csv is None and settings.load_demo_roster:
+        if settings.demo_mode:
             say(
                 f"demo sign-ins — office: {DEMO_OFFICE_USERNAME} / {DEMO_OFFICE_PASSWORD}; "
                 f"a commune leader: xa<commune code> / {DEMO_LEADER_PASSWORD}, e.g. "
