@@ -14,8 +14,9 @@ from sqlalchemy import select
 from api.deps import SessionDep, SettingsDep
 from api.lookup_limits import RateLimiter, client_of, counts_of
 from config import Settings
+from db.audit import audit_entry
 from db.models import WebAccount
-from web.passwords import DUMMY_HASH, verify_password
+from web.passwords import DUMMY_HASH, hash_password_async, needs_rehash, verify_password_async
 from web.render import render
 from web.sessions import (
     LOGIN_CSRF_COOKIE,
@@ -51,6 +52,29 @@ def _limits(request: Request, name: str) -> list[tuple[RateLimiter, str]]:
             name,
         ),
     ]
+
+
+def demo_mode(settings: Settings) -> bool:
+    """The demo: the embedded defaults, no roster of the province's own and the demo roster
+    on. The same test as the one `db.migrate.prepare_database` makes demo accounts by."""
+    return settings.roster_csv is None and settings.load_demo_roster
+
+
+def _refusal(account: WebAccount | None, valid: bool, settings: Settings) -> tuple[str, str] | None:
+    """Why a sign-in is refused, as (audit action, reason), or None when it may go ahead."""
+    if account is None:
+        return "signin.failed", "unknown_username"
+    if not account.password_hash:
+        return "signin.failed", "no_password_yet"
+    if not valid:
+        return "signin.failed", "wrong_password"
+    if account.disabled_at is not None:
+        return "signin.failed", "disabled"
+    if account.demo and not demo_mode(settings):
+        # A demo account's row outlives the demo (an earlier run, a copied database); its
+        # password is printed in the README, so outside demo mode it never opens a session.
+        return "signin.refused_demo", "demo_account_outside_demo_mode"
+    return None
 
 
 def home_of(role: str) -> str:
@@ -108,12 +132,34 @@ async def login(
     except HTTPException as e:
         raise PageRefused(429, "Sai mật khẩu quá nhiều lần; thử lại sau ít phút.") from e
     account = await session.scalar(select(WebAccount).where(WebAccount.username == name))
-    valid = verify_password(password, account.password_hash if account else DUMMY_HASH)
-    if account is None or not valid or account.disabled_at is not None:
+    # An unknown name or an account without a password yet costs one hash too: the time taken
+    # must not tell which names exist.
+    stored = account.password_hash if account is not None and account.password_hash else DUMMY_HASH
+    valid = await verify_password_async(password, stored)
+    refused = _refusal(account, valid, settings)
+    if account is None or refused is not None:
+        action, reason = refused or ("signin.failed", "unknown_username")
+        # The person sees one answer whatever the reason; the office's audit log tells them apart.
+        session.add(
+            audit_entry(
+                "anonymous", action, name, client=client_of(request), detail={"reason": reason}
+            )
+        )
+        await session.commit()
         for limiter, key in limits:
             await limiter.fail(key)
         return _login_page(request, "Sai tên đăng nhập hoặc mật khẩu.", 401, username)
+    if needs_rehash(account.password_hash):
+        # Hashes from before argon2id (or at a lower cost) are replaced while the password is
+        # at hand, so old hashes fade out without anyone resetting a password.
+        account.password_hash = await hash_password_async(password)
+    session.add(
+        audit_entry(
+            f"account:{account.username}", "signin.ok", account.username, client=client_of(request)
+        )
+    )
     response = RedirectResponse(safe_next(next) or home_of(account.role), status_code=303)
+    # Commits the session, the audit entry and any new hash together.
     await open_session(session, settings, request, response, account.id)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
@@ -127,6 +173,10 @@ async def logout(
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     check_csrf(user, csrf)
+    session.add(
+        audit_entry(f"account:{user.username}", "signout", user.username, client=client_of(request))
+    )
     response = RedirectResponse("/login", status_code=303)
+    # Deletes the session row and commits it with the audit entry.
     await close_session(session, request, response)
     return response
