@@ -54,12 +54,6 @@ def _limits(request: Request, name: str) -> list[tuple[RateLimiter, str]]:
     ]
 
 
-def demo_mode(settings: Settings) -> bool:
-    """The demo: the embedded defaults, no roster of the province's own and the demo roster
-    on. The same test as the one `db.migrate.prepare_database` makes demo accounts by."""
-    return settings.roster_csv is None and settings.load_demo_roster
-
-
 def _refusal(account: WebAccount | None, valid: bool, settings: Settings) -> tuple[str, str] | None:
     """Why a sign-in is refused, as (audit action, reason), or None when it may go ahead."""
     if account is None:
@@ -70,9 +64,10 @@ def _refusal(account: WebAccount | None, valid: bool, settings: Settings) -> tup
         return "signin.failed", "wrong_password"
     if account.disabled_at is not None:
         return "signin.failed", "disabled"
-    if account.demo and not demo_mode(settings):
+    if account.demo and not settings.demo_mode:
         # A demo account's row outlives the demo (an earlier run, a copied database); its
-        # password is printed in the README, so outside demo mode it never opens a session.
+        # password is printed in the README, so outside demo mode (the same test
+        # `db.migrate.prepare_database` makes demo accounts by) it never opens a session.
         return "signin.refused_demo", "demo_account_outside_demo_mode"
     return None
 
