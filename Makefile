@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run worker test lint format roster histories clean bench
+.PHONY: run worker test lint format roster account histories clean bench
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,9 +32,18 @@ format: $(INSTALLED)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# make roster FILE=people.csv
+# make roster FILE=people.csv [INVITE=1 [LINKS=1]]: INVITE opens an account for every roster
+# person without one and emails their setup links; LINKS=1 also prints the links.
 roster: $(INSTALLED)
 	$(BIN)/python -m db.roster import $(FILE)
+	$(if $(INVITE),$(BIN)/python -m web.account_cli invite $(if $(LINKS),--show-links))
+
+# make account USERNAME=vp.nguyen NAME="Nguyễn Văn A" [EMAIL=...] [ROLE=steering_office]
+# [COMMUNE=24133]: one account; its setup link is printed once (the first office account).
+account: $(INSTALLED)
+	$(BIN)/python -m web.account_cli create --username "$(USERNAME)" --name "$(NAME)" \
+	  --role "$(or $(ROLE),steering_office)" $(if $(EMAIL),--email "$(EMAIL)") \
+	  $(if $(COMMUNE),--commune "$(COMMUNE)")
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
