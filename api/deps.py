@@ -7,19 +7,22 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from config import Settings
-from db.models import ApiToken
+from db.models import ApiToken, RosterEntry
 from workflows.types import Role
 
 TEMPORAL_CONNECT_SECONDS = 5.0
+# A token's last use is written at most this often (shown in GET /tokens to the minute).
+LAST_USED_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -28,19 +31,56 @@ class Principal:
     name: str
     role: Role
     commune_code: str | None
+    # An official in charge's communes, from the roster; unused for the other roles.
+    communes: frozenset[str] = frozenset()
 
     @property
     def actor(self) -> str:
         return f"{self.role.value}:{self.name}"
 
+    @property
+    def scope(self) -> frozenset[str] | None:
+        """The communes this person may see: None for the whole province (the steering office,
+        a reader), their own for a commune leader, the roster's for an official in charge (none
+        when the roster names none: a token that lost its person sees nothing, not everything)."""
+        if self.role == Role.COMMUNE_LEADER:
+            return frozenset({self.commune_code}) if self.commune_code else frozenset()
+        if self.role == Role.OFFICIAL_IN_CHARGE:
+            return self.communes
+        return None
+
+    def may_see(self, commune_code: str | None) -> bool:
+        """Whether one object of this commune is this person's to read (None: not yet routed to
+        a commune, which only the province sees)."""
+        scope = self.scope
+        return scope is None or (commune_code is not None and commune_code in scope)
+
+    def communes_filter(self, requested: str | None = None) -> frozenset[str] | None:
+        """The communes a list is limited to: the one asked for, within this person's scope.
+        Asking for a commune outside it is refused (403): commune codes are public, so the
+        refusal tells nothing that the code does not."""
+        scope = self.scope
+        if requested is None:
+            return scope
+        if scope is not None and requested not in scope:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, self._outside_scope)
+        return frozenset({requested})
+
     def commune_filter(self, requested: str | None = None) -> str | None:
-        """The commune a list is limited to: a leader's own (asking for another is refused),
-        or whatever the office, an official or a reader asked for."""
+        """The one commune a list is limited to: a leader's own (asking for another is refused),
+        or whatever the office, an official or a reader asked for. Lists an official reads go
+        through `communes_filter` instead."""
         if self.role != Role.COMMUNE_LEADER:
             return requested
-        if requested is not None:
-            check_commune_scope(self, requested)
+        if requested is not None and requested != self.commune_code:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, self._outside_scope)
         return self.commune_code
+
+    @property
+    def _outside_scope(self) -> str:
+        if self.role == Role.OFFICIAL_IN_CHARGE:
+            return "an official in charge sees the communes they answer for only"
+        return "a commune leader acts on their own commune only"
 
 
 def hash_token(token: str) -> str:
@@ -97,6 +137,35 @@ TemporalDep = Annotated[Client, Depends(get_temporal)]
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/tokens")
 
 
+async def official_communes(session: AsyncSession, person_id: int | None) -> frozenset[str]:
+    """The communes the roster puts in this person's charge as official in charge."""
+    if person_id is None:
+        return frozenset()
+    rows = await session.scalars(
+        select(RosterEntry.scope).where(
+            RosterEntry.person_id == person_id, RosterEntry.role == Role.OFFICIAL_IN_CHARGE.value
+        )
+    )
+    return frozenset(rows)
+
+
+async def note_token_use(session: AsyncSession, token: ApiToken, now: datetime) -> None:
+    """Record when a token was last used, at most once per LAST_USED_EVERY per token: a write
+    on every request would double the database's work for every read. The WHERE makes two API
+    processes racing on the same token write once."""
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_EVERY:
+        return
+    await session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token.id,
+            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - LAST_USED_EVERY),
+        )
+        .values(last_used_at=now)
+    )
+    await session.commit()
+
+
 async def current_user(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -116,8 +185,26 @@ async def current_user(
             "the token is unknown or revoked",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    now = datetime.now(UTC)
+    if token.expires_at is not None and token.expires_at <= now:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "the token has expired",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    role = Role(token.role)
+    communes = (
+        await official_communes(session, token.person_id)
+        if role == Role.OFFICIAL_IN_CHARGE
+        else frozenset()
+    )
+    await note_token_use(session, token, now)
     return Principal(
-        token_id=token.id, name=token.name, role=Role(token.role), commune_code=token.commune_code
+        token_id=token.id,
+        name=token.name,
+        role=role,
+        commune_code=token.commune_code,
+        communes=communes,
     )
 
 
@@ -141,9 +228,8 @@ OfficeUser = Annotated[Principal, Depends(require(Role.STEERING_OFFICE))]
 LeaderUser = Annotated[Principal, Depends(require(Role.COMMUNE_LEADER))]
 
 
-def check_commune_scope(user: Principal, commune_code: str) -> None:
-    """A commune leader sees and touches their own commune only."""
-    if user.role == Role.COMMUNE_LEADER and user.commune_code != commune_code:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "a commune leader acts on their own commune only"
-        )
+def check_commune_scope(user: Principal, commune_code: str | None, not_found: str) -> None:
+    """Another commune's object answers exactly as a missing one would (404, the caller's own
+    not-found message), so that nobody can probe which ids exist elsewhere."""
+    if not user.may_see(commune_code):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, not_found)

@@ -105,7 +105,9 @@ async def create_dossier(
 ) -> tuple[Dossier, bool]:
     """Store a received dossier with its due time settled on the working-day calendar; with an
     idempotency key already used, return the dossier it created. Returns (dossier, created)."""
-    check_commune_scope(user, payload.commune_code)
+    # Naming another commune in the body is refused as a list filter on it is (403): commune
+    # codes are public, no dossier's existence is told.
+    user.communes_filter(payload.commune_code)
     fingerprint = hashlib.sha256(payload.model_dump_json().encode()).hexdigest()
     if idempotency_key is not None:
         existing = await session.scalar(
@@ -251,9 +253,10 @@ async def send_step(call: Awaitable[T], what: str) -> T:
 
 async def load_dossier(session: AsyncSession, user: Principal, dossier_id: int) -> Dossier:
     dossier = await session.get(Dossier, dossier_id)
+    not_found = f"dossier {dossier_id} not found"
     if dossier is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"dossier {dossier_id} not found")
-    check_commune_scope(user, dossier.commune_code)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, not_found)
+    check_commune_scope(user, dossier.commune_code, not_found)
     return dossier
 
 
@@ -347,14 +350,11 @@ async def create_feedback(
 
 async def load_feedback(session: AsyncSession, user: Principal, feedback_id: int) -> Feedback:
     feedback = await session.get(Feedback, feedback_id)
+    not_found = f"feedback {feedback_id} not found"
     if feedback is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"feedback {feedback_id} not found")
-    if feedback.commune_code is None:
-        # Not routed yet: only the province sees it.
-        if user.commune_code is not None:
-            check_commune_scope(user, "")
-    else:
-        check_commune_scope(user, feedback.commune_code)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, not_found)
+    # Not routed yet (no commune): only the province sees it.
+    check_commune_scope(user, feedback.commune_code, not_found)
     return feedback
 
 

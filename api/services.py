@@ -242,7 +242,7 @@ async def assignments_page(
     session: AsyncSession,
     settings: Settings,
     directive_id: int | None,
-    commune_code: str | None,
+    commune_code: queries.CommuneScope,
     status: AssignmentStatus | None,
     timeliness: Timeliness | None,
     limit: int,
@@ -315,10 +315,14 @@ async def load_assignment(
     found = await queries.get_assignment(session, directive_id, commune_code)
     if found is None:
         raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            f"directive {directive_id} has no assignment for commune {commune_code}",
+            status.HTTP_404_NOT_FOUND, assignment_not_found(directive_id, commune_code)
         )
     return found
+
+
+def assignment_not_found(directive_id: int, commune_code: str) -> str:
+    """What a missing assignment and another commune's answer alike."""
+    return f"directive {directive_id} has no assignment for commune {commune_code}"
 
 
 async def release_connection(session: AsyncSession) -> None:
@@ -414,8 +418,7 @@ async def run_update(
         found = await queries.get_assignment(session, directive_id, commune_code)
         if found is None:
             raise HTTPException(
-                status.HTTP_404_NOT_FOUND,
-                f"directive {directive_id} has no assignment for commune {commune_code}",
+                status.HTTP_404_NOT_FOUND, assignment_not_found(directive_id, commune_code)
             ) from e
         current = AssignmentStatus(found[0].status)
         if current in CLOSED_STATUSES:

@@ -18,6 +18,17 @@ from db.models import (
 )
 from workflows.types import AssignmentStatus, Timeliness
 
+CommuneScope = str | frozenset[str] | None
+
+
+def in_communes(column: Any, communes: CommuneScope) -> list[Any]:
+    """The filter for one commune, a set of them (an official's), or none (the province)."""
+    if communes is None:
+        return []
+    if isinstance(communes, str):
+        return [column == communes]
+    return [column.in_(sorted(communes))]
+
 
 def empty_counts() -> dict[str, Any]:
     return {
@@ -83,7 +94,7 @@ def _assignments_query() -> Select[Assignment, str]:
 async def list_assignments(
     session: AsyncSession,
     directive_id: int | None,
-    commune_code: str | None,
+    commune_code: CommuneScope,
     status: str | None,
     timeliness: str | None,
     limit: int,
@@ -94,8 +105,7 @@ async def list_assignments(
     filters: list[Any] = []
     if directive_id is not None:
         filters.append(Assignment.directive_id == directive_id)
-    if commune_code is not None:
-        filters.append(Assignment.commune_code == commune_code)
+    filters.extend(in_communes(Assignment.commune_code, commune_code))
     if status is not None:
         filters.append(Assignment.status == status)
     if timeliness is not None:
@@ -148,7 +158,7 @@ async def assignment_events(
 async def list_notifications(
     session: AsyncSession,
     directive_id: int | None,
-    commune_code: str | None,
+    commune_code: CommuneScope,
     kind: str | None,
     limit: int,
     offset: int,
@@ -159,8 +169,7 @@ async def list_notifications(
         filters.append(Notification.directive_id == directive_id)
     if case_id is not None:
         filters.append(Notification.case_id == case_id)
-    if commune_code is not None:
-        filters.append(Notification.commune_code == commune_code)
+    filters.extend(in_communes(Notification.commune_code, commune_code))
     if kind is not None:
         filters.append(Notification.kind == kind)
     total = await session.scalar(select(func.count(Notification.id)).where(*filters))

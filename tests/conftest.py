@@ -234,6 +234,10 @@ class ApiClient:
         body: dict[str, object] = {"role": role, "name": f"{role} {commune_code or ''}".strip()}
         if commune_code is not None:
             body["commune_code"] = commune_code
+        if role == "official_in_charge":
+            # An official's token stands for a roster person: the demo roster's official in
+            # charge of 24121, 24133 and 24175, the communes the tests use.
+            body["email"] = "can-bo-04@example.invalid"
         answer = await self.request("POST", "/api/v1/tokens", json=body)
         assert answer.status_code == 201, answer.text
         token: str = answer.json()["token"]

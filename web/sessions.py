@@ -16,7 +16,7 @@ from fastapi import Depends, Request, Response
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Principal, SessionDep
+from api.deps import Principal, SessionDep, official_communes
 from config import Settings
 from db.models import WebAccount, WebSession
 from secret_files import read_or_create
@@ -32,7 +32,8 @@ class LoginRequired(Exception):
 
 
 class PageRefused(Exception):
-    """A page this person may not see or an action they may not take: 403 or 404 as HTML."""
+    """A page this person may not see or an action they may not take: 403 or 404 as HTML.
+    Another commune's object is 404, worded as a missing one, so ids cannot be probed."""
 
     def __init__(self, status_code: int, message: str) -> None:
         super().__init__(message)
@@ -168,14 +169,21 @@ async def optional_user(request: Request, session: SessionDep) -> WebUser | None
     web_session, account = row
     if web_session.expires_at <= datetime.now(UTC) or account.disabled_at is not None:
         return None
+    role = Role(account.role)
     return WebUser(
         account_id=account.id,
         username=account.username,
         principal=Principal(
             token_id=0,
             name=account.name,
-            role=Role(account.role),
+            role=role,
             commune_code=account.commune_code,
+            # Read at every request, as the token's are: a roster change applies at once.
+            communes=(
+                await official_communes(session, account.person_id)
+                if role == Role.OFFICIAL_IN_CHARGE
+                else frozenset()
+            ),
         ),
         csrf_token=web_session.csrf_token,
     )

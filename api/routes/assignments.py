@@ -13,6 +13,7 @@ from api.deps import (
     CurrentUser,
     LeaderUser,
     OfficeUser,
+    Principal,
     SessionDep,
     SettingsDep,
     TemporalDep,
@@ -63,7 +64,7 @@ async def list_assignments_across_directives(
         session,
         settings,
         None,
-        user.commune_filter(commune_code),
+        user.communes_filter(commune_code),
         status,
         timeliness,
         limit,
@@ -85,7 +86,7 @@ async def list_assignments(
     """One directive's assignments by commune (a leader: their own)."""
     await services.load_directive(session, user, directive_id)
     return await services.assignments_page(
-        session, settings, directive_id, user.commune_filter(), status, timeliness, limit, offset
+        session, settings, directive_id, user.communes_filter(), status, timeliness, limit, offset
     )
 
 
@@ -93,7 +94,9 @@ async def list_assignments(
 async def get_assignment(
     directive_id: int, commune_code: str, user: CurrentUser, session: SessionDep
 ) -> AssignmentDetail:
-    check_commune_scope(user, commune_code)
+    check_commune_scope(
+        user, commune_code, services.assignment_not_found(directive_id, commune_code)
+    )
     await services.load_directive(session, user, directive_id)
     assignment, name = await services.load_assignment(session, directive_id, commune_code)
     events = await queries.assignment_events(session, directive_id, commune_code)
@@ -123,6 +126,14 @@ class AssignmentActions:
         self.temporal = temporal
         self.settings = settings
 
+    def check_scope(self, user: Principal) -> None:
+        """Another commune's assignment answers as a missing one."""
+        check_commune_scope(
+            user,
+            self.commune_code,
+            services.assignment_not_found(self.directive_id, self.commune_code),
+        )
+
     async def send(self, update: Any, argument: object) -> AssignmentPublic:
         return await services.update_assignment(
             self.session,
@@ -141,7 +152,7 @@ Actions = Annotated[AssignmentActions, Depends()]
 @router.post("/{commune_code}/acknowledge", dependencies=[Depends(limit_acknowledgements)])
 async def acknowledge(user: LeaderUser, actions: Actions) -> AcknowledgeResult:
     """Acknowledge receipt. Acknowledging again is harmless: the answer says it already was."""
-    check_commune_scope(user, actions.commune_code)
+    actions.check_scope(user)
     try:
         current = await actions.send(AssignmentWorkflow.acknowledge, AcknowledgeInput(user.actor))
     except services.AlreadyAcknowledged as repeat:
@@ -158,7 +169,7 @@ async def acknowledge(user: LeaderUser, actions: Actions) -> AcknowledgeResult:
 @router.post("/{commune_code}/report")
 async def report(payload: ReportCreate, user: LeaderUser, actions: Actions) -> AssignmentPublic:
     """Report completion with a summary and evidence (links or document references)."""
-    check_commune_scope(user, actions.commune_code)
+    actions.check_scope(user)
     return await actions.send(
         AssignmentWorkflow.report,
         ReportInput(actor=user.actor, summary=payload.summary, evidence=payload.evidence),
@@ -179,7 +190,7 @@ async def request_extension(
     payload: ExtensionCreate, user: LeaderUser, actions: Actions
 ) -> AssignmentPublic:
     """Ask the steering office to move the deadline."""
-    check_commune_scope(user, actions.commune_code)
+    actions.check_scope(user)
     return await actions.send(
         AssignmentWorkflow.request_extension,
         ExtensionRequestInput(actor=user.actor, until=payload.until, reason=payload.reason),

@@ -21,6 +21,7 @@ from api.procedure_schemas import (
 )
 from db.audit import audit_entry
 from db.models import Feedback
+from db.queries import in_communes
 from workflows.feedback import FeedbackWorkflow
 from workflows.procedure_types import (
     AnswerInput,
@@ -49,9 +50,7 @@ async def list_feedback(
 ) -> FeedbackList:
     """Feedback, newest first (a commune leader: what is routed to their commune)."""
     filters: list[Any] = []
-    scope = user.commune_filter(commune_code)
-    if scope is not None:
-        filters.append(Feedback.commune_code == scope)
+    filters.extend(in_communes(Feedback.commune_code, user.communes_filter(commune_code)))
     if status_filter is not None:
         filters.append(Feedback.status == status_filter.value)
     total = await session.scalar(select(func.count(Feedback.id)).where(*filters))

@@ -66,7 +66,7 @@ async def list_notifications(
     rows, total = await queries.list_notifications(
         session,
         directive_id,
-        user.commune_filter(commune_code),
+        user.communes_filter(commune_code),
         kind,
         min(limit, settings.max_page_size),
         offset,

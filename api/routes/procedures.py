@@ -27,6 +27,7 @@ from api.procedure_schemas import (
     check_limit,
 )
 from db.models import Dossier, Procedure, ProcedureCommuneLimit
+from db.queries import in_communes
 from db.upsert import insert_ignoring_duplicates
 from workflows.dossier import DossierWorkflow
 from workflows.procedure_types import (
@@ -216,9 +217,7 @@ async def list_dossiers(
 ) -> DossiersPublic:
     """Dossiers, newest first (a commune leader: their own commune's only)."""
     filters: list[Any] = []
-    scope = user.commune_filter(commune_code)
-    if scope is not None:
-        filters.append(Dossier.commune_code == scope)
+    filters.extend(in_communes(Dossier.commune_code, user.communes_filter(commune_code)))
     if procedure_code is not None:
         filters.append(Dossier.procedure_code == procedure_code)
     if status_filter is not None:

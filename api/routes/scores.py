@@ -1,9 +1,10 @@
 """Scores: the ranking of the communes, one commune's scorecard with the assignments behind
 every point lost, the stored snapshots, and a snapshot on request.
 
-Scores are public within the system: every role (a commune leader too) reads the ranking and
-any commune's scorecard. An explanation names assignments by id only; their content stays
-behind the assignment routes and their commune scoping."""
+The ranking is public within the system: every role reads it, province-wide. One commune's
+scorecard and score history name its assignments, so they follow the commune scoping of the
+assignments (a leader: their own commune; an official in charge: theirs; another commune
+answers 404, as a commune that does not exist). An explanation names assignments by id only."""
 
 from __future__ import annotations
 
@@ -149,7 +150,7 @@ async def get_scorecard(
     """One commune's scorecard: every indicator with its value, colour and points, and for
     every point lost the rule and the assignments behind it; its rank among the 102."""
     # A commune leader sees their own commune's card only: it names its assignments.
-    check_commune_scope(user, commune_code)
+    check_commune_scope(user, commune_code, f"no commune {commune_code}")
     chosen, rule_set = _period_and_rules(period, from_, to, rules)
     now = datetime.now(UTC)
     card = await session.run_sync(lambda s: _one_scorecard(s, rule_set, chosen, now, commune_code))
@@ -177,7 +178,7 @@ async def score_history(
     limit: Annotated[int, Query(ge=1, le=1000)] = 366,
 ) -> ScoreHistoryPublic:
     """The stored snapshots of one commune, oldest first: the trend of its score."""
-    check_commune_scope(user, commune_code)
+    check_commune_scope(user, commune_code, f"no commune {commune_code}")
     if await session.get(Commune, commune_code) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no commune {commune_code}")
     query = select(ScoreSnapshot).where(ScoreSnapshot.commune_code == commune_code)

@@ -27,6 +27,12 @@ from tests.conftest import ApiClient
 
 OFFICE = "steering_office:admin (AXIS_ADMIN_TOKEN)"
 OWN_COMMUNE_ONLY = {"detail": "a commune leader acts on their own commune only"}
+
+
+def not_found(directive_id: int, commune_code: str) -> dict[str, str]:
+    return {"detail": f"directive {directive_id} has no assignment for commune {commune_code}"}
+
+
 OFFICE_ONLY = {"detail": "this action is for the role(s): steering_office"}
 LEADER_ONLY = {"detail": "this action is for the role(s): commune_leader"}
 
@@ -276,12 +282,13 @@ async def test_a_commune_leader_acts_on_their_own_commune_only(api: ApiClient) -
         ("report", {"summary": "Xong.", "evidence": []}),
         ("extension", {"until": until, "reason": ""}),
     ):
+        # Another commune's assignment answers exactly as one the directive does not have.
         answer = await act(api, leader, directive_id, "24175", action, body)
-        assert answer.status_code == 403, (action, answer.text)
-        assert answer.json() == OWN_COMMUNE_ONLY
+        missing = await act(api, leader, directive_id, "99999", action, body)
+        assert (answer.status_code, answer.json()) == (404, not_found(directive_id, "24175"))
+        assert (missing.status_code, missing.json()) == (404, not_found(directive_id, "99999"))
     read = await api.request("GET", f"{DIRECTIVES}/{directive_id}/assignments/24175", token=leader)
-    assert read.status_code == 403
-    assert read.json() == OWN_COMMUNE_ONLY
+    assert (read.status_code, read.json()) == (404, not_found(directive_id, "24175"))
     assert await detail(api, directive_id, "24175") == before
 
     # The office's decisions are the office's, even on the leader's own commune.

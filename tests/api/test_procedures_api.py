@@ -120,8 +120,17 @@ async def test_a_dossier_is_received_with_its_due_time_and_moves_through_its_ste
     )
     path = f"{DOSSIERS}/{dossier['id']}"
     for method, suffix in (("GET", ""), ("POST", "/start"), ("POST", "/result-ready")):
+        # Exactly the answer for a dossier that does not exist: ids cannot be probed.
         answer = await api.request(method, path + suffix, token=other)
-        assert (answer.status_code, answer.json()) == (403, OWN_COMMUNE_ONLY)
+        assert (answer.status_code, answer.json()) == (
+            404,
+            {"detail": f"dossier {dossier['id']} not found"},
+        )
+        missing = await api.request(method, f"{DOSSIERS}/999999999{suffix}", token=other)
+        assert (missing.status_code, missing.json()) == (
+            404,
+            {"detail": "dossier 999999999 not found"},
+        )
     theirs = await api.request("GET", DOSSIERS, token=other)
     assert dossier["id"] not in [d["id"] for d in theirs.json()["data"]]
     assert (
