@@ -235,10 +235,37 @@ class CommunesPublic(BaseModel):
     count: int
 
 
+MAX_TOKEN_DAYS = 3650
+
+
 class TokenCreate(Request):
     role: Literal["steering_office", "commune_leader", "official_in_charge", "reader"]
-    commune_code: str | None = None
+    commune_code: str | None = Field(
+        None, description="commune_leader only: the commune the token acts for"
+    )
     name: Text200
+    email: str | None = Field(
+        None,
+        max_length=320,
+        description="official_in_charge only, and required for it: the email of the official"
+        " on the roster. The token sees the communes the roster puts in that person's charge"
+        " (422 when the roster has no official in charge with this email)",
+    )
+    expires_at: AwareDatetime | None = Field(
+        None,
+        description="When the token stops working (must be in the future); afterwards it"
+        " answers 401 'the token has expired'. Leave out (and expires_in_days) for a token"
+        " that works until revoked",
+    )
+    expires_in_days: int | None = Field(
+        None, ge=1, le=MAX_TOKEN_DAYS, description="Instead of expires_at: days from now"
+    )
+
+    @model_validator(mode="after")
+    def one_expiry(self) -> TokenCreate:
+        if self.expires_at is not None and self.expires_in_days is not None:
+            raise ValueError("give expires_at or expires_in_days, not both")
+        return self
 
 
 class TokenPublic(BaseModel):
@@ -246,8 +273,15 @@ class TokenPublic(BaseModel):
     name: str
     role: str
     commune_code: str | None
+    person_id: int | None = Field(
+        None, description="official_in_charge: the roster person whose communes it sees"
+    )
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = Field(
+        None, description="The last request with this token, written at most once a minute"
+    )
 
 
 class TokenCreated(TokenPublic):
