@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SettingsDep
 from api.lookup_limits import client_of
+from db.audit import audit_entry
 from web.accounts import (
     SETUP_LINK_HOURS,
     AccountConflict,
@@ -285,6 +286,11 @@ async def setup(
         # Used by another request while the hash was being computed.
         return _gone_page(request, e.message)
     response = RedirectResponse(home_of(account.role), status_code=303)
+    # The setup signs the person in: recorded like any sign-in, committed with the session.
+    session.add(
+        audit_entry(f"account:{account.username}", "signin.ok", account.username, client=client,
+                    detail={"via": "setup_link"})
+    )  # fmt: skip
     await open_session(session, settings, request, response, account.id)
     response.delete_cookie(SETUP_CSRF_COOKIE, path="/")
     return response

@@ -115,8 +115,10 @@ async def test_the_setup_link_sets_a_password_once_and_signs_the_person_in(
         assert verify_password(GOOD_PASSWORD, account.password_hash)
         with Session(site.engine) as session:
             entries = list(session.scalars(select(AuditEntry).where(AuditEntry.id > after)))
-        assert [(e.actor, e.action, e.subject) for e in entries] == [
-            (f"account:{opened['username']}", "account.password_set", opened["username"])
+        actor = f"account:{opened['username']}"
+        assert [(e.actor, e.action, e.subject, e.detail) for e in entries] == [
+            (actor, "account.password_set", opened["username"], {}),
+            (actor, "signin.ok", opened["username"], {"via": "setup_link"}),
         ]
 
         # A second use: 410, and the password stays the first one.
@@ -202,6 +204,14 @@ async def test_an_expired_link_answers_410_and_a_reset_supersedes_the_old_one(
         assert unknown.status_code == 410 and "không tồn tại" in unknown.text
         assert (await choose(person, new_path, GOOD_PASSWORD)).status_code == 303
     assert verify_password(GOOD_PASSWORD, account_row(site.engine, opened["id"]).password_hash)
+
+
+async def test_a_disabled_accounts_link_answers_410(site: AccountsApi) -> None:
+    opened = await site.open()
+    await site.call("POST", f"/api/v1/accounts/{opened['id']}/disable")
+    async with browser(site) as person:
+        answer = await person.get(path_of(opened["setup_url"]))
+    assert answer.status_code == 410 and "đã bị khóa" in answer.text
 
 
 async def test_a_setup_form_without_its_csrf_token_is_refused(site: AccountsApi) -> None:
