@@ -6,6 +6,7 @@ account's next request landing on /login."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from db.models import AccountSetup, AuditEntry, WebAccount, WebSession
 from tests.api.test_accounts import AccountsApi, accounts_app, fresh_username, token_of
 from tests.web.test_pages_http import csrf_of
 from web.accounts import create_account
+from web.accounts_pages import RedactSetupToken
 from web.password_rules import breached_passwords
 from web.passwords import verify_password
 from workflows.types import Role
@@ -328,3 +330,13 @@ async def test_the_accounts_page_is_for_the_office_only(site: AccountsApi) -> No
     async with browser(site) as stranger:
         answer = await stranger.get("/accounts")
         assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+
+
+def test_setup_links_are_kept_out_of_the_access_log() -> None:
+    # uvicorn's access record: (client, method, path, http version, status).
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/setup/AbC-123_xyz?lang=en", "1.1", 200), None,
+    )  # fmt: skip
+    assert RedactSetupToken().filter(record) is True
+    assert record.getMessage() == '127.0.0.1:5000 - "GET /setup/…?lang=en HTTP/1.1" 200'
