@@ -115,3 +115,13 @@ def test_the_api_trusts_the_load_balancer_network_only(compose: dict[str, Any]) 
     nginx = compose["configs"]["lb-conf"]["content"]
     assert "proxy_set_header X-Forwarded-For $$proxy_add_x_forwarded_for;" in nginx
     assert "proxy_set_header X-Real-IP $$remote_addr;" in nginx
+
+
+def test_the_load_balancer_logs_no_secret_from_a_path(compose: dict[str, Any]) -> None:
+    # Checked against nginx 1.22 by hand: GET /a/<token> is logged as "GET /a/-redacted-".
+    nginx = compose["configs"]["lb-conf"]["content"]
+    assert (
+        "~^(?<secret_path>/a/|/setup/|/api/v1/callbacks/esms/)  $${secret_path}-redacted-;"
+    ) in nginx
+    assert "access_log /var/log/nginx/access.log redacted;" in nginx
+    assert "$$request_uri" not in nginx.split("log_format", 1)[1]
