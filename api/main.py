@@ -179,7 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     db_errors.install(app)
     security_headers.install(app)
-    rate_limits.install(app)
+    rate_limits.install(app, settings)
     add_input_error_handlers(app)
 
     @app.exception_handler(StarletteHTTPException)

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.deps import CurrentUser
-from api.lookup_limits import RateLimited, RateLimiter, client_of, counts_of
+from api.lookup_limits import RateLimited, RateLimiter, client_of, counts_of, trusted_networks
 from config import Settings
 
 ANONYMOUS_MESSAGE = "too many requests filed from this address; try again later"
@@ -96,9 +96,16 @@ async def limit_form_posts(request: Request) -> None:
         raise FormRateLimited(e.message, e.retry_after_seconds) from e
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, settings: Settings) -> None:
     """The answers of the two anonymous POSTs when refused; every other limit answers 429 as
-    any HTTP error of the API does ({"detail": …})."""
+    any HTTP error of the API does ({"detail": …}). A wrong AXIS_TRUSTED_PROXIES stops the
+    process here, at its start, rather than at its first request."""
+    try:
+        trusted_networks(settings.trusted_proxies)
+    except ValueError as e:
+        raise ValueError(
+            f"AXIS_TRUSTED_PROXIES must list addresses or networks, comma-separated: {e}"
+        ) from e
 
     @app.exception_handler(Open311RateLimited)
     async def open311_refused(request: Request, exc: Open311RateLimited) -> JSONResponse:

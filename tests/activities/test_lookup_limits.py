@@ -13,7 +13,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.lookup_limits import RateLimited, RateLimiter, client_address, trusted_networks
+from api.main import create_app
 from api.shared_counts import SharedCounts, Tally
+from config import Settings
 from db.engine import make_async_engine
 from db.models import RateCount
 
@@ -202,8 +204,8 @@ def test_behind_trusted_proxies_the_right_most_untrusted_hop_is_the_client() -> 
     assert client_address("10.0.0.5", [], PROXIES) == "10.0.0.5"
 
 
-def test_a_wrong_trusted_proxy_setting_is_refused() -> None:
-    with pytest.raises(ValueError):
-        trusted_networks("10.0.0.0/8, the-load-balancer")
+def test_a_wrong_trusted_proxy_setting_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="AXIS_TRUSTED_PROXIES must list addresses or networks"):
+        create_app(Settings(trusted_proxies="10.0.0.0/8, the-load-balancer"))
     assert trusted_networks("") == ()
     assert trusted_networks("2001:db8::/32") == (ipaddress.ip_network("2001:db8::/32"),)
