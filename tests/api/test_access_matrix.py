@@ -3,6 +3,9 @@ document, so an endpoint added later joins the matrix without a change here (giv
 in BODIES if it takes one).
 
 - a commune leader, with another commune's ids: 0 reads, 0 writes;
+- a commune leader and an official in charge, on another commune's assignment, dossier or
+  feedback: the very answer a missing id gets (404, the same body), so ids cannot be probed;
+  a list filtered on another commune may answer 403 (commune codes are public);
 - every role but the steering office, on the steering office's actions: 100 % refused (403).
 """
 
@@ -19,8 +22,10 @@ from sqlalchemy.orm import Session
 
 from api.main import create_app
 from config import Settings
-from db.models import AssignmentEventRow, Directive, Notification
+from db.models import AssignmentEventRow, Directive, Dossier, Notification
 from tests.api.test_directives_api import issue, opened
+from tests.api.test_procedures_api import dossier_body
+from tests.api.test_scoping_and_tokens import routed_feedback
 from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.security
@@ -37,7 +42,15 @@ BODIES: dict[str, dict[str, Any]] = {
     "tokens": {"role": "reader", "name": "x"},
     "directives": {"title": "T", "body": "B", "due_in_working_days": 3},
     "{directive_id}": {"body": "Sửa"},
+    "transfer": {"to_level": "province", "reason": "Chuyển"},
+    "supplement-request": {"reason": "Thiếu giấy tờ"},
+    "refuse": {"reason": "Không đủ điều kiện"},
+    "forward": {"to_commune": OWN, "reason": "Địa bàn"},
+    "answer": {"text": "Đã xử lý"},
 }
+# Can-bo-01 of the demo roster: in charge of ten communes, neither OWN nor OTHER.
+OFFICIAL = "can-bo-01@example.invalid"
+MISSING_ID = 10**9
 # Who may call each steering-office action: the office only.
 OFFICE_ACTIONS = [
     ("POST", "/api/v1/directives"),
@@ -68,11 +81,15 @@ def commune_scoped(routes: list[tuple[str, str, list[str]]]) -> list[tuple[str, 
     return [r for r in routes if "{commune_code}" in r[1] or "commune_code" in r[2]]
 
 
-def fill(path: str, directive_id: int, commune: str, recurring_id: int = 0) -> str:
+def fill(
+    path: str, directive_id: int, commune: str, recurring_id: int = 0, case_id: int = 0
+) -> str:
     return (
         path.replace("{directive_id}", str(directive_id))
         .replace("{commune_code}", commune)
         .replace("{recurring_id}", str(recurring_id))
+        .replace("{dossier_id}", str(case_id))
+        .replace("{feedback_id}", str(case_id))
     )
 
 
@@ -147,6 +164,66 @@ async def test_no_commune_leader_reads_or_writes_another_communes_data(
     with Session(engine) as session:
         stored = session.get(Directive, directive_id)
         assert stored is not None and stored.revision == 1 and stored.status == "active"
+
+
+async def test_another_communes_objects_answer_as_missing_ones_for_leaders_and_officials(
+    api: ApiClient, engine: Engine, figure: Callable[[str], None]
+) -> None:
+    """Every operation on one assignment, dossier or feedback, with another commune's id and
+    with an id that does not exist: the two answers are the same but for the id they name."""
+    directive = await issue(api, communes=[OWN, OTHER])
+    directive_id = directive["id"]
+    await opened(api, directive_id)
+    received = await api.request("POST", "/api/v1/dossiers", json=dossier_body(OTHER))
+    assert received.status_code == 201, received.text
+    dossier_id = received.json()["id"]
+    feedback_id = routed_feedback(engine, OTHER)
+    tokens = {
+        "commune_leader": await api.token("commune_leader", OWN),
+        "official_in_charge": (
+            await api.request(
+                "POST",
+                "/api/v1/tokens",
+                json={"role": "official_in_charge", "name": "Cán bộ 1", "email": OFFICIAL},
+            )
+        ).json()["token"],
+    }
+    objects = [
+        (method, path)
+        for method, path, _ in published_routes()
+        if "{recurring_id}" not in path
+        and any(k in path for k in ("{commune_code}", "{dossier_id}", "{feedback_id}"))
+    ]
+    before = writes(engine, directive_id)
+    statuses: Counter[int] = Counter()
+    leaks: list[str] = []
+    differing: list[str] = []
+    for role, token in tokens.items():
+        for method, path in objects:
+            case = dossier_id if "{dossier_id}" in path else feedback_id
+            theirs = fill(path, directive_id, OTHER, case_id=case)
+            missing = fill(path, directive_id, "99999", case_id=MISSING_ID)
+            answer = await api.request(method, theirs, token=token, json=body_for(path))
+            absent = await api.request(method, missing, token=token, json=body_for(path))
+            statuses[answer.status_code] += 1
+            if answer.status_code < 400:
+                leaks.append(f"{role} {method} {theirs}: {answer.status_code}")
+            named = absent.text.replace("99999", OTHER).replace(str(MISSING_ID), str(case))
+            if (answer.status_code, answer.text) != (absent.status_code, named):
+                differing.append(f"{role} {method} {theirs}: {answer.text} / {absent.text}")
+    n = sum(statuses.values())
+    figure(
+        f"{n} reads and actions on another commune's assignment, dossier or feedback by a"
+        f" leader and an official ({len(objects)} operations each): {dict(statuses)};"
+        f" {len(leaks)} reads or writes; {len(differing)} told apart from a missing id"
+    )
+    assert leaks == []
+    assert differing == [], "\n".join(differing)
+    assert n == 2 * len(objects) >= 30
+    assert writes(engine, directive_id) == before
+    with Session(engine) as session:
+        stored = session.get(Dossier, dossier_id)
+        assert stored is not None and stored.status == "received"
 
 
 async def test_every_role_but_the_office_is_refused_the_offices_actions(
