@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -299,10 +300,16 @@ async def _actions(
 
 
 def _back(request: Request, directive_id: int) -> str:
-    referer = request.headers.get("referer", "")
-    if f"/directives/{directive_id}" in referer:
-        return referer
-    return f"/directives/{directive_id}"
+    """Back to the page the decision was taken on (the directive's list with its filters, or
+    the commune's page): a path of ours only, taken from a Referer of this very origin. A
+    Referer of another host (`https://evil.example/directives/1`) or any other path sends the
+    office to the directive's page, never off the site."""
+    home = f"/directives/{directive_id}"
+    came_from = urlsplit(request.headers.get("referer", ""))
+    ours = (came_from.scheme, came_from.netloc) == (request.url.scheme, request.url.netloc)
+    if ours and (came_from.path == home or came_from.path.startswith(f"{home}/communes/")):
+        return f"{came_from.path}?{came_from.query}" if came_from.query else came_from.path
+    return home
 
 
 async def _decide(

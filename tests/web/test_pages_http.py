@@ -241,7 +241,10 @@ async def test_a_leader_sees_and_acts_on_their_own_commune_only(pages: Pages) ->
     assert inbox.status_code == 200 and f"/inbox/directives/{directive_id}" in inbox.text
     assert f"/inbox/directives/{only_other}" not in inbox.text
     assert (await mine.get(f"/inbox/directives/{only_other}")).status_code == 404
-    assert (await mine.get("/communes/24121")).status_code == 403
+    other_commune = await mine.get("/communes/24121")
+    missing_commune = await mine.get("/communes/99999")
+    assert other_commune.status_code == missing_commune.status_code == 404
+    assert "Không có xã, phường mã 24121." in other_commune.text
     assert (await mine.get(f"/directives/{directive_id}")).status_code == 403
     assert (await mine.get("/directives/new")).status_code == 403
     assert (await mine.get("/")).headers["location"] == "/inbox"
