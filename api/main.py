@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import db_errors, rate_limits, services
+from api import db_errors, rate_limits, security_headers, services
 from api.deps import TemporalGateway, hash_token
 from api.input_errors import add_input_error_handlers
 from api.limits import BodyLimitMiddleware
