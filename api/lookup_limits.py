@@ -126,7 +126,7 @@ def counts_of(request: Request) -> SharedCounts:
     if counts is None:
         settings: Settings = request.app.state.settings
         counts = SharedCounts(
-            request.app.state.sessions,
+            request.app.state.counts_sessions,
             settings.rate_count_namespace,
             # Long enough for the longest window and the one before it.
             keep_seconds=2

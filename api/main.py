@@ -58,6 +58,7 @@ log = logging.getLogger("axis.api")
 RESUME_AFTER = timedelta(seconds=30)
 RECONCILE_EVERY_SECONDS = 30
 SNAPSHOT_MINUTE = 5
+COUNTS_POOL_SIZE = 3
 
 
 async def ensure_admin_token(sessions: async_sessionmaker[AsyncSession], token: str) -> None:
@@ -143,6 +144,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # Rate counts get a small pool of their own: a request counts while it already holds a
+        # connection from the main pool, so counting from that pool would deadlock once a burst
+        # of requests (102 leaders at once) held every connection.
+        counts_engine = make_async_engine(
+            settings.resolved_database_url, pool_size=COUNTS_POOL_SIZE, max_overflow=0
+        )
+        app.state.counts_sessions = async_sessionmaker(counts_engine, expire_on_commit=False)
         app.state.temporal = TemporalGateway(
             settings.resolved_temporal_address, settings.temporal_namespace
         )
@@ -159,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             scheduler.shutdown(wait=False)
+            await counts_engine.dispose()
             await engine.dispose()
 
     app = FastAPI(

@@ -49,7 +49,7 @@ def upgrade() -> None:
             ["web_accounts.id"],
             name=op.f("fk_account_setups_account_id_web_accounts"),
             ondelete="CASCADE",
-        ),  # fmt: skip
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_account_setups")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_account_setups_token_hash")),
     )
