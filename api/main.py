@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import db_errors, rate_limits, security_headers, services
+from api import access_log, db_errors, rate_limits, security_headers, services
 from api.deps import TemporalGateway, hash_token
 from api.input_errors import add_input_error_handlers
 from api.limits import BodyLimitMiddleware
@@ -187,6 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     db_errors.install(app)
+    access_log.install()
     security_headers.install(app)
     rate_limits.install(app, settings)
     add_input_error_handlers(app)

@@ -5,8 +5,6 @@ then signed in). They call the same use cases as the API (web.accounts)."""
 from __future__ import annotations
 
 import hmac
-import logging
-import re
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -50,27 +48,10 @@ SETUP_CSRF_COOKIE = "axis_setup_csrf"
 ROLES = [r.value for r in Role]
 T = TypeVar("T")
 TokenPath = Annotated[str, Path(min_length=1, max_length=100)]
-TOKEN_IN_PATH = re.compile(r"/setup/[^/?\s]+")
 
 
 def actor_of(username: str) -> str:
     return f"account:{username}"
-
-
-class RedactSetupToken(logging.Filter):
-    """Keeps setup links out of the access log: uvicorn logs each request's path, and whoever
-    reads a link there could choose that person's password before they do."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                TOKEN_IN_PATH.sub("/setup/…", arg) if isinstance(arg, str) else arg
-                for arg in record.args
-            )
-        return True
-
-
-logging.getLogger("uvicorn.access").addFilter(RedactSetupToken())
 
 
 def _empty_form() -> dict[str, str]:

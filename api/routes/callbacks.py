@@ -6,40 +6,21 @@ does one that names no SMS of ours: RequestId alone is a key a guesser may come 
 from __future__ import annotations
 
 import hmac
-import logging
-import re
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from sqlalchemy import select, update
 
-from activities.channels.esms import CALLBACK_PATH, callback_secrets
+from activities.channels.esms import callback_secrets
 from api.deps import SessionDep, SettingsDep
 from api.routes.links import link_keys
 from db.models import Delivery, OutboxEntry
 
 router = APIRouter(prefix="/callbacks", tags=["callbacks"])
 NOT_FOUND = "no such SMS"
-SECRET_IN_PATH = re.compile(re.escape(CALLBACK_PATH) + r"/[^/?\s]+")
 
 
-class RedactCallbackSecret(logging.Filter):
-    """Keeps the secret out of the access log: uvicorn logs each request's path, and a
-    callback's path carries the secret."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(
-            isinstance(arg, str) and CALLBACK_PATH in arg for arg in record.args
-        ):
-            record.args = tuple(
-                SECRET_IN_PATH.sub(CALLBACK_PATH + "/…", arg) if isinstance(arg, str) else arg
-                for arg in record.args
-            )
-        return True
-
-
-logging.getLogger("uvicorn.access").addFilter(RedactCallbackSecret())
 # eSMS SendStatus: 5 delivered, 4 rejected, 7 waiting.
 ESMS_STATUSES = {"5": "delivered", "4": "rejected", "7": "waiting"}
 DETAILS = {

@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from api.access_log import RedactSecretPaths
 from db.models import AccountSetup, AuditEntry, WebAccount, WebSession
 from tests.api.test_accounts import AccountsApi, accounts_app, fresh_username, token_of
 from tests.web.test_pages_http import csrf_of
 from web.accounts import create_account
-from web.accounts_pages import RedactSetupToken
 from web.password_rules import breached_passwords
 from web.passwords import verify_password
 from workflows.types import Role
@@ -338,5 +338,5 @@ def test_setup_links_are_kept_out_of_the_access_log() -> None:
         "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
         ("127.0.0.1:5000", "GET", "/setup/AbC-123_xyz?lang=en", "1.1", 200), None,
     )  # fmt: skip
-    assert RedactSetupToken().filter(record) is True
+    assert RedactSecretPaths().filter(record) is True
     assert record.getMessage() == '127.0.0.1:5000 - "GET /setup/…?lang=en HTTP/1.1" 200'
