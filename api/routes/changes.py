@@ -14,6 +14,7 @@ from sqlalchemy import select
 from api.deps import CurrentUser, SessionDep
 from db.changes import CursorError, decode_cursor, encode_cursor
 from db.models import Change
+from db.queries import in_communes
 
 router = APIRouter(tags=["changes"])
 MAX_CHANGES = 1000
@@ -47,10 +48,9 @@ async def list_changes(
         after_id = decode_cursor(after)
     except CursorError as e:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(e)) from e
-    query = select(Change).where(Change.id > after_id)
-    commune = user.commune_filter()
-    if commune is not None:
-        query = query.where(Change.commune_code == commune)
+    query = select(Change).where(
+        Change.id > after_id, *in_communes(Change.commune_code, user.communes_filter())
+    )
     rows = list(await session.scalars(query.order_by(Change.id).limit(limit)))
     data = [
         ChangePublic(

@@ -29,6 +29,7 @@ from config import Settings
 from db.communes import DAK_LAK
 from db.models import Commune, ObligationPeriod, RecurringDirective, utcnow
 from db.obligations import NoOpenPeriod, report_activity
+from db.queries import in_communes
 from workflows.obligation import ObligationPeriodWorkflow
 from workflows.obligation_types import (
     ObligationPeriodInput,
@@ -259,10 +260,10 @@ async def list_obligation_periods(
 ) -> list[ObligationPeriodPublic]:
     """Periods newest first, per commune (a leader: their own)."""
     await _get(session, recurring_id)
-    query = select(ObligationPeriod).where(ObligationPeriod.recurring_id == recurring_id)
-    commune = user.commune_filter(commune_code)
-    if commune is not None:
-        query = query.where(ObligationPeriod.commune_code == commune)
+    query = select(ObligationPeriod).where(
+        ObligationPeriod.recurring_id == recurring_id,
+        *in_communes(ObligationPeriod.commune_code, user.communes_filter(commune_code)),
+    )
     rows = await session.scalars(
         query.order_by(ObligationPeriod.starts_at.desc(), ObligationPeriod.commune_code).limit(
             limit

@@ -149,6 +149,15 @@ async def test_an_official_in_charge_sees_exactly_the_communes_of_the_roster(
     assert {n["commune_code"] for n in notices["data"]} <= theirs
     feedback = (await get("/api/v1/feedback", limit=500)).json()
     assert {f["commune_code"] for f in feedback["data"]} <= theirs
+    # The change feed too: the changes of their communes only.
+    cursor, feed = None, []
+    while page := (
+        await get("/api/v1/changes", limit=1000, **({"after": cursor} if cursor else {}))
+    ).json()["data"]:
+        feed += page
+        cursor = page[-1]["cursor"]
+    seen = {c["commune_code"] for c in feed if c["directive_id"] == directive_id}
+    assert seen == set(mine), seen
 
     base = f"/api/v1/directives/{directive_id}/assignments"
     assert (await get(f"{base}/{mine[0]}")).status_code == 200
