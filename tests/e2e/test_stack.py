@@ -44,8 +44,8 @@ def running_stack(data: Path, **extra_env: str) -> Iterator[str]:
         AXIS_TEMPORAL_PORT=str(free_port()),
         AXIS_DATA_DIR=str(data),
         AXIS_ADMIN_TOKEN=TOKEN,
-        **extra_env,
     )
+    env.update(extra_env)
     log = (data / "run.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "run.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
