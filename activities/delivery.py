@@ -109,6 +109,18 @@ class DeliveryConfig:
         return self.usable_channels(CASE_CHANNEL)
 
 
+def smtp_settings(settings: Settings) -> SmtpSettings:
+    """The SMTP server every email goes through: the delivery outbox's and a setup link's."""
+    return SmtpSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        user=settings.smtp_user,
+        password=settings.smtp_password,
+        sender=settings.smtp_from,
+        starttls=settings.smtp_starttls,
+    )
+
+
 def delivery_config(
     settings: Settings, task_queue: str | None = None, engine: Engine | None = None
 ) -> DeliveryConfig:
@@ -122,16 +134,7 @@ def delivery_config(
         daily_cap=settings.daily_cap,
     )
     channels: dict[str, Channel] = {
-        "email": EmailChannel(
-            SmtpSettings(
-                host=settings.smtp_host,
-                port=settings.smtp_port,
-                user=settings.smtp_user,
-                password=settings.smtp_password,
-                sender=settings.smtp_from,
-                starttls=settings.smtp_starttls,
-            )
-        ),
+        "email": EmailChannel(smtp_settings(settings)),
         "sms": EsmsChannel(
             EsmsSettings(
                 base_url=settings.esms_base_url,

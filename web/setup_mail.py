@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 
 from activities.channels.base import Outcome, OutgoingMessage
-from activities.channels.email import EmailChannel, SmtpSettings
+from activities.channels.email import EmailChannel
+from activities.delivery import smtp_settings
 from config import Settings
 from web.accounts import SETUP_LINK_HOURS, IssuedLink, setup_url
 
@@ -42,16 +43,7 @@ async def send_setup_link(settings: Settings, link: IssuedLink) -> bool:
     SMTP server, or the server refused (the link is then shown to the office only)."""
     if not link.email or not smtp_configured(settings):
         return False
-    channel = EmailChannel(
-        SmtpSettings(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            user=settings.smtp_user,
-            password=settings.smtp_password,
-            sender=settings.smtp_from,
-            starttls=settings.smtp_starttls,
-        )
-    )
+    channel = EmailChannel(smtp_settings(settings))
     result = await channel.send(setup_message(link, settings.public_url))
     if result.outcome != Outcome.ACCEPTED:
         # The detail is the server's answer; the link itself is never logged.
