@@ -64,7 +64,8 @@ async def create_token(payload: TokenCreate, user: OfficeUser, session: SessionD
             raise _refuse("a commune_leader token needs commune_code")
         if await session.get(Commune, payload.commune_code) is None:
             raise _refuse(f"unknown commune {payload.commune_code}")
-    elif payload.commune_code:
+    elif payload.commune_code is not None:
+        # An empty code too: it names no commune, and storing it would break the foreign key.
         raise _refuse(f"a {payload.role} token is province-wide: leave commune_code out")
     if payload.role == "official_in_charge":
         person_id = await _official(session, payload.email)

@@ -187,6 +187,25 @@ async def test_an_official_in_charge_sees_exactly_the_communes_of_the_roster(
     )
 
 
+async def test_an_empty_commune_code_on_a_province_wide_token_is_refused(
+    api: ApiClient, engine: Engine
+) -> None:
+    def tokens() -> int:
+        with Session(engine) as session:
+            return len(list(session.scalars(select(ApiToken.id))))
+
+    before = tokens()
+    for role in ("steering_office", "reader"):
+        answer = await api.request(
+            "POST", "/api/v1/tokens", json={"role": role, "name": "x", "commune_code": ""}
+        )
+        assert (answer.status_code, answer.json()) == (
+            422,
+            {"detail": f"a {role} token is province-wide: leave commune_code out"},
+        )
+    assert tokens() == before
+
+
 async def test_an_official_token_names_a_roster_official(api: ApiClient) -> None:
     for body, message in (
         (
