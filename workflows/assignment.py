@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         AssignmentClosed,
         AssignmentEvent,
         AssignmentInput,
+        AssignmentJournal,
         AssignmentState,
         AssignmentStatus,
         ExtensionDecisionInput,
@@ -76,6 +77,9 @@ class AssignmentWorkflow:
         self._deadline_version = 1
         self._fired: set[str] = set()
         self._changed = False
+        # Every read-model write asked for, kept for the catch-up after a restore: rebuilt by
+        # replay like the rest of this state, so it adds nothing to history.
+        self._journal = AssignmentJournal()
 
     @workflow.run
     async def run(self, request: AssignmentInput) -> AssignmentState:
@@ -332,6 +336,11 @@ class AssignmentWorkflow:
     def state(self) -> AssignmentState:
         return self._state
 
+    @workflow.query
+    def journal(self) -> AssignmentJournal:
+        """Every state, event and notice this assignment has asked the read model to write."""
+        return self._journal
+
     # ---- helpers ----------------------------------------------------------------------------
 
     def _move_deadline(self, deadline: datetime) -> None:
@@ -360,17 +369,17 @@ class AssignmentWorkflow:
     ) -> AssignmentState:
         self._state.seq += 1
         snapshot = dataclasses.replace(self._state)
+        record = RecordAssignmentInput(
+            state=snapshot,
+            event=AssignmentEvent(kind=kind, at=workflow.now(), actor=actor, detail=detail or {}),
+            summary=summary,
+            evidence=evidence,
+            review_comment=review_comment,
+        )
+        self._journal.records.append(record)
         await workflow.execute_activity(
             activity_names.RECORD_ASSIGNMENT,
-            RecordAssignmentInput(
-                state=snapshot,
-                event=AssignmentEvent(
-                    kind=kind, at=workflow.now(), actor=actor, detail=detail or {}
-                ),
-                summary=summary,
-                evidence=evidence,
-                review_comment=review_comment,
-            ),
+            record,
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
@@ -383,16 +392,18 @@ class AssignmentWorkflow:
         to: Role = Role.COMMUNE_LEADER,
         context: dict[str, str] | None = None,
     ) -> None:
+        notice = NotifyInput(
+            directive_id=self._state.directive_id,
+            communes=[self._state.commune_code],
+            kind=kind,
+            step=step,
+            to=to,
+            context=context or {},
+        )
+        self._journal.notifications.append(notice)
         await workflow.execute_activity(
             activity_names.RECORD_NOTIFICATIONS,
-            NotifyInput(
-                directive_id=self._state.directive_id,
-                communes=[self._state.commune_code],
-                kind=kind,
-                step=step,
-                to=to,
-                context=context or {},
-            ),
+            notice,
             start_to_close_timeout=NOTIFY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )

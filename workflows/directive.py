@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         AssignmentChange,
         AssignmentClosed,
         DirectiveCarry,
+        DirectiveJournal,
         DirectivePlan,
         DirectiveRevision,
         DirectiveStatus,
@@ -67,6 +68,9 @@ class DirectiveWorkflow:
         self._closed: dict[str, str] = {}
         # Amendments and a recall are applied one at a time, in the order accepted.
         self._lock = asyncio.Lock()
+        # Every read-model write asked for, kept for the catch-up after a restore: rebuilt by
+        # replay like the rest of this state, so it adds nothing to history.
+        self._journal = DirectiveJournal(request=request)
         carried = request.carried
         if carried is not None:
             self._plan = carried.plan
@@ -158,15 +162,17 @@ class DirectiveWorkflow:
                 raise refusal(f"the directive is {self._status.value}")
             self._revision += 1
             revision = self._revision
+            amendment = RecordAmendmentInput(
+                directive_id=self._request.directive_id,
+                revision=revision,
+                title=request.title,
+                body=request.body,
+                deadline=request.deadline,
+            )
+            self._journal.amendments.append(amendment)
             outcome = await workflow.execute_activity(
                 activity_names.RECORD_AMENDMENT,
-                RecordAmendmentInput(
-                    directive_id=self._request.directive_id,
-                    revision=revision,
-                    title=request.title,
-                    body=request.body,
-                    deadline=request.deadline,
-                ),
+                amendment,
                 result_type=DirectiveRevision,
                 start_to_close_timeout=RECORD_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
@@ -234,6 +240,11 @@ class DirectiveWorkflow:
     def progress(self) -> DirectiveRevision:
         return self._result()
 
+    @workflow.query
+    def journal(self) -> DirectiveJournal:
+        """Every plan, amendment, status and notice this run has asked the read model to write."""
+        return self._journal
+
     def _refuse_unless_active(self) -> None:
         # Only final states refuse. `issuing` is not one: a worker that replays this workflow
         # (its cache emptied by a restart) runs the validator before it has re-applied the
@@ -257,9 +268,11 @@ class DirectiveWorkflow:
         )
 
     async def _set_status(self, status: DirectiveStatus) -> None:
+        final = DirectiveStatusInput(directive_id=self._request.directive_id, status=status)
+        self._journal.statuses.append(final)
         await workflow.execute_activity(
             activity_names.SET_DIRECTIVE_STATUS,
-            DirectiveStatusInput(directive_id=self._request.directive_id, status=status),
+            final,
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
@@ -283,16 +296,18 @@ class DirectiveWorkflow:
         context: dict[str, str] | None = None,
         only_open: bool = False,
     ) -> None:
+        notice = NotifyInput(
+            directive_id=self._request.directive_id,
+            communes=communes,
+            kind=kind,
+            step=step,
+            context=context or {},
+            only_open=only_open,
+        )
+        self._journal.notifications.append(notice)
         await workflow.execute_activity(
             activity_names.RECORD_NOTIFICATIONS,
-            NotifyInput(
-                directive_id=self._request.directive_id,
-                communes=communes,
-                kind=kind,
-                step=step,
-                context=context or {},
-                only_open=only_open,
-            ),
+            notice,
             start_to_close_timeout=NOTIFY_TIMEOUT,
             heartbeat_timeout=FAN_OUT_HEARTBEAT,
             retry_policy=ACTIVITY_RETRY,

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         CaseNotificationKind,
         CaseNotifyInput,
         DossierInput,
+        DossierJournal,
         DossierState,
         DossierStatus,
         DossierStepInput,
@@ -82,6 +83,9 @@ class DossierWorkflow:
         self._due_version = 1
         self._fired: set[str] = set()
         self._changed = False
+        # Every read-model write asked for, kept for the catch-up after a restore: rebuilt by
+        # replay like the rest of this state, so it adds nothing to history.
+        self._journal = DossierJournal()
 
     @workflow.run
     async def run(self, request: DossierInput) -> DossierState:
@@ -312,6 +316,11 @@ class DossierWorkflow:
     def state(self) -> DossierState:
         return self._state
 
+    @workflow.query
+    def journal(self) -> DossierJournal:
+        """Every state, event and message this case has asked the read model to write."""
+        return self._journal
+
     # ---- helpers ----------------------------------------------------------------------------
 
     def _refuse_unless(
@@ -325,12 +334,14 @@ class DossierWorkflow:
     ) -> DossierState:
         self._state.seq += 1
         snapshot = dataclasses.replace(self._state)
+        record = RecordDossierInput(
+            state=snapshot,
+            event=CaseEvent(kind=kind, at=workflow.now(), actor=actor, detail=detail or {}),
+        )
+        self._journal.records.append(record)
         await workflow.execute_activity(
             activity_names.RECORD_DOSSIER,
-            RecordDossierInput(
-                state=snapshot,
-                event=CaseEvent(kind=kind, at=workflow.now(), actor=actor, detail=detail or {}),
-            ),
+            record,
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
@@ -343,16 +354,18 @@ class DossierWorkflow:
         to: str = Role.COMMUNE_LEADER.value,
         context: dict[str, str] | None = None,
     ) -> None:
+        notice = CaseNotifyInput(
+            case_id=dossier_workflow_id(self._state.dossier_id),
+            commune_code=self._state.commune_code,
+            kind=kind,
+            step=step,
+            to=to,
+            context=context or {},
+        )
+        self._journal.notifications.append(notice)
         await workflow.execute_activity(
             activity_names.RECORD_CASE_NOTIFICATIONS,
-            CaseNotifyInput(
-                case_id=dossier_workflow_id(self._state.dossier_id),
-                commune_code=self._state.commune_code,
-                kind=kind,
-                step=step,
-                to=to,
-                context=context or {},
-            ),
+            notice,
             start_to_close_timeout=NOTIFY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         CaseNotificationKind,
         CaseNotifyInput,
         FeedbackInput,
+        FeedbackJournal,
         FeedbackState,
         FeedbackStatus,
         ForwardInput,
@@ -58,17 +59,21 @@ class FeedbackWorkflow:
         self._state = FeedbackState(feedback_id=request.feedback_id, status=FeedbackStatus.RECEIVED)
         self._fired: set[str] = set()
         self._changed = False
+        # Every read-model write asked for, kept for the catch-up after a restore: rebuilt by
+        # replay like the rest of this state, so it adds nothing to history.
+        self._journal = FeedbackJournal()
         self._routed = False
 
     @workflow.run
     async def run(self, request: FeedbackInput) -> FeedbackState:
+        self._journal.routing = RouteFeedbackInput(
+            feedback_id=request.feedback_id,
+            received_at=request.received_at,
+            answer_within_working_days=request.answer_within_working_days,
+        )
         routing = await workflow.execute_activity(
             activity_names.ROUTE_FEEDBACK,
-            RouteFeedbackInput(
-                feedback_id=request.feedback_id,
-                received_at=request.received_at,
-                answer_within_working_days=request.answer_within_working_days,
-            ),
+            self._journal.routing,
             result_type=Routing,
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
@@ -230,6 +235,11 @@ class FeedbackWorkflow:
     def state(self) -> FeedbackState:
         return self._state
 
+    @workflow.query
+    def journal(self) -> FeedbackJournal:
+        """Every state, event and message this case has asked the read model to write."""
+        return self._journal
+
     # ---- helpers ----------------------------------------------------------------------------
 
     async def _record(
@@ -241,13 +251,15 @@ class FeedbackWorkflow:
     ) -> FeedbackState:
         self._state.seq += 1
         snapshot = dataclasses.replace(self._state)
+        record = RecordFeedbackInput(
+            state=snapshot,
+            event=CaseEvent(kind=kind, at=workflow.now(), actor=actor, detail=detail or {}),
+            answer=answer,
+        )
+        self._journal.records.append(record)
         await workflow.execute_activity(
             activity_names.RECORD_FEEDBACK,
-            RecordFeedbackInput(
-                state=snapshot,
-                event=CaseEvent(kind=kind, at=workflow.now(), actor=actor, detail=detail or {}),
-                answer=answer,
-            ),
+            record,
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
@@ -260,16 +272,18 @@ class FeedbackWorkflow:
         to: str = Role.COMMUNE_LEADER.value,
         context: dict[str, str] | None = None,
     ) -> None:
+        notice = CaseNotifyInput(
+            case_id=feedback_workflow_id(self._state.feedback_id),
+            commune_code=self._state.commune_code or "",
+            kind=kind,
+            step=step,
+            to=to,
+            context=context or {},
+        )
+        self._journal.notifications.append(notice)
         await workflow.execute_activity(
             activity_names.RECORD_CASE_NOTIFICATIONS,
-            CaseNotifyInput(
-                case_id=feedback_workflow_id(self._state.feedback_id),
-                commune_code=self._state.commune_code or "",
-                kind=kind,
-                step=step,
-                to=to,
-                context=context or {},
-            ),
+            notice,
             start_to_close_timeout=NOTIFY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )

@@ -256,3 +256,23 @@ def dossier_workflow_id(dossier_id: int) -> str:
 
 def feedback_workflow_id(feedback_id: int) -> str:
     return f"feedback-{feedback_id}"
+
+
+@dataclass
+class DossierJournal:
+    """What a dossier workflow has asked the read model to write, in order (its `journal`
+    query), for the catch-up after a restore: repeated writes change nothing."""
+
+    records: list[RecordDossierInput] = field(default_factory=list)
+    notifications: list[CaseNotifyInput] = field(default_factory=list)
+
+
+@dataclass
+class FeedbackJournal:
+    """What a feedback workflow has asked the read model to write, in order (its `journal`
+    query): the routing request (settled once; a repeat returns the stored routing), states
+    and messages."""
+
+    routing: RouteFeedbackInput | None = None
+    records: list[RecordFeedbackInput] = field(default_factory=list)
+    notifications: list[CaseNotifyInput] = field(default_factory=list)

@@ -304,3 +304,25 @@ def directive_workflow_id(directive_id: int) -> str:
 
 def assignment_workflow_id(directive_id: int, commune_code: str) -> str:
     return f"directive-{directive_id}/commune-{commune_code}"
+
+
+@dataclass
+class AssignmentJournal:
+    """What an assignment workflow has asked the read model to write, in order (its `journal`
+    query). The catch-up after a restore writes it again; the sequence-number guard and the
+    unique keys keep whatever is already there, so nothing is doubled."""
+
+    records: list[RecordAssignmentInput] = field(default_factory=list)
+    notifications: list[NotifyInput] = field(default_factory=list)
+
+
+@dataclass
+class DirectiveJournal:
+    """What a directive's current run has asked the read model to write (its `journal` query):
+    the issue request (its plan is settled again from it, idempotently), amendments, final
+    statuses and notices. A run continued as new starts a journal of its own."""
+
+    request: IssueDirectiveInput
+    amendments: list[RecordAmendmentInput] = field(default_factory=list)
+    statuses: list[DirectiveStatusInput] = field(default_factory=list)
+    notifications: list[NotifyInput] = field(default_factory=list)
