@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import tracing
 from activities.delivery import (
     SWEEP_EVERY_SECONDS,
     DeliveryActivities,
@@ -161,7 +162,11 @@ async def connect(settings: Settings, attempts: int = 60) -> Client:
     for attempt in range(1, attempts + 1):
         try:
             return await Client.connect(
-                settings.resolved_temporal_address, namespace=settings.temporal_namespace
+                settings.resolved_temporal_address,
+                namespace=settings.temporal_namespace,
+                # The worker takes the tracing interceptor from its client, and the fan-out
+                # starts assignments with this client, so their spans join the directive's trace.
+                interceptors=tracing.client_interceptors(),
             )
         except RuntimeError:
             if attempt == attempts:
@@ -190,6 +195,7 @@ async def sweep(
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     settings = get_settings()
+    tracing.configure(tracing.WORKER_SERVICE)
     engine = make_engine(settings.resolved_database_url)
     client = await connect(settings)
     stop = asyncio.Event()
@@ -219,6 +225,8 @@ async def main() -> None:
             log.info("worker stopping")
             await sweeping
     engine.dispose()
+    # The last batch of spans goes out before the process ends.
+    tracing.uninstall()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+import tracing
 from config import Settings
 from db.models import ApiToken, RosterEntry
 from workflows.types import Role
@@ -104,7 +105,12 @@ class TemporalGateway:
             if self._client is None:
                 try:
                     self._client = await asyncio.wait_for(
-                        Client.connect(self.address, namespace=self._namespace),
+                        Client.connect(
+                            self.address,
+                            namespace=self._namespace,
+                            # The API's starts, updates and signals join the request's trace.
+                            interceptors=tracing.client_interceptors(),
+                        ),
                         TEMPORAL_CONNECT_SECONDS,
                     )
                 except (RuntimeError, TimeoutError) as e:

@@ -20,6 +20,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import tracing
 from api import access_log, db_errors, rate_limits, security_headers, services
 from api.deps import TemporalGateway, hash_token
 from api.input_errors import add_input_error_handlers
@@ -191,6 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     security_headers.install(app)
     rate_limits.install(app, settings)
     add_input_error_handlers(app)
+    tracing.instrument_app(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
