@@ -45,6 +45,22 @@ account: $(INSTALLED)
 	  --role "$(or $(ROLE),steering_office)" $(if $(EMAIL),--email "$(EMAIL)") \
 	  $(if $(COMMUNE),--commune "$(COMMUNE)")
 
+.PHONY: backup restore reconcile
+
+# make backup [DIR=...]: the read model (pg_dump or SQLite's online backup) and, on the embedded
+# defaults, the dev server's database, into a timestamped folder under AXIS_DATA_DIR/backups.
+backup: $(INSTALLED)
+	$(BIN)/python -m db.backup create $(if $(DIR),--dir "$(DIR)")
+
+# make restore FILE=var/backups/<folder> [TEMPORAL=1]: with the product stopped. TEMPORAL=1 also
+# puts back the dev server's database (the whole data directory was lost).
+restore: $(INSTALLED)
+	$(BIN)/python -m db.backup restore "$(FILE)" $(if $(TEMPORAL),--with-temporal)
+
+# After a restore: write what the workflows did since the backup (the API also runs it at start).
+reconcile: $(INSTALLED)
+	$(BIN)/python -m api.catchup reconcile
+
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 
@@ -75,3 +91,20 @@ bench-rollup: $(INSTALLED)
 # The product against the raw ceiling on the same server and database (BENCH_QUICK=1: quick).
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.run
+
+.PHONY: promtool test-rules
+
+# promtool checks and unit-tests the alerting rules (Debian's `prometheus` package carries it;
+# without recommends it adds only the web UI's scripts, and policy-rc.d keeps the daemon from
+# starting). Installed when missing and this is root on Debian; elsewhere test-rules says so.
+promtool:
+	@command -v promtool >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus || \
+	  { apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; } || \
+	  echo "promtool could not be installed: make test-rules will fail, the pytest test skip"
+
+# The alerting rules are valid and every alert fires on its series and stays quiet on its other.
+test-rules: promtool
+	promtool check rules deploy/prometheus/alerts.yml
+	cd deploy/prometheus && promtool test rules alerts_test.yml
