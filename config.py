@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import PositiveInt, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -125,6 +126,9 @@ class Settings(BaseSettings):
     # /api/v1/callbacks/esms/<secret>). Unset: derived from the acknowledgement-link keys, which
     # every process of the installation shares, so the worker and the API agree unconfigured.
     esms_callback_secret: str | None = None
+    # "text": readable lines (`make run`); "json": one JSON object per line with the request,
+    # directive, commune and workflow ids, for a log collector (see logs.py).
+    log_format: Literal["text", "json"] = "text"
 
     @property
     def resolved_database_url(self) -> str:

@@ -87,6 +87,8 @@ def start_temporal(settings: Settings, env: dict[str, str]) -> subprocess.Popen[
         "--db-filename", str((settings.data_dir / "temporal.db").resolve()),
         "--ip", "127.0.0.1", "--port", str(port),
         "--log-level", "warn",
+        # The dev server's lines as JSON too when the product's are.
+        "--log-format", settings.log_format,
     ]  # fmt: skip
     ui_port = port + 1000
     if ui_port < 65536 and port_is_free("127.0.0.1", ui_port):
@@ -122,6 +124,8 @@ def main() -> int:
     env = dict(os.environ)
     env["AXIS_DATA_DIR"] = str(settings.data_dir.resolve())
     env["AXIS_ADMIN_TOKEN"] = token = admin_token(settings)
+    # The worker and the API write their lines in the format this process was given.
+    env["AXIS_LOG_FORMAT"] = settings.log_format
     env.setdefault("AXIS_PUBLIC_URL", f"http://{settings.host}:{settings.port}")
     wanted = [(settings.host, settings.port, "AXIS_PORT")]
     if settings.temporal_address is None:

@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import logs
 import tracing
 from activities.delivery import (
     SWEEP_EVERY_SECONDS,
@@ -193,8 +194,13 @@ async def sweep(
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     settings = get_settings()
+    if settings.log_format == "json":
+        logs.configure_json()
+    else:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s"
+        )
     tracing.configure(tracing.WORKER_SERVICE)
     engine = make_engine(settings.resolved_database_url)
     client = await connect(settings)

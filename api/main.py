@@ -20,8 +20,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import logs
 import tracing
-from api import access_log, db_errors, rate_limits, security_headers, services
+from api import access_log, db_errors, rate_limits, request_ids, security_headers, services
 from api.deps import TemporalGateway, hash_token
 from api.input_errors import add_input_error_handlers
 from api.limits import BodyLimitMiddleware
@@ -188,11 +189,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     db_errors.install(app)
+    if settings.log_format == "json":
+        logs.configure_json()
     access_log.install()
     security_headers.install(app)
     rate_limits.install(app, settings)
     add_input_error_handlers(app)
     tracing.instrument_app(app)
+    request_ids.install(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
