@@ -43,6 +43,9 @@ TRACER_NAME = "steering-axis"
 # exporter then defaults to OTLP, as the OpenTelemetry specification has it).
 EXPORTER_VARIABLE = "OTEL_TRACES_EXPORTER"
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+# Only the HTTP exporter ships (gRPC would add grpcio): a collector asked for gRPC is refused at
+# start rather than sent spans it cannot read.
+PROTOCOL_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
 # The API's server spans leave out ASGI's `receive` and `send` spans: three spans per request
 # where one says what an operator needs (route, status, duration).
 HTTP_SPANS_LEFT_OUT: list[Literal["receive", "send"]] = ["receive", "send"]
@@ -76,6 +79,11 @@ def exporter_from_env(environ: Mapping[str, str] | None = None) -> SpanExporter 
     if names[0] == "console":
         return ConsoleSpanExporter()
     if names[0] == "otlp":
+        for variable in PROTOCOL_VARIABLES:
+            if env.get(variable, "http/protobuf").strip() != "http/protobuf":
+                raise TracingSettingError(
+                    f"{variable}={env[variable]!r}: this product sends OTLP as 'http/protobuf'"
+                )
         # Imported here: the OTLP exporter pulls in protobuf and requests, which a process
         # without tracing has no use for.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

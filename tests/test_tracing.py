@@ -4,6 +4,7 @@ no OTEL_ variable asks for traces."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -11,12 +12,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
 import tracing
+from api.deps import TemporalGateway
 from api.main import create_app
 from config import Settings
 from tests.api.test_directives_api import eventually, issue, notifications
@@ -38,7 +43,8 @@ async def traced(
     `tracing.configure`, the worker on a client of its own connected as the worker process
     connects (the session's shared client carries no interceptor), the app instrumented at
     creation and its Temporal gateway connecting with the interceptor."""
-    assert tracing.installed() is None, "a provider left installed by an earlier test"
+    # An app made under OTEL_ variables of the developer's shell may have installed one.
+    tracing.uninstall()
     exporter = InMemorySpanExporter()
     tracing.configure("steering-axis-test", exporter)
     try:
@@ -181,3 +187,91 @@ async def test_one_trace_runs_from_the_request_to_the_notices(
     polls = [s for s in exporter.get_finished_spans() if s.name == "GET /api/v1/notifications"]
     assert polls
     assert {p.context.trace_id for p in polls if p.context} & {trace_id} == set()
+
+
+async def test_a_secret_in_a_path_or_query_never_reaches_a_span(
+    traced: tuple[ApiClient, InMemorySpanExporter],
+) -> None:
+    api, exporter = traced
+    secret = f"link-secret-{uuid.uuid4().hex}"
+
+    answer = await api.http.get(f"/a/{secret}", params={"t": secret})
+
+    # A made-up link is refused as invalid; its request is traced all the same.
+    assert answer.status_code == 400, answer.text
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "GET /a/{token}"
+    attributes = dict(span.attributes or {})
+    assert attributes["http.target"] == "/a/…"
+    assert attributes["http.url"] == "http://axis.test/a/…"
+    assert secret not in repr(attributes)
+
+
+@pytest.mark.parametrize(
+    ("variables", "exporter"),
+    [
+        ({}, None),
+        ({"OTEL_SERVICE_NAME": "axis"}, None),
+        ({"OTEL_TRACES_EXPORTER": "none"}, None),
+        ({"OTEL_TRACES_EXPORTER": "console"}, ConsoleSpanExporter),
+        ({"OTEL_TRACES_EXPORTER": "otlp"}, OTLPSpanExporter),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, OTLPSpanExporter),
+        (
+            {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"},
+            OTLPSpanExporter,
+        ),
+        ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_SDK_DISABLED": "true"}, None),
+    ],
+)
+def test_the_otel_variables_choose_the_exporter(
+    variables: dict[str, str], exporter: type | None
+) -> None:
+    chosen = tracing.exporter_from_env(variables)
+    assert type(chosen) is exporter if exporter else chosen is None
+
+
+@pytest.mark.parametrize(
+    ("variables", "refused"),
+    [
+        ({"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER='zipkin'"),
+        ({"OTEL_TRACES_EXPORTER": "otlp,console"}, "OTEL_TRACES_EXPORTER: one exporter"),
+        (
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317",
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            },
+            "OTEL_EXPORTER_OTLP_PROTOCOL='grpc'",
+        ),
+    ],
+)
+def test_an_exporter_the_product_does_not_ship_is_refused(
+    variables: dict[str, str], refused: str
+) -> None:
+    with pytest.raises(tracing.TracingSettingError) as raised:
+        tracing.exporter_from_env(variables)
+    assert str(raised.value).startswith(refused), raised.value
+
+
+async def test_without_otel_variables_nothing_is_installed(
+    monkeypatch: pytest.MonkeyPatch, local_env: WorkflowEnvironment, database_url: str
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("OTEL_"):
+            monkeypatch.delenv(name)
+    tracing.uninstall()
+
+    app = create_app(Settings(database_url=database_url))
+    gateway = TemporalGateway(temporal_address(local_env), "default")
+    client = await gateway.get()
+
+    assert tracing.configure(tracing.WORKER_SERVICE) is None
+    assert tracing.installed() is None
+    assert tracing.client_interceptors() == []
+    assert client.config()["interceptors"] == []
+    layer: object = app.build_middleware_stack()
+    layers = []
+    while layer is not None:
+        layers.append(type(layer).__name__)
+        layer = getattr(layer, "app", None)
+    assert OpenTelemetryMiddleware.__name__ not in layers
+    assert len(layers) > 3, layers
