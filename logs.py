@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from temporalio import activity
+from temporalio.runtime import LogForwardingConfig, LoggingConfig
 
 # The request id a proxy or a client sent is kept when it cannot smuggle anything into a log
 # line or a header: a short token of safe characters. Anything else is replaced.
@@ -37,6 +38,8 @@ UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 # apscheduler writes two lines every 30 s for the reconciler's run; httpx writes each call's full
 # URL, query string included, where a provider's key could one day sit.
 QUIET_LOGGERS = ("apscheduler", "httpx", "httpcore")
+# The Temporal SDK's core (Rust) writes its own lines to stderr unless they are forwarded.
+CORE_LOGGER = "temporalio.core"
 
 request_id: ContextVar[str | None] = ContextVar("axis_request_id", default=None)
 # The matched route's path parameters, as Starlette stores them in the request's scope. The
@@ -153,3 +156,16 @@ def configure_json(stream: IO[str] | None = None, level: int = logging.INFO) -> 
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     return handler
+
+
+def core_logging(log_format: str) -> LoggingConfig:
+    """The `logging` of the worker's temporalio Runtime (TelemetryConfig): in JSON, the SDK
+    core's warnings ("failed to poll", a workflow task that failed) are forwarded to the
+    `temporalio.core` logger and written as JSON lines like the rest; in text, the SDK's
+    default (its own compact lines on stderr). The levels are the SDK's default's."""
+    if log_format != "json":
+        return LoggingConfig.default
+    return LoggingConfig(
+        filter=LoggingConfig.default.filter,
+        forwarding=LogForwardingConfig(logger=logging.getLogger(CORE_LOGGER)),
+    )

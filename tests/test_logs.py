@@ -354,3 +354,30 @@ def test_the_api_installs_json_only_when_asked(json_lines: io.StringIO) -> None:
     replaced = [h for h in root.handlers if isinstance(h, logs.JsonLinesHandler)]
     # Configuring again replaces the handler instead of doubling every line.
     assert len(replaced) == 1 and replaced != ours
+
+
+@dataclass
+class CoreEntry:
+    """What the SDK core hands its log forwarding (temporalio.bridge.runtime.BufferedLogEntry)."""
+
+    target: str
+    message: str
+    time: float
+    level: int
+    fields: dict[str, Any]
+
+
+def test_the_sdk_cores_warnings_are_forwarded_as_json(json_lines: io.StringIO) -> None:
+    assert logs.core_logging("text").forwarding is None
+    forwarding = logs.core_logging("json").forwarding
+    assert forwarding is not None
+    forwarding._on_logs(
+        [CoreEntry("temporal_sdk_core::pollers", "Failed to poll", time.time(), 30, {"n": 1})]
+    )
+    assert written(json_lines) == [
+        {
+            "level": "WARNING",
+            "logger": "temporalio.core-sdk_core::temporal_sdk_core::pollers",
+            "msg": "[sdk_core::temporal_sdk_core::pollers] Failed to poll {'n': 1}",
+        }
+    ]
