@@ -4,6 +4,7 @@ secret or personal; by default the lines stay the readable text they were."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import json
@@ -23,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from temporalio import activity, workflow
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -381,3 +383,51 @@ def test_the_sdk_cores_warnings_are_forwarded_as_json(json_lines: io.StringIO) -
             "msg": "[sdk_core::temporal_sdk_core::pollers] Failed to poll {'n': 1}",
         }
     ]
+
+
+async def test_an_unhandled_error_is_logged_with_its_request_id(
+    sqlite_url: str, json_lines: io.StringIO
+) -> None:
+    app = create_app(
+        Settings(
+            database_url=sqlite_url,
+            temporal_address=f"127.0.0.1:{free_port()}",
+            admin_token=ADMIN_TOKEN,
+        )
+    )
+
+    @app.get("/api/v1/directives/{directive_id}/explode")
+    async def explode(directive_id: int) -> None:
+        raise RuntimeError(f"directive {directive_id} exploded")
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off")
+    # As in `uvicorn api.main:app`: uvicorn's logging config first, the app's JSON over it.
+    logs.configure_json(json_lines)
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while not server.started:
+            assert time.monotonic() < deadline and not serving.done()
+            await asyncio.sleep(0.05)
+        async with httpx.AsyncClient() as http:
+            answer = await http.get(
+                f"http://127.0.0.1:{port}/api/v1/directives/5/explode",
+                headers={"X-Request-ID": "boom-1"},
+            )
+    finally:
+        server.should_exit = True
+        await serving
+    assert answer.status_code == 500
+    errors = [x for x in written(json_lines) if x["level"] == "ERROR"]
+    assert len(errors) == 1
+    error = errors[0]
+    assert error.pop("exc").endswith("RuntimeError: directive 5 exploded")
+    assert error == {
+        "level": "ERROR",
+        "logger": "uvicorn.error",
+        "msg": "Exception in ASGI application\n",
+        "request_id": "boom-1",
+        "directive_id": 5,
+    }
