@@ -27,11 +27,12 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from fastapi import FastAPI
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
@@ -42,7 +43,8 @@ from activities.notifications import NotificationActivities
 from activities.procedures import ProcedureActivities
 from activities.records import RecordActivities
 from activities.rendering import Renderer
-from config import get_settings
+from api import metrics
+from config import Settings, get_settings
 from db.backup import CAUGHT_UP, pending_restore
 from db.engine import make_engine
 from db.models import (
@@ -377,7 +379,6 @@ async def catch_up(
     public_url: str,
     delivery: DeliveryConfig | None = None,
     since: datetime | None = None,
-    on_done: Callable[[CatchUpReport], Awaitable[None]] | None = None,
 ) -> CatchUpReport:
     """Run one catch-up and, when every workflow answered, record it in the audit log (the read
     model is no longer behind)."""
@@ -406,9 +407,28 @@ async def catch_up(
     )
     if report.missing:
         log.warning("workflows without their row in the read model: %s", report.missing[:100])
-    if on_done is not None:
-        await on_done(report)
+    metrics.record_reconcile(JOB, dict(report.repairs))
     return report
+
+
+async def catch_up_if_behind(app: FastAPI) -> CatchUpReport | None:
+    """At the API's start: run the catch-up when a restore has left the read model behind.
+    Off the request path (a scheduler job): the API answers meanwhile, from the restored rows."""
+    settings: Settings = app.state.settings
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        since = await asyncio.to_thread(pending_restore, engine)
+        if since is None:
+            return None
+        log.info("the read model was restored from a backup taken %s: catching up", since)
+        client = await app.state.temporal.get()
+        delivery = delivery_config(settings, settings.task_queue + DELIVERY_QUEUE_SUFFIX, engine)
+        return await catch_up(client, engine, settings.public_url, delivery, since)
+    except Exception:
+        log.exception("the catch-up failed; run `make reconcile` once the cause is fixed")
+        return None
+    finally:
+        engine.dispose()
 
 
 def _ping(engine: Engine) -> None:

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import logs
 import tracing
 from api import access_log, db_errors, rate_limits, request_ids, security_headers, services
+from api.catchup import catch_up_if_behind
 from api.deps import TemporalGateway, hash_token
 from api.input_errors import add_input_error_handlers
 from api.limits import BodyLimitMiddleware
@@ -163,6 +164,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             _reconcile, "interval", seconds=RECONCILE_EVERY_SECONDS, args=[app], max_instances=1
         )
         add_snapshot_job(scheduler, app)
+        # Once, now: a read model restored from a backup is brought up to the workflows.
+        scheduler.add_job(catch_up_if_behind, args=[app], id="catch-up", max_instances=1)
         app.state.scheduler = scheduler
         scheduler.start()
         try:
