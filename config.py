@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     # "text": readable lines (`make run`); "json": one JSON object per line with the request,
     # directive, commune and workflow ids, for a log collector (see logs.py).
     log_format: Literal["text", "json"] = "text"
+    # The bearer Prometheus sends to GET /metrics, besides a steering-office token (unset: only
+    # the office's tokens read it).
+    metrics_token: str | None = None
+    # The port on which each worker serves its metrics, the Temporal SDK's among them (unset:
+    # none are served).
+    worker_metrics_port: int | None = None
 
     @property
     def resolved_database_url(self) -> str:

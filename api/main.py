@@ -22,7 +22,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import logs
 import tracing
-from api import access_log, db_errors, rate_limits, request_ids, security_headers, services
+from api import (
+    access_log,
+    db_errors,
+    metrics,
+    rate_limits,
+    request_ids,
+    security_headers,
+    services,
+)
 from api.catchup import catch_up_if_behind
 from api.deps import TemporalGateway, hash_token
 from api.input_errors import add_input_error_handlers
@@ -101,9 +109,13 @@ async def resume_issuing_directives(app: FastAPI) -> int:
 
 
 async def _reconcile(app: FastAPI) -> None:
+    # A run is counted once it has finished: a reconciler that keeps failing shows as runs that
+    # stop growing.
     try:
-        await resume_issuing_directives(app)
-        await resume_unstarted_cases(app)
+        resumed = await resume_issuing_directives(app)
+        metrics.record_reconcile("directives", {"stuck_issuing": resumed})
+        started = await resume_unstarted_cases(app)
+        metrics.record_reconcile("cases", {"unstarted": started})
     except Exception:
         log.exception("reconciliation failed; it runs again shortly")
 
@@ -200,6 +212,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_input_error_handlers(app)
     tracing.instrument_app(app)
     request_ids.install(app)
+    # Last: the outermost middleware, so a request another middleware answers is counted too.
+    metrics.install(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -233,6 +247,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as e:
             temporal = f"error: {getattr(e, 'detail', None) or type(e).__name__}"
         healthy = database == "ok" and temporal == "ok"
+        metrics.note_health(request.app, database == "ok", temporal == "ok")
         body: dict[str, Any] = Health(
             status="ok" if healthy else "degraded", database=database, temporal=temporal
         ).model_dump()
