@@ -105,6 +105,8 @@ promtool:
 	  echo "promtool could not be installed: make test-rules will fail, the pytest test skip"
 
 # The alerting rules are valid and every alert fires on its series and stays quiet on its other.
+# The scrape config's syntax too (its token file exists only inside the container).
 test-rules: promtool
+	promtool check config --syntax-only deploy/prometheus/prometheus.yml
 	promtool check rules deploy/prometheus/alerts.yml
 	cd deploy/prometheus && promtool test rules alerts_test.yml

@@ -73,6 +73,23 @@ def test_promtool_accepts_the_rules() -> None:
 
 
 @needs_promtool
+def test_promtool_accepts_the_scrape_config_with_its_rules(tmp_path: Path) -> None:
+    # The token file exists only in the container (a compose secret): here, a stand-in.
+    token = tmp_path / "metrics_token"
+    token.write_text("stand-in")
+    config = (RULES_DIR / "prometheus.yml").read_text()
+    assert config.count("/run/secrets/metrics_token") == 1
+    (tmp_path / "prometheus.yml").write_text(
+        config.replace("/run/secrets/metrics_token", str(token))
+    )
+    (tmp_path / ALERTS.name).write_text(ALERTS.read_text())
+    result = run_promtool("check", "config", "prometheus.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The rule file was found beside the config and checked with it.
+    assert " SUCCESS: 9 rules found" in result.stdout
+
+
+@needs_promtool
 def test_every_alert_passes_its_promtool_unit_tests() -> None:
     result = run_promtool("test", "rules", ALERTS_TEST.name)
     assert result.returncode == 0, result.stdout + result.stderr

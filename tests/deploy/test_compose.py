@@ -1,6 +1,7 @@
 """The compose file runs the product in production: one image for every app service, demo off,
 only the load balancer reachable from outside, and no secret written in the file itself, every
-one coming from the operator's env file, whose example names each."""
+one coming from the operator's env file, whose example names each. Prometheus runs beside it,
+scraping every api replica (with the metrics token) and every worker, with the alerts."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ SECRETS = {
     "AXIS_ESMS_API_KEY",
     "AXIS_ESMS_SECRET_KEY",
     "AXIS_ESMS_CALLBACK_SECRET",
+    "AXIS_METRICS_TOKEN",
 }
 
 
@@ -125,3 +127,59 @@ def test_the_load_balancer_logs_no_secret_from_a_path(compose: dict[str, Any]) -
     ) in nginx
     assert "access_log /var/log/nginx/access.log redacted;" in nginx
     assert "$$request_uri" not in nginx.split("log_format", 1)[1]
+
+
+def test_prometheus_scrapes_every_api_replica_and_every_worker_with_the_alerts(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    prometheus = services["prometheus"]
+    assert "ports" not in prometheus  # reached through the operator's tunnel only
+    mounted = {c["target"]: compose["configs"][c["source"]]["file"] for c in prometheus["configs"]}
+    assert mounted == {
+        "/etc/prometheus/prometheus.yml": "./deploy/prometheus/prometheus.yml",
+        "/etc/prometheus/alerts.yml": "./deploy/prometheus/alerts.yml",
+    }
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    config = yaml.safe_load((ROOT / mounted["/etc/prometheus/prometheus.yml"]).read_text())
+    # Relative to the config file's folder: /etc/prometheus/alerts.yml, the mounted rules.
+    assert config["rule_files"] == ["alerts.yml"]
+
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {"api", "worker"}
+    worker_port = int(environment(services["worker"])["AXIS_WORKER_METRICS_PORT"])
+    assert worker_port == 9464
+    assert [(job["dns_sd_configs"], job["metrics_path"]) for job in jobs.values()] == [
+        ([{"names": ["api"], "type": "A", "port": 8000, "refresh_interval": "30s"}], "/metrics"),
+        (
+            [{"names": ["worker"], "type": "A", "port": worker_port, "refresh_interval": "30s"}],
+            "/metrics",
+        ),
+    ]
+    # The api's token comes from the operator's env file as a secret file, never written here.
+    assert jobs["api"]["authorization"] == {
+        "type": "Bearer",
+        "credentials_file": "/run/secrets/metrics_token",
+    }
+    assert prometheus["secrets"] == [{"source": "metrics-token", "target": "metrics_token"}]
+    assert compose["secrets"] == {"metrics-token": {"environment": "AXIS_METRICS_TOKEN"}}
+    assert "AXIS_METRICS_TOKEN" in example()
+    assert "authorization" not in jobs["worker"]
+
+
+def test_only_the_worker_serves_sdk_metrics_and_the_ui_is_the_operators(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    assert [n for n in APP_SERVICES if "AXIS_WORKER_METRICS_PORT" in environment(services[n])] == [
+        "worker"
+    ]
+    # Everything else the worker needs is the app's environment, unchanged.
+    assert environment(services["worker"]) == {
+        **environment(services["api"]),
+        "AXIS_WORKER_METRICS_PORT": "9464",
+    }
+    assert services["prometheus-ui"]["profiles"] == ["operator"]
+    proxy = compose["configs"]["prometheus-ui-conf"]["content"]
+    assert "listen 9090;" in proxy
+    assert "proxy_pass http://prometheus:9090;" in proxy
