@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,7 +41,16 @@ class RequestIdMiddleware:
         logs.request_id.reset(id_token)
 
 
+async def server_error(request: Request, exc: Exception) -> PlainTextResponse:
+    """Starlette's own 500 answer, with the request's id: the 500 is sent by the outermost
+    middleware, outside this one, so only here can the id reach the caller who reports it."""
+    request_id = logs.request_id.get()
+    headers = {HEADER: request_id} if request_id else None
+    return PlainTextResponse("Internal Server Error", status_code=500, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     """Add after the middleware that answer on their own (the body limit's 413, the rate
     limits' 429), so it wraps them and their answers carry the id too."""
     app.add_middleware(RequestIdMiddleware)
+    app.add_exception_handler(Exception, server_error)

@@ -419,7 +419,9 @@ async def test_an_unhandled_error_is_logged_with_its_request_id(
     finally:
         server.should_exit = True
         await serving
-    assert answer.status_code == 500
+    # The caller who reports the error can quote its id.
+    assert (answer.status_code, answer.text) == (500, "Internal Server Error")
+    assert answer.headers["X-Request-ID"] == "boom-1"
     errors = [x for x in written(json_lines) if x["level"] == "ERROR"]
     assert len(errors) == 1
     error = errors[0]
