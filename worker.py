@@ -10,13 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
+import threading
+import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from sqlalchemy import Engine
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -61,6 +69,8 @@ DELIVERY_QUEUE_SUFFIX = "-delivery"
 # A stopping worker lets the sends in flight finish and record their outcome: an SMTP send cut
 # off halfway would otherwise stay unconfirmed and never be sent again.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+# Reading the SDK's metrics on loopback takes milliseconds; Prometheus gives a scrape 10 s.
+SDK_METRICS_SECONDS = 5
 # The workflow modules are passed through the sandbox instead of re-imported for every workflow
 # run: they hold only code, constants and dataclasses (nothing happens at import), and a
 # replay of a national directive's history ran 4.8 s sandboxed, 3.7 s passed through.
@@ -158,13 +168,76 @@ def build_delivery_worker(
     )
 
 
-async def connect(settings: Settings, attempts: int = 60) -> Client:
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        # A scrape every 15 s is not news.
+        pass
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def serve_worker_metrics(port: int, sdk_url: str) -> WSGIServer:
+    """Answer GET /metrics on `port` (every address) with the Temporal SDK's metrics, read
+    from its own endpoint at `sdk_url`, followed by `axis_worker_up 1`. The SDK serves its
+    Prometheus endpoint itself and prometheus-client cannot bind the same port, so the SDK's
+    listens on loopback only and this one port answers with both, as one scrape target."""
+    registry = CollectorRegistry()
+    Gauge("axis_worker_up", "1 while this worker process runs.", registry=registry).set(1)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        try:
+            with urllib.request.urlopen(sdk_url, timeout=SDK_METRICS_SECONDS) as answer:
+                sdk = answer.read().rstrip(b"\n") + b"\n"
+        except OSError as e:
+            # Our own gauge still answers: a scrape shows the worker up without SDK figures.
+            log.warning("the Temporal SDK's metrics did not answer (%s)", type(e).__name__)
+            sdk = b""
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_PLAIN_0_0_4)])
+        return [sdk + generate_latest(registry)]
+
+    server = make_server("", port, app, _ThreadingServer, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
+
+
+def worker_runtime(settings: Settings) -> Runtime | None:
+    """The SDK runtime of the worker's client: its core's log lines as JSON with
+    AXIS_LOG_FORMAT=json, and its metrics (workflow task and activity latencies, failures,
+    schedule-to-start, sticky cache, slots, polls) on AXIS_WORKER_METRICS_PORT, durations in
+    seconds. None: the SDK's default runtime will do."""
+    port = settings.worker_metrics_port
+    if port is None and settings.log_format != "json":
+        return None
+    metrics = None
+    if port is not None:
+        sdk_address = f"127.0.0.1:{free_loopback_port()}"
+        metrics = PrometheusConfig(bind_address=sdk_address, durations_as_seconds=True)
+    runtime = Runtime(
+        telemetry=TelemetryConfig(logging=logs.core_logging(settings.log_format), metrics=metrics)
+    )
+    if port is not None:
+        serve_worker_metrics(port, f"http://{sdk_address}/metrics")
+        log.info("worker metrics on port %d", port)
+    return runtime
+
+
+async def connect(settings: Settings, attempts: int = 60, runtime: Runtime | None = None) -> Client:
     """Connect, waiting for a Temporal server that is still starting."""
     for attempt in range(1, attempts + 1):
         try:
             return await Client.connect(
                 settings.resolved_temporal_address,
                 namespace=settings.temporal_namespace,
+                runtime=runtime,
                 # The worker takes the tracing interceptor from its client, and the fan-out
                 # starts assignments with this client, so their spans join the directive's trace.
                 interceptors=tracing.client_interceptors(),
@@ -203,7 +276,7 @@ async def main() -> None:
         )
     tracing.configure(tracing.WORKER_SERVICE)
     engine = make_engine(settings.resolved_database_url)
-    client = await connect(settings)
+    client = await connect(settings, runtime=worker_runtime(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
