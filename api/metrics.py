@@ -71,6 +71,8 @@ REFRESH_SECONDS = 15.0
 # A health check of Temporal that hangs must not hold a scrape past Prometheus's own 10 s
 # scrape timeout.
 TEMPORAL_CHECK_SECONDS = 5.0
+# The same for a database that accepts the connection and then hangs (a lock, a full disk).
+DATABASE_READ_SECONDS = 4.0
 UNMATCHED = "unmatched"
 # The classic text format every Prometheus (2.x as Debian ships it, and 3.x) parses;
 # prometheus-client's CONTENT_TYPE_LATEST (1.0.0) is not announced to older servers.
@@ -403,8 +405,9 @@ class OperatorGauges(Collector):
                 return
             self.reads += 1
             try:
-                async with self.app.state.sessions() as session:
-                    self.figures = await read_figures(session, self.now())
+                async with asyncio.timeout(DATABASE_READ_SECONDS):
+                    async with self.app.state.sessions() as session:
+                        self.figures = await read_figures(session, self.now())
                 self.database_up = True
             except Exception as e:
                 log.warning("metrics: the read model did not answer (%s)", type(e).__name__)
