@@ -137,6 +137,15 @@ def test_every_alert_waits_names_a_severity_and_explains_itself() -> None:
 def test_the_rules_read_only_metrics_the_product_exports() -> None:
     used = {name for rule in alert_rules() for name in METRIC_NAME.findall(rule["expr"])}
     assert used == KNOWN_METRICS
+    # Each axis_ family is named in the API's metrics module (a counter without its _total,
+    # which prometheus-client adds), so renaming one there fails here, not silently in service.
+    source = (ROOT / "api" / "metrics.py").read_text()
+    missing = [
+        name
+        for name in sorted(used)
+        if name.startswith("axis_") and f'"{name.removesuffix("_total")}"' not in source
+    ]
+    assert missing == []
 
 
 def test_every_alert_has_a_firing_case_and_a_quiet_case() -> None:
