@@ -437,7 +437,11 @@ def _ping(engine: Engine) -> None:
 
 
 async def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m api.catchup", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m api.catchup",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("command", choices=["reconcile"])
     parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

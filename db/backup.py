@@ -196,7 +196,11 @@ def _pg(tool: str, url: URL, *args: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m db.backup", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m db.backup",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     made = commands.add_parser("create", help="write a backup")
     made.add_argument("--dir", type=Path, help="where (default: AXIS_DATA_DIR/backups)")
