@@ -29,6 +29,7 @@ from web.accounts import (
 TEMPORAL_START_SECONDS = 90
 ADMIN_TOKEN_FILE = "admin-token"
 STOP_GRACE_SECONDS = 15
+DEFAULT_WORKER_METRICS_PORT = 9464
 
 
 def say(message: str) -> None:
@@ -101,6 +102,19 @@ def start_temporal(settings: Settings, env: dict[str, str]) -> subprocess.Popen[
     return process
 
 
+def worker_metrics_port(settings: Settings) -> int:
+    """AXIS_WORKER_METRICS_PORT, or the conventional 9464 when free, or any free port: the
+    embedded deployment always shows its worker's metrics."""
+    if settings.worker_metrics_port:
+        return settings.worker_metrics_port
+    if port_is_free("127.0.0.1", DEFAULT_WORKER_METRICS_PORT):
+        return DEFAULT_WORKER_METRICS_PORT
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in reversed(processes):
         if process.poll() is None:
@@ -156,6 +170,8 @@ def main() -> int:
         else:
             say(f"using Temporal at {settings.temporal_address}")
         env["AXIS_TEMPORAL_ADDRESS"] = settings.resolved_temporal_address
+        metrics_port = worker_metrics_port(settings)
+        env["AXIS_WORKER_METRICS_PORT"] = str(metrics_port)
         processes.append(subprocess.Popen([sys.executable, "worker.py"], env=env))
         processes.append(
             subprocess.Popen(
@@ -170,6 +186,10 @@ def main() -> int:
         base = f"http://{settings.host}:{settings.port}"
         say(f"API on {base} (OpenAPI at {base}/docs, health at {base}/healthz)")
         say(where_the_token_is(settings, token))
+        say(
+            f"metrics on {base}/metrics (the steering office's token) and the worker's on "
+            f"http://127.0.0.1:{metrics_port}/metrics"
+        )
         say(f"pages on {base}/ (sign in at {base}/login)")
         if settings.demo_mode:
             say(
