@@ -112,6 +112,24 @@ class CatchUpReport:
         return sum(self.repairs.values())
 
 
+def rewrite(
+    records: Iterable[Any], seq: int, events: set[int], write: Callable[[Any], object], kind: str
+) -> Counter[str]:
+    """Write again each journal record the read model lacks: a state newer than the stored one,
+    or an event whose sequence number has no row. The write is the activity's own, whose
+    sequence-number guard leaves a newer stored state alone."""
+    repairs: Counter[str] = Counter()
+    for record in records:
+        state_behind = record.state.seq > seq
+        event_missing = record.state.seq not in events
+        if state_behind or event_missing:
+            write(record)
+            repairs[f"{kind}_state"] += state_behind
+            repairs[f"{kind}_event"] += event_missing
+            seq = max(seq, record.state.seq)
+    return repairs
+
+
 class CatchUp:
     """One catch-up run: the activity code the worker runs, driven by the workflows' journals."""
 
@@ -291,14 +309,9 @@ class CatchUp:
             )
         if seq is None:
             return Counter({MISSING: 1})
-        for record in journal.records:
-            state_behind = record.state.seq > seq
-            event_missing = record.state.seq not in events
-            if state_behind or event_missing:
-                self._records.record_assignment(record)
-                repairs["assignment_state"] += state_behind
-                repairs["assignment_event"] += event_missing
-                seq = max(seq, record.state.seq)
+        repairs.update(
+            rewrite(journal.records, seq, events, self._records.record_assignment, "assignment")
+        )
         for notice in journal.notifications:
             repairs["notification"] += self._notify(notice)
         return repairs
@@ -311,14 +324,7 @@ class CatchUp:
         seq, events = self._case_progress(Dossier, DossierEventRow.dossier_id, dossier_id)
         if seq is None:
             return Counter({MISSING: 1})
-        for record in journal.records:
-            state_behind = record.state.seq > seq
-            event_missing = record.state.seq not in events
-            if state_behind or event_missing:
-                self._cases.record_dossier(record)
-                repairs["dossier_state"] += state_behind
-                repairs["dossier_event"] += event_missing
-                seq = max(seq, record.state.seq)
+        repairs.update(rewrite(journal.records, seq, events, self._cases.record_dossier, "dossier"))
         for notice in journal.notifications:
             repairs["notification"] += self._notify_case(notice)
         return repairs
@@ -339,14 +345,9 @@ class CatchUp:
             # Settled once, from the stored text: the same routing as the first time.
             self._cases.route_feedback(journal.routing)
             repairs["feedback_routing"] += 1
-        for record in journal.records:
-            state_behind = record.state.seq > seq
-            event_missing = record.state.seq not in events
-            if state_behind or event_missing:
-                self._cases.record_feedback(record)
-                repairs["feedback_state"] += state_behind
-                repairs["feedback_event"] += event_missing
-                seq = max(seq, record.state.seq)
+        repairs.update(
+            rewrite(journal.records, seq, events, self._cases.record_feedback, "feedback")
+        )
         for notice in journal.notifications:
             repairs["notification"] += self._notify_case(notice)
         return repairs
