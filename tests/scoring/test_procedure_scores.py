@@ -2,16 +2,19 @@
 real Dossier and Feedback workflows on the time-skipping server, read through HTTP: every
 figure, every point lost with the dossiers and feedback behind it, and the ranking, by hand.
 
-March 2027 (no holiday; weekends only). Dossiers of a five-working-day procedure received
-Mon 1 Mar 09:00 are due Mon 8 Mar 17:00; feedback with ten working days to answer received
-Mon 1 Mar 09:00 is due Mon 15 Mar 17:00 (escalated Tue 16 and Thu 18 Mar if unanswered).
+The next month that starts on a Monday with twenty ordinary days (weekends only: March 2027 when
+written), derived from the server's clock (tests/scenario_dates.py). Dossiers of a
+five-working-day procedure received Mon 1 09:00 are due Mon 8 17:00; feedback with ten working
+days to answer received Mon 1 09:00 is due Mon 15 17:00 (escalated Tue 16 and Thu 18 if
+unanswered).
 
 - A (24133): dossiers early (Wed 3), on time (Mon 8, 11:00), late (Wed 10); two feedback
-  answered Wed 10 Mar, rated 5 and 2.
+  answered Wed 10, rated 5 and 2.
 - B (24163): dossiers early and on time; one feedback never answered (escalated).
 - C (24121): one dossier early, one still open past its due time (not finished: not counted
-  yet); one feedback answered on time, rated 5; one received Mon 15 Mar, due Mon 29 Mar,
-  unanswered when the history ends on Sat 20 Mar (not yet owed: not counted).
+  yet); one feedback answered on time, rated 5; one received Mon 15, due ten working days
+  later (Mon 29 in an ordinary month), unanswered when the history ends on Sat 20 (not yet
+  owed: not counted).
 
 No commune has an assignment: the assignment indicators do not apply, so the weights that
 apply are dossiers 20, feedback on time 10, satisfied 10.
@@ -29,7 +32,7 @@ import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 import httpx
@@ -39,12 +42,15 @@ from sqlalchemy.orm import Session
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.calendar import VIETNAM
+from activities.calendar import VIETNAM, nth_working_day_after
 from db.engine import make_engine
 from db.models import Dossier, Feedback
+from db.scoring import rules_for
+from scoring.periods import parse_period
 from scoring.rules import rules_in_effect
 from tests.conftest import TEST_SERVER, running_worker
 from tests.procedure_factories import store_dossier, store_feedback
+from tests.scenario_dates import ordinary_month_after, server_now
 from tests.scoring.test_scores import Http, _app
 from tests.workflows.helpers import advance_to
 from workflows.dossier import DossierWorkflow
@@ -61,19 +67,22 @@ from workflows.procedure_types import (
 
 A, B, C = "24133", "24163", "24121"
 FIVE_WORKING_DAYS = "1.010038"  # Tách hộ
-PERIOD = "2027-03"
 OFFICER = DossierStepInput(actor="commune_leader:một cửa")
-
-
-def at(day: int, hour: int = 9, month: int = 3) -> datetime:
-    return datetime(2027, month, day, hour, 0, tzinfo=VIETNAM)
 
 
 @dataclass
 class History:
     url: str
+    first_day: date  # of the month the history takes place in, a Monday
     dossiers: dict[str, int]  # "a-late" → dossier id
     feedback: dict[str, int]  # "a-rated-2" → feedback id
+
+    @property
+    def period(self) -> str:
+        return f"{self.first_day:%Y-%m}"
+
+    def at(self, day: int, hour: int = 9) -> datetime:
+        return datetime.combine(self.first_day.replace(day=day), time(hour), tzinfo=VIETNAM)
 
 
 def _feedback(engine: Engine, commune: str, received: datetime) -> FeedbackInput:
@@ -88,8 +97,9 @@ def _feedback(engine: Engine, commune: str, received: datetime) -> FeedbackInput
 async def _build(
     env: WorkflowEnvironment, engine: Engine, url: str, pool: ThreadPoolExecutor
 ) -> History:
-    if await env.get_current_time() >= at(1):
-        pytest.skip("the history's hand-computed dates have passed: move them later")
+    # Days 1 to 20 ordinary: every due time and step of the ladder falls as in a plain month.
+    first_day = ordinary_month_after(await server_now(env), 20)
+    at = History(url, first_day, {}, {}).at
     await advance_to(env, at(1))
     task_queue = f"axis-procedure-scores-{uuid.uuid4().hex[:8]}"
     names = ["a-early", "a-on-time", "a-late", "b-early", "b-on-time", "c-early", "c-open"]
@@ -150,10 +160,13 @@ async def _build(
         still_open = session.get(Dossier, dossier_inputs["c-open"].dossier_id)
         assert unanswered is not None and not_yet is not None and still_open is not None
         assert (unanswered.answer_due_at, unanswered.escalation_level) == (at(15, 17), 2)
-        assert (not_yet.answer_due_at, not_yet.escalation_level) == (at(29, 17), 0)
+        not_yet_due = nth_working_day_after(at(15).date(), 10)
+        assert not_yet_due.month == first_day.month, "the feedback not yet due falls in the month"
+        assert (not_yet.answer_due_at, not_yet.escalation_level) == (at(not_yet_due.day, 17), 0)
         assert (still_open.status, still_open.timeliness) == ("received", "overdue")
     return History(
         url=url,
+        first_day=first_day,
         dossiers={n: r.dossier_id for n, r in dossier_inputs.items()},
         feedback={n: r.feedback_id for n, r in feedback_inputs.items()},
     )
@@ -196,8 +209,10 @@ def _indicators(card: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
     }  # fmt: skip
 
 
-async def test_the_ranking_orders_the_communes_by_their_services(http: Http) -> None:
-    answer = await http.get("/api/v1/scores", period=PERIOD, rules="v3")
+async def test_the_ranking_orders_the_communes_by_their_services(
+    http: Http, history: History
+) -> None:
+    answer = await http.get("/api/v1/scores", period=history.period, rules="v3")
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert (body["rules_version"], body["count"]) == ("v3", 102)
@@ -220,11 +235,14 @@ async def test_the_ranking_orders_the_communes_by_their_services(http: Http) -> 
         "feedback_satisfied": "none",
     }
     assert colours[C]["on_time"] == "none"  # no assignment: nothing to judge there
-    # The rule set in effect for March 2027 is v2, which has no procedure indicators: nobody
-    # in this history is rated by it, and v3 comes into effect on 1 July 2027.
-    default = (await http.get("/api/v1/scores", period=PERIOD)).json()
-    assert default["rules_version"] == "v2"
-    assert {r["band"] for r in default["data"]} == {"not_rated"}
+    # Without `rules` the ranking uses the rule set in effect for the period (v2 for March
+    # 2027). v2 has no procedure indicators: nobody in this history is rated by it, and v3
+    # comes into effect on 1 July 2027.
+    default = (await http.get("/api/v1/scores", period=history.period)).json()
+    assert default["rules_version"] == rules_for(parse_period(history.period), None).version
+    by_v2 = (await http.get("/api/v1/scores", period=history.period, rules="v2")).json()
+    assert by_v2["rules_version"] == "v2"
+    assert {r["band"] for r in by_v2["data"]} == {"not_rated"}
     assert rules_in_effect(date(2027, 6, 30)).version == "v2"
     assert rules_in_effect(date(2027, 7, 1)).version == "v3"
 
@@ -234,7 +252,7 @@ async def test_each_scorecard_names_the_dossiers_and_feedback_behind_its_points(
 ) -> None:
     cards = {
         code: (
-            await http.get(f"/api/v1/communes/{code}/scorecard", period=PERIOD, rules="v3")
+            await http.get(f"/api/v1/communes/{code}/scorecard", period=history.period, rules="v3")
         ).json()
         for code in (A, B, C)
     }
@@ -297,6 +315,7 @@ async def test_each_scorecard_names_the_dossiers_and_feedback_behind_its_points(
         "procedure_code": FIVE_WORKING_DAYS,
         "timeliness": "late",
     }
+    at = history.at
     assert datetime.fromisoformat(late["due_at"]) == at(8, 17)
     # The server's clock moves on a little while the update runs.
     finished = datetime.fromisoformat(late["finished_at"]) - at(10, 10)
@@ -306,7 +325,7 @@ async def test_each_scorecard_names_the_dossiers_and_feedback_behind_its_points(
     assert datetime.fromisoformat(unanswered["answer_due_at"]) == at(15, 17)
 
     exported = await http.get(
-        f"/api/v1/communes/{A}/scorecard", period=PERIOD, rules="v3", format="csv"
+        f"/api/v1/communes/{A}/scorecard", period=history.period, rules="v3", format="csv"
     )
     table = {
         row["indicator"]: row for row in csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff")))

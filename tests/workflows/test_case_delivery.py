@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from sqlalchemy.orm import Session
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from activities.calendar import VIETNAM
 from activities.delivery import DeliveryConfig, delivery_config
 from activities.procedures import ProcedureActivities
 from activities.rendering import Renderer
@@ -24,6 +22,7 @@ from db.models import Delivery, Notification, OutboxEntry
 from tests.conftest import PUBLIC_URL, running_worker
 from tests.gateways import SmtpSink, smtp_server
 from tests.procedure_factories import store_dossier
+from tests.scenario_dates import DAY, at, next_tet, server_now
 from tests.workflows.helpers import advance_to
 from workflows.delivery_types import delivery_workflow_id
 from workflows.dossier import DossierWorkflow
@@ -39,10 +38,6 @@ from workflows.types import Role
 # Tách hộ: 5 working days (DVC).
 FIVE_WORKING_DAYS = "1.010038"
 OFFICER = "commune_leader:một cửa"
-
-
-def at(year: int, month: int, day: int, hour: int = 10) -> datetime:
-    return datetime(year, month, day, hour, 0, tzinfo=VIETNAM)
 
 
 @pytest.fixture
@@ -74,9 +69,9 @@ async def test_a_late_dossier_s_reminder_and_escalations_are_emailed_once_each(
     tmp_path: Path,
 ) -> None:
     env = time_env
-    received = at(2027, 1, 29)
-    if await env.get_current_time() >= received:
-        pytest.skip("the scenario's hand-computed dates have passed: move them to the next Tết")
+    # Received on the fourth working day before the next Tết: due the second working day after.
+    tet = next_tet(await server_now(env))
+    received = at(tet.received)
     await advance_to(env, received)
     request = store_dossier(engine, FIVE_WORKING_DAYS, "24133", received)
     case_id = dossier_workflow_id(request.dossier_id)
@@ -86,9 +81,9 @@ async def test_a_late_dossier_s_reminder_and_escalations_are_emailed_once_each(
         handle = await env.client.start_workflow(
             DossierWorkflow.run, request, id=case_id, task_queue=task_queue
         )
-        # Due Fri 12 Feb 17:00 (Tết between): the reminder on Thu 11, the apology on Fri 12
-        # at 13:00, the ladder on Sat 13 and Mon 15 Feb.
-        await advance_to(env, at(2027, 2, 16))
+        # Due at 17:00 (in 2027 Fri 12 Feb, Tết between): the reminder a day before, the
+        # apology on the due day at 13:00, the ladder one and three days after the due time.
+        await advance_to(env, at(tet.due + 4 * DAY))
         await handle.execute_update(DossierWorkflow.result_ready, step)
         await handle.execute_update(DossierWorkflow.returned, step)
         await handle.result()

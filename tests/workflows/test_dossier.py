@@ -1,12 +1,12 @@
 """Dossiers on the time-skipping server with the product's own activities on a real database:
 due times across Tết, the early / on-time / late end states, the apology letter with its new
-appointment, the escalation ladder, and the supplement pause. Dates are hand-computed (see
-tests/activities/test_procedure_calendar.py)."""
+appointment, the escalation ladder, and the supplement pause. Dates are derived from the
+server's clock and the working-day calendar (tests/scenario_dates.py): the next Tết, the next
+ordinary weeks."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 
 import pytest
 from sqlalchemy import Engine, select
@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.calendar import VIETNAM
+from activities.calendar import nth_working_day_after
 from db.models import Dossier, DossierEventRow
 from tests.conftest import running_worker
 from tests.procedure_factories import case_counts, case_messages, store_dossier
+from tests.scenario_dates import DAY, at, close, next_tet, ordinary_monday_after, server_now
 from tests.workflows.helpers import advance_to
 from workflows.dossier import DossierWorkflow
 from workflows.procedure_types import (
@@ -31,21 +32,6 @@ from workflows.procedure_types import (
 # Tách hộ: 5 working days (DVC).
 FIVE_WORKING_DAYS = "1.010038"
 OFFICER = "commune_leader:một cửa"
-
-
-def at(year: int, month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=VIETNAM)
-
-
-def close(year: int, month: int, day: int) -> datetime:
-    return datetime(year, month, day, 17, 0, tzinfo=VIETNAM)
-
-
-async def begin(env: WorkflowEnvironment, start: datetime) -> None:
-    now = await env.get_current_time()
-    if now >= start:
-        pytest.skip("the scenario's hand-computed dates have passed: move them to the next Tết")
-    await advance_to(env, start)
 
 
 async def open_dossier(
@@ -74,28 +60,34 @@ async def test_dossiers_received_the_friday_before_tet_end_early_on_time_and_lat
     time_env: WorkflowEnvironment, engine: Engine, task_queue: str, executor: ThreadPoolExecutor
 ) -> None:
     env = time_env
-    received = at(2027, 1, 29, 10)
-    await begin(env, received)
+    # Received on the fourth working day before the next Tết (in 2027 Fri 29 Jan): three
+    # working days before it (Mon 1, Tue 2, Wed 3 Feb), two after (Thu 11, Fri 12 Feb).
+    tet = next_tet(await server_now(env))
+    received = at(tet.received, 10)
+    await advance_to(env, received)
     requests = [store_dossier(engine, FIVE_WORKING_DAYS, "24133", received) for _ in range(3)]
     early, on_time, late = requests
-    # Five working days from Fri 29 Jan 2027: Mon 1, Tue 2, Wed 3 Feb, Tết, Thu 11, Fri 12 Feb.
-    assert {r.due_at for r in requests} == {close(2027, 2, 12)}
+    assert tet.received < tet.last_before < tet.first_off <= tet.last_off < tet.due
+    assert {r.due_at for r in requests} == {close(tet.due)}
+    # The new appointment for the late one: two working days after the due date.
+    appointment = nth_working_day_after(tet.due, 2)
     async with running_worker(env.client, engine, task_queue, executor):
         handles = [await open_dossier(env, r, task_queue) for r in requests]
         first, second, third = handles
 
-        await advance_to(env, at(2027, 2, 3, 9))
+        await advance_to(env, at(tet.last_before, 9))
         await first.execute_update(DossierWorkflow.start_processing, step())
         await first.execute_update(DossierWorkflow.transfer, step(to_level=Level.PROVINCE))
         await first.execute_update(DossierWorkflow.transfer, step(to_level=Level.COMMUNE))
         done = await first.execute_update(DossierWorkflow.result_ready, step())
         assert (done.status.value, done.timeliness.value) == ("result_ready", "early")
 
-        await advance_to(env, at(2027, 2, 12, 11))
+        await advance_to(env, at(tet.due, 11))
         done = await second.execute_update(DossierWorkflow.result_ready, step())
         assert (done.status.value, done.timeliness.value) == ("result_ready", "on_time")
 
-        await advance_to(env, at(2027, 2, 16, 10))
+        # Past both steps of the ladder (one and three days after the due time).
+        await advance_to(env, at(tet.due + 4 * DAY, 10))
         assert row(engine, late.dossier_id).timeliness == "overdue"
         done = await third.execute_update(DossierWorkflow.result_ready, step())
         assert (done.status.value, done.timeliness.value) == ("result_ready", "late")
@@ -108,9 +100,9 @@ async def test_dossiers_received_the_friday_before_tet_end_early_on_time_and_lat
         ("returned", "on_time"),
         ("returned", "late"),
     ]
-    # Nothing for the early one; one reminder (Thu 11 Feb 17:00) for the one ready on the due
-    # day before the apology time (13:00); for the late one the reminder, the apology to the
-    # applicant at 13:00 on Fri 12 Feb, and both steps of the ladder (Sat 13 and Mon 15 Feb).
+    # Nothing for the early one; one reminder (a day before the due time) for the one ready on
+    # the due day before the apology time (13:00); for the late one the reminder, the apology to
+    # the applicant at 13:00 on the due day, and both steps of the ladder.
     assert case_counts(engine, dossier_workflow_id(early.dossier_id)) == {}
     assert case_counts(engine, dossier_workflow_id(on_time.dossier_id)) == {
         "dossier_reminder:reminder-86400s-d1:commune_leader": 1
@@ -128,12 +120,11 @@ async def test_dossiers_received_the_friday_before_tet_end_early_on_time_and_lat
     )
     assert apology.recipient == "nguoi.nop@example.invalid"
     assert apology.subject.startswith("Phiếu xin lỗi và hẹn lại ngày trả kết quả")
-    # The new appointment: two working days after the due date, Tue 16 Feb 2027.
-    assert "hẹn lại ngày trả kết quả: 17:00 ngày 16/02/2027" in apology.body
-    assert "17:00 ngày 12/02/2027" in apology.body
+    assert f"hẹn lại ngày trả kết quả: 17:00 ngày {appointment:%d/%m/%Y}" in apology.body
+    assert f"17:00 ngày {tet.due:%d/%m/%Y}" in apology.body
     stored = row(engine, late.dossier_id)
-    assert stored.appointment_at == close(2027, 2, 16)
-    assert stored.original_due_at == stored.due_at == close(2027, 2, 12)
+    assert stored.appointment_at == close(appointment)
+    assert stored.original_due_at == stored.due_at == close(tet.due)
     assert stored.escalation_level == 2
     with Session(engine) as session:
         kinds = list(
@@ -157,14 +148,16 @@ async def test_a_supplement_pauses_the_clock_and_the_due_date_moves_by_the_pause
     time_env: WorkflowEnvironment, engine: Engine, task_queue: str, executor: ThreadPoolExecutor
 ) -> None:
     env = time_env
-    received = at(2027, 1, 11, 9)
-    await begin(env, received)
+    # A Monday that starts ten ordinary days (no holiday, no swapped Saturday).
+    monday = ordinary_monday_after(await server_now(env), 10)
+    received = at(monday, 9)
+    await advance_to(env, received)
     request = store_dossier(engine, FIVE_WORKING_DAYS, "24121", received)
-    # Mon 11 Jan 2027 + 5 working days: Mon 18 Jan.
-    assert request.due_at == close(2027, 1, 18)
+    # Five working days: the next Monday.
+    assert request.due_at == close(monday + 7 * DAY)
     async with running_worker(env.client, engine, task_queue, executor):
         handle = await open_dossier(env, request, task_queue)
-        await advance_to(env, at(2027, 1, 13, 10))
+        await advance_to(env, at(monday + 2 * DAY, 10))  # Wednesday
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update(DossierWorkflow.request_supplement, step())
         assert refused.value.cause.message == "a supplement request says what is missing"  # type: ignore[attr-defined]
@@ -172,12 +165,12 @@ async def test_a_supplement_pauses_the_clock_and_the_due_date_moves_by_the_pause
             DossierWorkflow.request_supplement, step(reason="thiếu bản sao sổ hộ khẩu")
         )
         assert paused.status.value == "supplement_requested"
-        # The clock stands still: no reminder on Sun 17 Jan, nothing overdue on Mon 18.
-        await advance_to(env, at(2027, 1, 15, 10))
+        # The clock stands still: no reminder on Sunday, nothing overdue on the Monday after.
+        await advance_to(env, at(monday + 4 * DAY, 10))  # Friday
         assert case_counts(engine, dossier_workflow_id(request.dossier_id)) == {}
         resumed = await handle.execute_update(DossierWorkflow.supplement_received, step())
-        # Thu 14 and Fri 15 Jan were paused: two working days later, Wed 20 Jan.
-        assert resumed.due_at == close(2027, 1, 20)
+        # Thursday and Friday were paused: two working days later, the Wednesday after.
+        assert resumed.due_at == close(monday + 9 * DAY)
         # Two days of pause (the test clock lands within a second of its target).
         assert round(resumed.paused_seconds / 3600) == 48
         with pytest.raises(WorkflowUpdateFailedError) as twice:
@@ -185,29 +178,31 @@ async def test_a_supplement_pauses_the_clock_and_the_due_date_moves_by_the_pause
         assert twice.value.cause.message == (  # type: ignore[attr-defined]
             "no supplement was requested of this dossier: the dossier is processing"
         )
-        # Ready on Wed 20 Jan at 12:00 (before the apology time, 13:00): late against the first
-        # due date, on time against
-        # the one the pause moved.
-        await advance_to(env, at(2027, 1, 20, 12))
+        # Ready on that Wednesday at 12:00 (before the apology time, 13:00): late against the
+        # first due date, on time against the one the pause moved.
+        await advance_to(env, at(monday + 9 * DAY, 12))
         done = await handle.execute_update(DossierWorkflow.result_ready, step())
         assert done.timeliness.value == "on_time"
         await handle.execute_update(DossierWorkflow.returned, step())
         result = await handle.result()
     assert (result.status.value, result.timeliness.value) == ("returned", "on_time")
     assert case_counts(engine, dossier_workflow_id(request.dossier_id)) == {
-        # Tue 19 Jan 17:00, one day before the moved due time.
+        # Tuesday 17:00, one day before the moved due time.
         "dossier_reminder:reminder-86400s-d2:commune_leader": 1,
     }
     stored = row(engine, request.dossier_id)
-    assert (stored.original_due_at, stored.due_at) == (close(2027, 1, 18), close(2027, 1, 20))
+    assert (stored.original_due_at, stored.due_at) == (
+        close(monday + 7 * DAY),
+        close(monday + 9 * DAY),
+    )
 
 
 async def test_a_refusal_needs_a_reason_and_closes_the_dossier(
     time_env: WorkflowEnvironment, engine: Engine, task_queue: str, executor: ThreadPoolExecutor
 ) -> None:
     env = time_env
-    received = at(2027, 1, 11, 9)
-    await begin(env, received)
+    received = at(ordinary_monday_after(await server_now(env), 10), 9)
+    await advance_to(env, received)
     request = store_dossier(engine, FIVE_WORKING_DAYS, "24163", received)
     async with running_worker(env.client, engine, task_queue, executor):
         handle = await open_dossier(env, request, task_queue)

@@ -5,7 +5,6 @@ answers, is answered late and rated; a misrouted one is forwarded and answered i
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 
 import pytest
 from sqlalchemy import Engine
@@ -13,10 +12,10 @@ from sqlalchemy.orm import Session
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.calendar import VIETNAM
 from db.models import Feedback
 from tests.conftest import running_worker
 from tests.procedure_factories import case_counts, case_messages, store_feedback
+from tests.scenario_dates import DAY, at, close, ordinary_monday_after, server_now
 from tests.workflows.helpers import advance_to
 from workflows.feedback import FeedbackWorkflow
 from workflows.procedure_types import (
@@ -29,20 +28,6 @@ from workflows.procedure_types import (
 )
 
 EA_KAR, TAN_AN, TAN_LAP = "24373", "24163", "24121"
-
-
-def at(year: int, month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=VIETNAM)
-
-
-def close(year: int, month: int, day: int) -> datetime:
-    return datetime(year, month, day, 17, 0, tzinfo=VIETNAM)
-
-
-async def begin(env: WorkflowEnvironment, start: datetime) -> None:
-    if await env.get_current_time() >= start:
-        pytest.skip("the scenario's hand-computed dates have passed: move them later")
-    await advance_to(env, start)
 
 
 async def open_feedback(
@@ -67,8 +52,11 @@ async def test_unanswered_feedback_reaches_its_commune_and_escalates(
     time_env: WorkflowEnvironment, engine: Engine, task_queue: str, executor: ThreadPoolExecutor
 ) -> None:
     env = time_env
-    received = at(2027, 1, 4, 9)
-    await begin(env, received)
+    # A Monday that starts nineteen ordinary days (no holiday, no swapped Saturday), so that the
+    # answer is due two weeks later and the ladder falls on ordinary days too.
+    monday = ordinary_monday_after(await server_now(env), 19)
+    received = at(monday, 9)
+    await advance_to(env, received)
     request = store_feedback(
         engine,
         "Đường vào thôn 3 xã Ea Kar có nhiều ổ gà, trời mưa xe máy ngã liên tục",
@@ -77,21 +65,22 @@ async def test_unanswered_feedback_reaches_its_commune_and_escalates(
     case = feedback_workflow_id(request.feedback_id)
     async with running_worker(env.client, engine, task_queue, executor):
         handle = await open_feedback(env, request, task_queue)
-        # Ten working days from Mon 4 Jan 2027: Mon 18 Jan. Reminder Sun 17 Jan 17:00; the
-        # ladder Tue 19 Jan (official in charge) and Thu 21 Jan (steering office).
-        await advance_to(env, at(2027, 1, 18, 9))
+        # Ten working days: the Monday two weeks on. The reminder the Sunday before at 17:00;
+        # the ladder on Tuesday (official in charge) and Thursday (steering office).
+        due = monday + 14 * DAY
+        await advance_to(env, at(due, 9))
         routed = stored(engine, request.feedback_id)
         assert (routed.commune_code, routed.service_code, routed.routing_method) == (
             EA_KAR,
             "roads",
             "classified",
         )
-        assert routed.answer_due_at == close(2027, 1, 18)
+        assert routed.answer_due_at == close(due)
         assert case_counts(engine, case) == {
             "feedback_routed:routed:commune_leader": 1,
             "feedback_reminder:reminder-86400s:commune_leader": 1,
         }
-        await advance_to(env, at(2027, 1, 22, 9))
+        await advance_to(env, at(due + 4 * DAY, 9))  # Friday
         assert case_counts(engine, case) == {
             "feedback_routed:routed:commune_leader": 1,
             "feedback_reminder:reminder-86400s:commune_leader": 1,
@@ -138,14 +127,15 @@ async def test_misrouted_feedback_is_forwarded_and_answered_in_time(
     time_env: WorkflowEnvironment, engine: Engine, task_queue: str, executor: ThreadPoolExecutor
 ) -> None:
     env = time_env
-    received = at(2027, 1, 4, 9)
-    await begin(env, received)
+    monday = ordinary_monday_after(await server_now(env), 19)
+    received = at(monday, 9)
+    await advance_to(env, received)
     # "Tân An" in the text, but the place is in Tân Lập.
     request = store_feedback(engine, "mat nuoc 3 ngay nay o phuong tan an", received)
     case = feedback_workflow_id(request.feedback_id)
     async with running_worker(env.client, engine, task_queue, executor):
         handle = await open_feedback(env, request, task_queue)
-        await advance_to(env, at(2027, 1, 5, 9))
+        await advance_to(env, at(monday + DAY, 9))
         assert stored(engine, request.feedback_id).commune_code == TAN_AN
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(
@@ -162,7 +152,8 @@ async def test_misrouted_feedback_is_forwarded_and_answered_in_time(
             AnswerInput(actor="commune_leader:Tân Lập", commune_code=TAN_LAP, text="Đã có nước."),
         )
         assert answered.answered_on_time is True
-        await advance_to(env, at(2027, 2, 20, 9))
+        # Past the 30 days a rating may take after the answer.
+        await advance_to(env, at(monday + 47 * DAY, 9))
         result = await handle.result()
     # Nobody rated within the 30 days: closed without a rating.
     assert (result.status.value, result.rating) == ("closed", None)
