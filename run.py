@@ -2,7 +2,9 @@
 
 Migrates the database (SQLite under AXIS_DATA_DIR unless AXIS_DATABASE_URL is set), starts the
 Temporal dev server (file-backed, unless AXIS_TEMPORAL_ADDRESS points at a real one), the worker
-and the API as separate processes, and stops them all on Ctrl-C."""
+and the API as separate processes, and supervises them: a process that exits is restarted with
+backoff while the others keep serving. Ctrl-C stops them all; so does a process that keeps
+crashing, with its last lines of output."""
 
 from __future__ import annotations
 
@@ -12,8 +14,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from config import InsecureSetting, Settings, get_settings
 from db.migrate import prepare_database
@@ -30,11 +37,122 @@ TEMPORAL_START_SECONDS = 90
 ADMIN_TOKEN_FILE = "admin-token"
 STOP_GRACE_SECONDS = 15
 DEFAULT_WORKER_METRICS_PORT = 9464
+# A crashed process comes back after 1 s, then 2, 4 … at most 30 s; a process that stayed up a
+# minute starts again from 1 s. Five restarts within two minutes is a fault a restart will not
+# cure (a bad setting, a broken deploy): the stack stops and shows that process's last lines.
+FIRST_RESTART_DELAY_SECONDS = 1.0
+MAX_RESTART_DELAY_SECONDS = 30.0
+STEADY_AFTER_SECONDS = 60.0
+MAX_RESTARTS = 5
+RESTART_WINDOW_SECONDS = 120.0
+LAST_LINES = 20
+POLL_SECONDS = 0.2
+
+# Children's output passes through this process; one lock keeps their lines and ours whole.
+_output_lock = threading.Lock()
 
 
 def say(message: str) -> None:
-    sys.stdout.write(f"axis: {message}\n")
-    sys.stdout.flush()
+    with _output_lock:
+        sys.stdout.write(f"axis: {message}\n")
+        sys.stdout.flush()
+
+
+@dataclass
+class RestartPolicy:
+    """When to restart a process that exited, or None when it keeps crashing. The clock is
+    injected so the policy is tested without waiting."""
+
+    clock: Callable[[], float] = time.monotonic
+    restarts: deque[float] = field(default_factory=deque)
+    delay_seconds: float = FIRST_RESTART_DELAY_SECONDS
+    started_at: float = 0.0
+
+    def started(self) -> None:
+        self.started_at = self.clock()
+
+    def next_delay(self) -> float | None:
+        now = self.clock()
+        if now - self.started_at >= STEADY_AFTER_SECONDS:
+            self.delay_seconds = FIRST_RESTART_DELAY_SECONDS
+        while self.restarts and now - self.restarts[0] > RESTART_WINDOW_SECONDS:
+            self.restarts.popleft()
+        if len(self.restarts) >= MAX_RESTARTS:
+            return None
+        self.restarts.append(now)
+        delay = self.delay_seconds
+        self.delay_seconds = min(2 * delay, MAX_RESTART_DELAY_SECONDS)
+        return delay
+
+
+def pass_through(stream: IO[bytes], last_lines: deque[str]) -> None:
+    """Copy a child's output to ours line by line, keeping its most recent lines."""
+    for line in iter(stream.readline, b""):
+        last_lines.append(line.decode(errors="replace").rstrip("\n"))
+        with _output_lock:
+            sys.stdout.buffer.write(line)
+            sys.stdout.buffer.flush()
+    stream.close()
+
+
+@dataclass
+class Supervised:
+    """One process of the stack, started again by the same command when it exits."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
+    last_lines: deque[str] = field(default_factory=lambda: deque(maxlen=LAST_LINES))
+    process: subprocess.Popen[bytes] | None = None
+    restart_at: float | None = None
+    readers: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> subprocess.Popen[bytes]:
+        self.process = subprocess.Popen(
+            self.command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        assert self.process.stdout is not None
+        reader = threading.Thread(
+            target=pass_through, args=(self.process.stdout, self.last_lines), daemon=True
+        )
+        reader.start()
+        self.readers = [r for r in self.readers if r.is_alive()] + [reader]
+        self.policy.started()
+        self.restart_at = None
+        return self.process
+
+
+def supervise(children: list[Supervised], should_stop: Callable[[], bool]) -> bool:
+    """Restart whichever child exits, with backoff, until told to stop; False when a child
+    keeps crashing (the others are left for the caller to stop)."""
+    while not should_stop():
+        now = time.monotonic()
+        for child in children:
+            process = child.process
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    say(f"restarting {child.name}")
+                    child.start()
+                continue
+            if process is None or process.poll() is None:
+                continue
+            delay = child.policy.next_delay()
+            if delay is None:
+                for reader in child.readers:
+                    reader.join(timeout=2)  # its very last lines, written just before it exited
+                say(
+                    f"{child.name} exited with {process.returncode} and keeps crashing "
+                    f"({MAX_RESTARTS} restarts within {RESTART_WINDOW_SECONDS:.0f} s); "
+                    "stopping the stack. Its last lines:"
+                )
+                for line in child.last_lines:
+                    say(f"  | {line}")
+                return False
+            say(f"{child.name} exited with {process.returncode}; restarting it in {delay:g} s")
+            child.restart_at = now + delay
+        time.sleep(POLL_SECONDS)
+    return True
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -80,7 +198,7 @@ def where_the_token_is(settings: Settings, token: str) -> str:
     return f"steering office token: kept in {settings.data_dir / ADMIN_TOKEN_FILE}"
 
 
-def start_temporal(settings: Settings, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def temporal_dev_server(settings: Settings, env: dict[str, str]) -> Supervised:
     binary = Path(sys.executable).with_name("temporal")
     port = settings.temporal_port
     command = [
@@ -97,9 +215,7 @@ def start_temporal(settings: Settings, env: dict[str, str]) -> subprocess.Popen[
         say(f"Temporal UI on http://127.0.0.1:{ui_port}")
     else:
         command += ["--headless"]
-    process = subprocess.Popen(command, env=env)
-    wait_for_port("127.0.0.1", port, TEMPORAL_START_SECONDS, process)
-    return process
+    return Supervised("the Temporal dev server", command, env)
 
 
 def worker_metrics_port(settings: Settings) -> int:
@@ -115,7 +231,8 @@ def worker_metrics_port(settings: Settings) -> int:
     return port
 
 
-def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+def stop(children: list[Supervised]) -> None:
+    processes = [child.process for child in children if child.process is not None]
     for process in reversed(processes):
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
@@ -126,6 +243,10 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    # The last lines a child wrote before it stopped still reach the terminal.
+    for child in children:
+        for reader in child.readers:
+            reader.join(timeout=2)
 
 
 def main() -> int:
@@ -154,8 +275,10 @@ def main() -> int:
         return 1
     say("preparing the database")
     prepare_database(settings).dispose()
-    processes: list[subprocess.Popen[bytes]] = []
-    stopping = failed = False
+    # Children write to a pipe we read; unbuffered, their lines arrive as they are written.
+    env["PYTHONUNBUFFERED"] = "1"
+    children: list[Supervised] = []
+    stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -166,23 +289,32 @@ def main() -> int:
     try:
         if settings.temporal_address is None:
             say(f"starting the Temporal dev server on 127.0.0.1:{settings.temporal_port}")
-            processes.append(start_temporal(settings, env))
+            # Restarted like the others: its history is in temporal.db, so a restart loses no
+            # workflow, and the worker and the API reconnect to it by themselves.
+            temporal = temporal_dev_server(settings, env)
+            children.append(temporal)
+            wait_for_port(
+                "127.0.0.1", settings.temporal_port, TEMPORAL_START_SECONDS, temporal.start()
+            )
         else:
             say(f"using Temporal at {settings.temporal_address}")
         env["AXIS_TEMPORAL_ADDRESS"] = settings.resolved_temporal_address
         metrics_port = worker_metrics_port(settings)
         env["AXIS_WORKER_METRICS_PORT"] = str(metrics_port)
-        processes.append(subprocess.Popen([sys.executable, "worker.py"], env=env))
-        processes.append(
-            subprocess.Popen(
+        children.append(Supervised("the worker", [sys.executable, "worker.py"], env))
+        children.append(
+            Supervised(
+                "the API",
                 [
                     sys.executable, "-m", "uvicorn", "api.main:app",
                     "--host", settings.host, "--port", str(settings.port),
                     "--log-level", "warning",
                 ],
-                env=env,
+                env,
             )
         )  # fmt: skip
+        for child in children[-2:]:
+            child.start()
         base = f"http://{settings.host}:{settings.port}"
         say(f"API on {base} (OpenAPI at {base}/docs, health at {base}/healthz)")
         say(where_the_token_is(settings, token))
@@ -197,20 +329,15 @@ def main() -> int:
                 f"a commune leader: xa<commune code> / {DEMO_LEADER_PASSWORD}, e.g. "
                 f"{leader_username(DEMO_LEADER_EXAMPLE)} (Phường Buôn Ma Thuột)"
             )
-        say("Ctrl-C stops everything")
-        while not stopping:
-            for process in processes:
-                if process.poll() is not None:
-                    say(f"{process.args!r} exited with {process.returncode}; stopping the rest")
-                    stopping = failed = True
-            time.sleep(0.3)
+        say("Ctrl-C stops everything; a process that exits is restarted")
+        healthy = supervise(children, lambda: stopping)
     except RuntimeError as e:
         say(str(e))
-        stop(processes)
+        stop(children)
         return 1
     say("stopping")
-    stop(processes)
-    return 1 if failed else 0
+    stop(children)
+    return 0 if healthy else 1
 
 
 if __name__ == "__main__":
