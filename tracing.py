@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -30,8 +31,6 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import Span
 from temporalio.client import Interceptor
-
-from api.access_log import redact
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -142,9 +141,12 @@ def client_interceptors() -> list[Interceptor]:
     return [TracingInterceptor(_installed.get_tracer(TRACER_NAME))]
 
 
-def instrument_app(app: FastAPI, service_name: str = API_SERVICE) -> TracerProvider | None:
+def instrument_app(
+    app: FastAPI, redact: Callable[[str], str], service_name: str = API_SERVICE
+) -> TracerProvider | None:
     """Give the app a server span per request when tracing is on (configuring it from the OTEL_
-    variables if nothing is installed yet); leave it untouched otherwise."""
+    variables if nothing is installed yet); leave it untouched otherwise. `redact` takes the
+    secret out of a path (the app's own rule, passed in so that tracing knows nothing of it)."""
     provider = configure(service_name)
     if provider is None:
         return None
@@ -153,13 +155,13 @@ def instrument_app(app: FastAPI, service_name: str = API_SERVICE) -> TracerProvi
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=provider,
-        server_request_hook=_redact_request,
+        server_request_hook=partial(_redact_request, redact),
         exclude_spans=HTTP_SPANS_LEFT_OUT,
     )
     return provider
 
 
-def _redact_request(span: Span, scope: dict[str, Any]) -> None:
+def _redact_request(redact: Callable[[str], str], span: Span, scope: dict[str, Any]) -> None:
     """A path's secret (a one-click or setup link, the eSMS callback's) never reaches a span,
     nor does a query string: span names are route templates already, but the path and URL
     attributes are the request's own, and the hook runs just after they are set."""

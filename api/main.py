@@ -210,7 +210,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     security_headers.install(app)
     rate_limits.install(app, settings)
     add_input_error_handlers(app)
-    tracing.instrument_app(app)
+    tracing.instrument_app(app, access_log.redact)
     request_ids.install(app)
     # Last: the outermost middleware, so a request another middleware answers is counted too.
     metrics.install(app)
