@@ -35,6 +35,7 @@ from activities.delivery import (
     DeliveryActivities,
     DeliveryConfig,
     delivery_config,
+    delivery_queue,
     sweep_stranded,
 )
 from activities.fanout import FanOutActivities
@@ -45,6 +46,7 @@ from activities.records import RecordActivities
 from activities.rendering import Renderer
 from config import Settings, get_settings
 from db.engine import make_engine
+from temporal_client import connect
 from workflows.assignment import AssignmentWorkflow
 from workflows.delivery import DeliveryWorkflow, DigestWorkflow
 from workflows.directive import DirectiveWorkflow
@@ -65,7 +67,6 @@ CORE_WORKFLOWS = [
 WORKFLOWS = [*CORE_WORKFLOWS, *DELIVERY_WORKFLOWS]
 # Messages go out from a task queue of their own: a wave of sends never queues up in front of
 # an acknowledgement's update.
-DELIVERY_QUEUE_SUFFIX = "-delivery"
 # A stopping worker lets the sends in flight finish and record their outcome: an SMTP send cut
 # off halfway would otherwise stay unconfirmed and never be sent again.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
@@ -230,25 +231,6 @@ def worker_runtime(settings: Settings) -> Runtime | None:
     return runtime
 
 
-async def connect(settings: Settings, attempts: int = 60, runtime: Runtime | None = None) -> Client:
-    """Connect, waiting for a Temporal server that is still starting."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return await Client.connect(
-                settings.resolved_temporal_address,
-                namespace=settings.temporal_namespace,
-                runtime=runtime,
-                # The worker takes the tracing interceptor from its client, and the fan-out
-                # starts assignments with this client, so their spans join the directive's trace.
-                interceptors=tracing.client_interceptors(),
-            )
-        except RuntimeError:
-            if attempt == attempts:
-                raise
-            await asyncio.sleep(1)
-    raise AssertionError("unreachable")
-
-
 async def sweep(
     client: Client, delivery: DeliveryConfig, engine: Engine, stop: asyncio.Event
 ) -> None:
@@ -281,7 +263,7 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    delivery = delivery_config(settings, settings.task_queue + DELIVERY_QUEUE_SUFFIX, engine)
+    delivery = delivery_config(settings, delivery_queue(settings.task_queue), engine)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         worker = build_worker(
             client,

@@ -109,6 +109,14 @@ class DeliveryConfig:
         return self.usable_channels(CASE_CHANNEL)
 
 
+DELIVERY_QUEUE_SUFFIX = "-delivery"
+
+
+def delivery_queue(task_queue: str) -> str:
+    """Messages go out from a task queue of their own, beside the product's."""
+    return task_queue + DELIVERY_QUEUE_SUFFIX
+
+
 def smtp_settings(settings: Settings) -> SmtpSettings:
     """The SMTP server every email goes through: the delivery outbox's and a setup link's."""
     return SmtpSettings(

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.delivery import DeliveryConfig, delivery_config, start_deliveries
+from activities.delivery import DeliveryConfig, delivery_config, delivery_queue, start_deliveries
 from activities.notifications import NotificationActivities
 from activities.procedures import ProcedureActivities
 from activities.records import RecordActivities
@@ -57,7 +57,7 @@ from db.models import (
     Feedback,
     FeedbackEventRow,
 )
-from worker import DELIVERY_QUEUE_SUFFIX, connect
+from temporal_client import connect
 from workflows.assignment import AssignmentWorkflow
 from workflows.directive import DirectiveWorkflow
 from workflows.dossier import DossierWorkflow
@@ -423,7 +423,7 @@ async def catch_up_if_behind(app: FastAPI) -> CatchUpReport | None:
             return None
         log.info("the read model was restored from a backup taken %s: catching up", since)
         client = await app.state.temporal.get()
-        delivery = delivery_config(settings, settings.task_queue + DELIVERY_QUEUE_SUFFIX, engine)
+        delivery = delivery_config(settings, delivery_queue(settings.task_queue), engine)
         return await catch_up(client, engine, settings.public_url, delivery, since)
     except Exception:
         log.exception("the catch-up failed; run `make reconcile` once the cause is fixed")
@@ -450,7 +450,7 @@ async def _main(argv: list[str] | None = None) -> int:
     engine = make_engine(settings.resolved_database_url)
     _ping(engine)
     client = await connect(settings, attempts=10)
-    delivery = delivery_config(settings, settings.task_queue + DELIVERY_QUEUE_SUFFIX, engine)
+    delivery = delivery_config(settings, delivery_queue(settings.task_queue), engine)
     report = await catch_up(
         client, engine, settings.public_url, delivery, since=pending_restore(engine)
     )
