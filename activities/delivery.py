@@ -40,23 +40,25 @@ from db.models import (
     RosterEntry,
 )
 from db.upsert import insert_ignoring_duplicates
+from vocabulary.delivery import (
+    DeliveryPolicy,
+    DeliveryState,
+    SendStatus,
+    delivery_workflow_id,
+    digest_workflow_id,
+)
+from vocabulary.roles import Role
 from workflows import delivery_names
 from workflows.delivery import DeliveryWorkflow, DigestWorkflow
 from workflows.delivery_types import (
     DeadLetterInput,
     DeliveryInput,
-    DeliveryPolicy,
-    DeliveryState,
     DeliveryStateInput,
     JoinDigestInput,
     JoinDigestResult,
     SendInput,
     SendOutcome,
-    SendStatus,
-    delivery_workflow_id,
-    digest_workflow_id,
 )
-from workflows.types import Role
 
 log = logging.getLogger("axis.delivery")
 # Channels whose provider deduplicates on our key (eSMS's RequestId): an attempt whose outcome

@@ -14,14 +14,10 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from vocabulary.directives import assignment_workflow_id
 from workflows import activity_names
 from workflows.assignment import AssignmentWorkflow
-from workflows.types import (
-    RelayChangeInput,
-    StartAssignmentsInput,
-    assignment_input,
-    assignment_workflow_id,
-)
+from workflows.types import RelayChangeInput, StartAssignmentsInput, assignment_input
 
 # Calls in flight at once: enough to saturate the server, few enough not to trip its limits.
 MAX_CONCURRENT_CALLS = 64

@@ -29,14 +29,10 @@ from db.models import (
     RosterEntry,
 )
 from db.upsert import insert_ignoring_duplicates
+from vocabulary.directives import CLOSED_STATUSES, NotificationKind
+from vocabulary.roles import Role
 from workflows import activity_names
-from workflows.types import (
-    CLOSED_STATUSES,
-    NotificationKind,
-    NotifyInput,
-    NotifyResult,
-    Role,
-)
+from workflows.types import NotifyInput, NotifyResult
 
 # The status of a message this stage only records; delivery adds queued / sent / failed.
 RECORDED = "recorded"

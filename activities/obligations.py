@@ -10,9 +10,9 @@ from sqlalchemy import Engine, case, func, select, update
 from sqlalchemy.orm import Session
 from temporalio import activity
 
-from activities.calendar import VIETNAM, is_working_day
 from db.models import ObligationPeriod, ObligationReport, RecurringDirective, utcnow
 from db.upsert import insert_ignoring_duplicates
+from vocabulary.calendar import VIETNAM, is_working_day
 from workflows.obligation_types import (
     CLOSE_OBLIGATION_PERIOD,
     OPEN_OBLIGATION_PERIOD,

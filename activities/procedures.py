@@ -15,7 +15,6 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.calendar import resumed_due, working_days_later
 from activities.delivery import DeliveryConfig, delivery_rows, start_deliveries
 from activities.notifications import CONTEXT_DEFAULTS, NO_RECIPIENT, RECORDED
 from activities.rendering import Renderer
@@ -35,9 +34,11 @@ from db.models import (
     utcnow,
 )
 from db.upsert import insert_ignoring_duplicates
+from vocabulary.calendar import resumed_due, working_days_later
+from vocabulary.cases import APPLICANT
+from vocabulary.roles import Role
 from workflows import activity_names
 from workflows.procedure_types import (
-    APPLICANT,
     AppointmentInput,
     CaseNotifyInput,
     CaseNotifyResult,
@@ -48,7 +49,6 @@ from workflows.procedure_types import (
     RouteFeedbackInput,
     Routing,
 )
-from workflows.types import Role
 
 SERVICE_NAMES = {s.code: s.name for s in SERVICES}
 

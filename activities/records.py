@@ -11,21 +11,19 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.calendar import working_day_deadline
 from db.changes import append_changes
 from db.models import Assignment, AssignmentEventRow, Directive, assignment_columns, utcnow
 from db.upsert import insert_ignoring_duplicates
+from vocabulary.calendar import working_day_deadline
+from vocabulary.directives import AssignmentStatus, DirectiveStatus, Timeliness
 from workflows import activity_names
 from workflows.types import (
-    AssignmentStatus,
     DirectivePlan,
     DirectiveRevision,
-    DirectiveStatus,
     DirectiveStatusInput,
     IssueDirectiveInput,
     RecordAmendmentInput,
     RecordAssignmentInput,
-    Timeliness,
 )
 
 

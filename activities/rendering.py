@@ -21,7 +21,7 @@ from jinja2 import (
 )
 from jinja2.sandbox import SandboxedEnvironment
 
-from activities.calendar import VIETNAM
+from vocabulary.calendar import VIETNAM
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "notifications"
 LANGUAGES = ("vi", "en")

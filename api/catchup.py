@@ -58,28 +58,24 @@ from db.models import (
     FeedbackEventRow,
 )
 from temporal_client import connect
-from workflows.assignment import AssignmentWorkflow
-from workflows.directive import DirectiveWorkflow
-from workflows.dossier import DossierWorkflow
-from workflows.feedback import FeedbackWorkflow
-from workflows.procedure_types import (
+from vocabulary.cases import (
     DOSSIER_CLOSED,
-    CaseNotifyInput,
-    DossierJournal,
-    FeedbackJournal,
     FeedbackStatus,
     dossier_workflow_id,
     feedback_workflow_id,
 )
-from workflows.types import (
+from vocabulary.directives import (
     CLOSED_STATUSES,
-    AssignmentJournal,
-    DirectiveJournal,
     DirectiveStatus,
-    NotifyInput,
     assignment_workflow_id,
     directive_workflow_id,
 )
+from workflows.assignment import AssignmentWorkflow
+from workflows.directive import DirectiveWorkflow
+from workflows.dossier import DossierWorkflow
+from workflows.feedback import FeedbackWorkflow
+from workflows.procedure_types import CaseNotifyInput, DossierJournal, FeedbackJournal
+from workflows.types import AssignmentJournal, DirectiveJournal, NotifyInput
 
 log = logging.getLogger("axis.catchup")
 JOB = "catchup"

@@ -19,7 +19,7 @@ from temporalio.client import Client
 import tracing
 from config import Settings
 from db.models import ApiToken, RosterEntry
-from workflows.types import Role
+from vocabulary.roles import Role
 
 TEMPORAL_CONNECT_SECONDS = 5.0
 # A token's last use is written at most this often (shown in GET /tokens to the minute).

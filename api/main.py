@@ -60,8 +60,9 @@ from config import Settings, get_settings
 from db.engine import make_async_engine
 from db.models import ApiToken, Directive
 from db.scoring import snapshot as score_snapshot
+from vocabulary.directives import DirectiveStatus
+from vocabulary.roles import Role
 from web.app import install as install_pages
-from workflows.types import DirectiveStatus, Role
 
 log = logging.getLogger("axis.api")
 # A directive stored but not started (Temporal was down when it was issued) is started by the

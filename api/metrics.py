@@ -52,16 +52,16 @@ from db.models import (
     Notification,
     OutboxEntry,
 )
-from workflows.delivery_types import DeliveryState
-from workflows.procedure_types import DOSSIER_DONE, DossierStatus, FeedbackStatus
-from workflows.types import (
+from vocabulary.cases import DOSSIER_DONE, DossierStatus, FeedbackStatus
+from vocabulary.delivery import DeliveryState
+from vocabulary.directives import (
     ANSWERED_STATUSES,
     CLOSED_STATUSES,
     AssignmentStatus,
     NotificationKind,
-    Role,
     Timeliness,
 )
+from vocabulary.roles import Role
 
 log = logging.getLogger("axis.metrics")
 

@@ -17,7 +17,6 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.calendar import processing_due
 from api.deps import Principal, check_commune_scope
 from api.procedure_schemas import (
     CaseEventPublic,
@@ -38,19 +37,19 @@ from db.models import (
     Procedure,
     ProcedureCommuneLimit,
 )
-from workflows.dossier import DossierWorkflow
-from workflows.feedback import FeedbackWorkflow
-from workflows.procedure_types import (
+from vocabulary.calendar import processing_due
+from vocabulary.cases import (
     CasePolicy,
-    DossierInput,
     DossierStatus,
     DossierTimeliness,
-    FeedbackInput,
     FeedbackStatus,
     LimitUnit,
     dossier_workflow_id,
     feedback_workflow_id,
 )
+from workflows.dossier import DossierWorkflow
+from workflows.feedback import FeedbackWorkflow
+from workflows.procedure_types import DossierInput, FeedbackInput
 
 T = TypeVar("T")
 RECEIPT_ATTEMPTS = 5

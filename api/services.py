@@ -46,24 +46,26 @@ from db.models import (
     policy_from_json,
     policy_to_json,
 )
-from workflows.assignment import AssignmentWorkflow
-from workflows.directive import DIRECTIVE_TASK_TIMEOUT, DirectiveWorkflow
-from workflows.policies import ALREADY_ACKNOWLEDGED
-from workflows.types import (
+from vocabulary.directives import (
     CLOSED_STATUSES,
     AssignmentState,
     AssignmentStatus,
-    DirectivePlan,
     DirectivePolicy,
     DirectiveStatus,
     EscalationStep,
-    IssueDirectiveInput,
-    Role,
-    StartAssignmentsInput,
     Timeliness,
-    assignment_input,
     assignment_workflow_id,
     directive_workflow_id,
+)
+from vocabulary.refusals import ALREADY_ACKNOWLEDGED
+from vocabulary.roles import Role
+from workflows.assignment import AssignmentWorkflow
+from workflows.directive import DIRECTIVE_TASK_TIMEOUT, DirectiveWorkflow
+from workflows.types import (
+    DirectivePlan,
+    IssueDirectiveInput,
+    StartAssignmentsInput,
+    assignment_input,
 )
 
 T = TypeVar("T")

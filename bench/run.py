@@ -49,8 +49,8 @@ from bench.trivial import TrivialWorkflow
 from db.communes import communes_of_province
 from db.engine import make_engine
 from db.models import Notification
+from vocabulary.directives import DirectiveStatus, directive_workflow_id
 from workflows.directive import DirectiveWorkflow
-from workflows.types import DirectiveStatus, directive_workflow_id
 
 RESULTS = ROOT / "bench" / "results"
 API = "/api/v1"

@@ -23,7 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from workflows.types import AssignmentState, DirectivePolicy, EscalationStep, Role
+from vocabulary.directives import AssignmentState, DirectivePolicy, EscalationStep
+from vocabulary.roles import Role
 
 
 class UtcDateTime(TypeDecorator[datetime]):

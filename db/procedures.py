@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Procedure
 from db.upsert import insert_ignoring_duplicates
-from workflows.procedure_types import Level, LimitUnit
+from vocabulary.cases import Level, LimitUnit
 
 PROCEDURES_CSV = Path(__file__).with_name("procedures.csv")
 # The records whose limits are plain calendar days, as their notes say.

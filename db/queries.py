@@ -16,7 +16,7 @@ from db.models import (
     Directive,
     Notification,
 )
-from workflows.types import AssignmentStatus, Timeliness
+from vocabulary.directives import AssignmentStatus, Timeliness
 
 CommuneScope = str | frozenset[str] | None
 

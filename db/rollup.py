@@ -38,7 +38,7 @@ from sqlalchemy.sql.expression import FunctionElement
 from db.communes import DAK_LAK
 from db.models import Assignment, AssignmentEventRow, Commune, Directive
 from scoring.periods import Period
-from workflows.types import AssignmentStatus, Timeliness
+from vocabulary.directives import AssignmentStatus, Timeliness
 
 
 class seconds_between(FunctionElement[float]):

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from api.services import issue_input
 from db.models import Directive, policy_to_json
-from workflows.types import DirectivePolicy, DirectiveStatus, IssueDirectiveInput
+from vocabulary.directives import DirectivePolicy, DirectiveStatus
+from workflows.types import IssueDirectiveInput
 
 
 def store_directive(

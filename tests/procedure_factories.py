@@ -8,18 +8,12 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from activities.calendar import processing_due
 from api.procedure_services import dossier_input
 from api.receipts import new_receipt_code
 from db.models import Dossier, Feedback, Notification, Procedure
-from workflows.procedure_types import (
-    CasePolicy,
-    DossierInput,
-    DossierStatus,
-    DossierTimeliness,
-    FeedbackInput,
-    FeedbackStatus,
-)
+from vocabulary.calendar import processing_due
+from vocabulary.cases import CasePolicy, DossierStatus, DossierTimeliness, FeedbackStatus
+from workflows.procedure_types import DossierInput, FeedbackInput
 
 
 def store_dossier(

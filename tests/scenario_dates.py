@@ -17,8 +17,8 @@ from datetime import date, datetime, time, timedelta
 import holidays
 from temporalio.testing import WorkflowEnvironment
 
-from activities.calendar import OFFICE_DAY_ENDS, VIETNAM, is_working_day, nth_working_day_after
 from tests.workflows.helpers import advance_to
+from vocabulary.calendar import OFFICE_DAY_ENDS, VIETNAM, is_working_day, nth_working_day_after
 
 CLOCK_AT_VARIABLE = "AXIS_TEST_CLOCK_AT"
 DAY = timedelta(days=1)

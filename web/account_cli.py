@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from config import Settings, get_settings
 from db.engine import make_engine
+from vocabulary.roles import Role
 from web.accounts import (
     COMMAND_LINE_ACTOR,
     AccountError,
@@ -33,7 +34,6 @@ from web.accounts import (
     setup_url,
 )
 from web.setup_mail import send_setup_link, smtp_configured
-from workflows.types import Role
 
 
 def _parser() -> argparse.ArgumentParser:

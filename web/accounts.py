@@ -28,8 +28,8 @@ from db.models import (
     WebAccount,
     WebSession,
 )
+from vocabulary.roles import Role
 from web.passwords import hash_password
-from workflows.types import Role
 
 DEMO_OFFICE_USERNAME = "vanphong"
 DEMO_OFFICE_PASSWORD = "vanphong-demo"

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from api.deps import SessionDep, SettingsDep
 from api.lookup_limits import client_of
 from db.audit import audit_entry
+from vocabulary.roles import Role
 from web.accounts import (
     SETUP_LINK_HOURS,
     AccountConflict,
@@ -41,7 +42,6 @@ from web.passwords import hash_password_async
 from web.render import render
 from web.sessions import OfficeWeb, PageRefused, check_csrf, open_session, set_cookie
 from web.setup_mail import send_setup_link
-from workflows.types import Role
 
 router = APIRouter(include_in_schema=False)
 SETUP_CSRF_COOKIE = "axis_setup_csrf"

@@ -12,16 +12,16 @@ from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from activities.calendar import OFFICE_DAY_ENDS, VIETNAM
 from api import services
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routes import assignments as assignment_routes
 from api.schemas import ExtensionCreate, ReportCreate
 from db.models import Directive, EvidenceFile
+from vocabulary.calendar import OFFICE_DAY_ENDS, VIETNAM
+from vocabulary.directives import CLOSED_STATUSES
 from web import evidence
 from web.render import render
 from web.sessions import LeaderWeb, PageRefused, SignedIn, check_csrf
-from workflows.types import CLOSED_STATUSES
 
 router = APIRouter(include_in_schema=False)
 EVIDENCE_PREFIX = "/evidence/"

@@ -16,6 +16,7 @@ from api.lookup_limits import RateLimiter, client_of, counts_of
 from config import Settings
 from db.audit import audit_entry
 from db.models import WebAccount
+from vocabulary.roles import Role
 from web.passwords import DUMMY_HASH, hash_password_async, needs_rehash, verify_password_async
 from web.render import render
 from web.sessions import (
@@ -28,7 +29,6 @@ from web.sessions import (
     open_session,
     set_cookie,
 )
-from workflows.types import Role
 
 router = APIRouter(include_in_schema=False)
 LOGIN_LIMITED = "too many wrong passwords; try again later"

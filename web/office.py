@@ -14,7 +14,6 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
 
-from activities.calendar import VIETNAM, working_day_deadline
 from api import services
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routes import assignments as assignment_routes
@@ -29,11 +28,12 @@ from api.schemas import (
 )
 from db import queries as db_queries
 from scoring.periods import PeriodError, month_of, parse_period
+from vocabulary.calendar import VIETNAM, working_day_deadline
+from vocabulary.directives import AssignmentStatus, Timeliness
 from web import queries
 from web.render import local, render
 from web.scores_pages import band_colour, current_ranking
 from web.sessions import OfficeWeb, PageRefused, SignedIn, check_csrf
-from workflows.types import AssignmentStatus, Timeliness
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25

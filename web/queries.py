@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Assignment, Commune, Directive, Notification
 from db.queries import directives_query
-from workflows.types import ANSWERED_STATUSES, CLOSED_STATUSES, DirectiveStatus, Timeliness
+from vocabulary.directives import ANSWERED_STATUSES, CLOSED_STATUSES, DirectiveStatus, Timeliness
 
 ATTENTION_LIMIT = 20
 CLOSED = [s.value for s in CLOSED_STATUSES]

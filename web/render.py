@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from activities.calendar import VIETNAM
+from vocabulary.calendar import VIETNAM
 from web.sessions import LANG_COOKIE, WebUser, set_cookie
 
 APP_PAGES = Path(__file__).resolve().parents[1] / "templates" / "pages" / "app"

@@ -19,9 +19,9 @@ from db.scoring import rules_for
 from scoring.engine import Scorecard, ranking
 from scoring.periods import Period, PeriodError, month_of, parse_period, vietnam_today
 from scoring.rules import RulesError
+from vocabulary.directives import CLOSED_STATUSES
 from web.render import render
 from web.sessions import PageRefused, SignedIn
-from workflows.types import CLOSED_STATUSES
 
 router = APIRouter(include_in_schema=False)
 BAND_COLOURS = {

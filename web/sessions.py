@@ -20,7 +20,7 @@ from api.deps import Principal, SessionDep, official_communes
 from config import Settings
 from db.models import WebAccount, WebSession
 from secret_files import read_or_create
-from workflows.types import Role
+from vocabulary.roles import Role
 
 SESSION_COOKIE = "axis_session"
 LOGIN_CSRF_COOKIE = "axis_login_csrf"

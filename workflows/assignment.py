@@ -19,29 +19,32 @@ from temporalio import workflow
 # Passed through the sandbox: the payload converter must see the real datetime class in
 # these dataclasses, and nothing in them has side effects.
 with workflow.unsafe.imports_passed_through():
-    from workflows import activity_names
-    from workflows.policies import ACTIVITY_RETRY, ALREADY_ACKNOWLEDGED, refusal
-    from workflows.types import (
+    from vocabulary.directives import (
         ANSWERED_STATUSES,
         CLOSED_STATUSES,
+        AssignmentState,
+        AssignmentStatus,
+        NotificationKind,
+        Timeliness,
+        directive_workflow_id,
+    )
+    from vocabulary.refusals import ALREADY_ACKNOWLEDGED
+    from vocabulary.roles import Role
+    from workflows import activity_names
+    from workflows.policies import ACTIVITY_RETRY, refusal
+    from workflows.types import (
         AcknowledgeInput,
         AssignmentChange,
         AssignmentClosed,
         AssignmentEvent,
         AssignmentInput,
         AssignmentJournal,
-        AssignmentState,
-        AssignmentStatus,
         ExtensionDecisionInput,
         ExtensionRequestInput,
-        NotificationKind,
         NotifyInput,
         RecordAssignmentInput,
         ReportInput,
         ReviewInput,
-        Role,
-        Timeliness,
-        directive_workflow_id,
     )
 
 RECORD_TIMEOUT = timedelta(seconds=30)

@@ -14,13 +14,12 @@ from datetime import datetime, timedelta, timezone
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from vocabulary.delivery import DeliveryPolicy, DeliveryState, SendStatus
     from workflows import delivery_names
     from workflows.delivery_types import (
         DeadLetterInput,
         DeliveryInput,
-        DeliveryPolicy,
         DeliveryResult,
-        DeliveryState,
         DeliveryStateInput,
         DigestInput,
         DigestItem,
@@ -28,7 +27,6 @@ with workflow.unsafe.imports_passed_through():
         JoinDigestResult,
         SendInput,
         SendOutcome,
-        SendStatus,
     )
     from workflows.policies import ACTIVITY_RETRY
 

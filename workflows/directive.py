@@ -19,6 +19,7 @@ from temporalio import workflow
 # Passed through the sandbox: the payload converter must see the real datetime class in
 # these dataclasses, and nothing in them has side effects.
 with workflow.unsafe.imports_passed_through():
+    from vocabulary.directives import DirectiveStatus, NotificationKind
     from workflows import activity_names
     from workflows.policies import ACTIVITY_RETRY, refusal
     from workflows.types import (
@@ -29,10 +30,8 @@ with workflow.unsafe.imports_passed_through():
         DirectiveJournal,
         DirectivePlan,
         DirectiveRevision,
-        DirectiveStatus,
         DirectiveStatusInput,
         IssueDirectiveInput,
-        NotificationKind,
         NotifyInput,
         RecallDirectiveInput,
         RecordAmendmentInput,

@@ -17,28 +17,34 @@ from datetime import datetime, timedelta, timezone
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import activity_names
-    from workflows.policies import ACTIVITY_RETRY, refusal
-    from workflows.procedure_types import (
+    from vocabulary.cases import (
         APPLICANT,
         DOSSIER_CLOSED,
         DOSSIER_DONE,
+        CaseNotificationKind,
+        DossierStatus,
+        DossierTimeliness,
+        dossier_workflow_id,
+    )
+
+    # The converter reads CasePolicy's escalation steps through the sandbox's own modules: the
+    # module that defines EscalationStep must be among them.
+    from vocabulary.directives import EscalationStep  # noqa: F401
+    from vocabulary.roles import Role
+    from workflows import activity_names
+    from workflows.policies import ACTIVITY_RETRY, refusal
+    from workflows.procedure_types import (
         AppointmentInput,
         CaseEvent,
-        CaseNotificationKind,
         CaseNotifyInput,
         DossierInput,
         DossierJournal,
         DossierState,
-        DossierStatus,
         DossierStepInput,
-        DossierTimeliness,
         DueTime,
         RecordDossierInput,
         ResumeDueInput,
-        dossier_workflow_id,
     )
-    from workflows.types import Role
 
 RECORD_TIMEOUT = timedelta(seconds=30)
 NOTIFY_TIMEOUT = timedelta(minutes=2)

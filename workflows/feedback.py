@@ -16,26 +16,32 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from vocabulary.cases import (
+        APPLICANT,
+        CaseNotificationKind,
+        FeedbackStatus,
+        feedback_workflow_id,
+    )
+
+    # The converter reads CasePolicy's escalation steps through the sandbox's own modules: the
+    # module that defines EscalationStep must be among them.
+    from vocabulary.directives import EscalationStep  # noqa: F401
+    from vocabulary.roles import Role
     from workflows import activity_names
     from workflows.policies import ACTIVITY_RETRY, refusal
     from workflows.procedure_types import (
-        APPLICANT,
         AnswerInput,
         CaseEvent,
-        CaseNotificationKind,
         CaseNotifyInput,
         FeedbackInput,
         FeedbackJournal,
         FeedbackState,
-        FeedbackStatus,
         ForwardInput,
         RateInput,
         RecordFeedbackInput,
         RouteFeedbackInput,
         Routing,
-        feedback_workflow_id,
     )
-    from workflows.types import Role
 
 RECORD_TIMEOUT = timedelta(seconds=30)
 NOTIFY_TIMEOUT = timedelta(minutes=2)

@@ -47,12 +47,3 @@ class PeriodOutcome:
     missed: int = 0
     not_applicable: int = 0
     communes_missed: list[str] = field(default_factory=list)
-
-
-def recurring_schedule_id(recurring_id: int) -> str:
-    return f"recurring-{recurring_id}"
-
-
-def obligation_period_workflow_id(recurring_id: int) -> str:
-    # A schedule appends the time of each run to this id.
-    return f"recurring-{recurring_id}-period"

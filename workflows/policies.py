@@ -7,6 +7,8 @@ from datetime import timedelta
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+from vocabulary.refusals import INVALID_TRANSITION
+
 # The read model and the roster live in the database: keep retrying through an outage rather
 # than lose a state change or a reminder. Business refusals are non-retryable errors instead.
 ACTIVITY_RETRY = RetryPolicy(
@@ -14,11 +16,6 @@ ACTIVITY_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=1),
 )
-
-# Refusal types the API maps: an invalid transition is 409; a repeated acknowledgement is a
-# harmless 200.
-INVALID_TRANSITION = "InvalidTransition"
-ALREADY_ACKNOWLEDGED = "AlreadyAcknowledged"
 
 
 def refusal(message: str, kind: str = INVALID_TRANSITION, *details: object) -> ApplicationError:

@@ -7,73 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
-
-class AssignmentStatus(StrEnum):
-    NOTIFIED = "notified"
-    ACKNOWLEDGED = "acknowledged"
-    REPORTED = "reported"
-    RETURNED = "returned"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-
-
-CLOSED_STATUSES = frozenset({AssignmentStatus.COMPLETED, AssignmentStatus.CANCELLED})
-# Reminders and escalations chase an assignment until a report is in.
-ANSWERED_STATUSES = frozenset(
-    {AssignmentStatus.REPORTED, AssignmentStatus.COMPLETED, AssignmentStatus.CANCELLED}
+from vocabulary.directives import (
+    AssignmentState,
+    AssignmentStatus,
+    DirectivePolicy,
+    DirectiveStatus,
+    NotificationKind,
 )
-
-
-class Timeliness(StrEnum):
-    """The four buckets every Government Office progress report uses."""
-
-    WITHIN_DEADLINE = "within_deadline"
-    OVERDUE = "overdue"
-    ON_TIME = "on_time"
-    LATE = "late"
-
-
-class Role(StrEnum):
-    STEERING_OFFICE = "steering_office"
-    COMMUNE_LEADER = "commune_leader"
-    OFFICIAL_IN_CHARGE = "official_in_charge"
-    READER = "reader"
-
-
-class NotificationKind(StrEnum):
-    ISSUED = "issued"
-    REMINDER = "reminder"
-    OVERDUE = "overdue"
-    ESCALATION = "escalation"
-    AMENDED = "amended"
-    RECALLED = "recalled"
-    RETURNED = "returned"
-    EXTENSION_DECIDED = "extension_decided"
-
-
-class DirectiveStatus(StrEnum):
-    ISSUING = "issuing"
-    ACTIVE = "active"
-    CLOSED = "closed"
-    RECALLED = "recalled"
-
-
-@dataclass
-class EscalationStep:
-    after_seconds: int
-    to: Role
-
-
-@dataclass
-class DirectivePolicy:
-    """When to remind and whom to escalate to; the same for every commune of a directive."""
-
-    # Positive: before the deadline; negative: after it.
-    reminder_offsets_seconds: list[int] = field(default_factory=list)
-    escalation: list[EscalationStep] = field(default_factory=list)
-    acknowledge_within_seconds: int | None = None
+from vocabulary.roles import Role
 
 
 @dataclass
@@ -126,24 +68,6 @@ class AssignmentInput:
     acknowledge_by: datetime | None
     policy: DirectivePolicy
     issued_at: datetime
-
-
-@dataclass
-class AssignmentState:
-    directive_id: int
-    commune_code: str
-    status: AssignmentStatus
-    timeliness: Timeliness
-    deadline: datetime
-    original_deadline: datetime
-    revision: int = 1
-    acknowledged_revision: int = 0
-    acknowledged_at: datetime | None = None
-    reported_at: datetime | None = None
-    completed_at: datetime | None = None
-    escalation_level: int = 0
-    extension_requested_until: datetime | None = None
-    seq: int = 0
 
 
 @dataclass
@@ -296,14 +220,6 @@ def assignment_input(start: StartAssignmentsInput, commune_code: str) -> Assignm
         policy=start.policy,
         issued_at=start.issued_at,
     )
-
-
-def directive_workflow_id(directive_id: int) -> str:
-    return f"directive-{directive_id}"
-
-
-def assignment_workflow_id(directive_id: int, commune_code: str) -> str:
-    return f"directive-{directive_id}/commune-{commune_code}"
 
 
 @dataclass

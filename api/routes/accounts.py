@@ -16,6 +16,7 @@ from api.account_schemas import AccountCreate, AccountLink, AccountPublic, Accou
 from api.deps import OfficeUser, Principal, SessionDep, SettingsDep
 from api.lookup_limits import client_of
 from config import Settings
+from vocabulary.roles import Role
 from web.accounts import (
     AccountConflict,
     AccountError,
@@ -31,7 +32,6 @@ from web.accounts import (
     setup_url,
 )
 from web.setup_mail import send_setup_link
-from workflows.types import Role
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 T = TypeVar("T")

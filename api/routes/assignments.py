@@ -32,15 +32,14 @@ from api.schemas import (
     ReviewCreate,
 )
 from db import queries
+from vocabulary.directives import AssignmentStatus, Timeliness
 from workflows.assignment import AssignmentWorkflow
 from workflows.types import (
     AcknowledgeInput,
-    AssignmentStatus,
     ExtensionDecisionInput,
     ExtensionRequestInput,
     ReportInput,
     ReviewInput,
-    Timeliness,
 )
 
 router = APIRouter(prefix="/directives/{directive_id}/assignments", tags=["assignments"])

@@ -17,13 +17,9 @@ from api.schemas import (
     DirectivesPublic,
 )
 from db import queries
+from vocabulary.directives import DirectiveStatus, directive_workflow_id
 from workflows.directive import DirectiveWorkflow
-from workflows.types import (
-    AmendDirectiveInput,
-    DirectiveStatus,
-    RecallDirectiveInput,
-    directive_workflow_id,
-)
+from workflows.types import AmendDirectiveInput, RecallDirectiveInput
 
 router = APIRouter(prefix="/directives", tags=["directives"])
 IdempotencyKey = Annotated[

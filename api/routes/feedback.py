@@ -22,14 +22,10 @@ from api.procedure_schemas import (
 from db.audit import audit_entry
 from db.models import Feedback
 from db.queries import in_communes
+from vocabulary.cases import FeedbackStatus, feedback_workflow_id
+from vocabulary.roles import Role
 from workflows.feedback import FeedbackWorkflow
-from workflows.procedure_types import (
-    AnswerInput,
-    FeedbackStatus,
-    ForwardInput,
-    feedback_workflow_id,
-)
-from workflows.types import Role
+from workflows.procedure_types import AnswerInput, ForwardInput
 
 router = APIRouter(prefix="/feedback", tags=["feedback"])
 

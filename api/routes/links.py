@@ -20,8 +20,9 @@ from api.rate_limits import limit_link_posts
 from config import Settings
 from db.models import Assignment, Commune, Directive, UsedLink
 from db.upsert import insert_ignoring_duplicates
+from vocabulary.directives import CLOSED_STATUSES, AssignmentStatus
 from workflows.assignment import AssignmentWorkflow
-from workflows.types import CLOSED_STATUSES, AcknowledgeInput, AssignmentStatus
+from workflows.types import AcknowledgeInput
 
 router = APIRouter(tags=["acknowledgement links"])
 PAGE = "acknowledge.html.j2"

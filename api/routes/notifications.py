@@ -15,8 +15,9 @@ from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.schemas import NotificationPublic, NotificationsPublic
 from db import queries
 from db.models import Delivery, Notification
-from workflows.procedure_types import APPLICANT, CaseNotificationKind
-from workflows.types import NotificationKind, Role
+from vocabulary.cases import APPLICANT, CaseNotificationKind
+from vocabulary.directives import NotificationKind
+from vocabulary.roles import Role
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 

@@ -27,7 +27,6 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from activities.calendar import VIETNAM
 from activities.routing import SERVICE_CODES, SERVICES
 from api import procedure_services as services
 from api.deps import SessionDep, SettingsDep, TemporalGateway
@@ -35,7 +34,8 @@ from api.rate_limits import limit_open311_posts
 from api.receipts import display
 from db.communes import DAK_LAK
 from db.models import Commune, Feedback
-from workflows.procedure_types import FeedbackStatus
+from vocabulary.calendar import VIETNAM
+from vocabulary.cases import FeedbackStatus
 
 router = APIRouter(prefix="/open311", tags=["open311"])
 log = logging.getLogger("axis.open311")

@@ -14,7 +14,8 @@ from activities.rendering import LANGUAGES, Renderer
 from api.deps import OfficeUser, SessionDep, SettingsDep
 from api.schemas import NotificationPreview
 from db.models import Commune, Directive, Person, RosterEntry
-from workflows.types import NotificationKind, Role
+from vocabulary.directives import NotificationKind
+from vocabulary.roles import Role
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 PREVIEW_KINDS = Literal[

@@ -29,15 +29,10 @@ from api.procedure_schemas import (
 from db.models import Dossier, Procedure, ProcedureCommuneLimit
 from db.queries import in_communes
 from db.upsert import insert_ignoring_duplicates
+from vocabulary.cases import DossierStatus, DossierTimeliness, LimitUnit, dossier_workflow_id
+from vocabulary.roles import Role
 from workflows.dossier import DossierWorkflow
-from workflows.procedure_types import (
-    DossierStatus,
-    DossierStepInput,
-    DossierTimeliness,
-    LimitUnit,
-    dossier_workflow_id,
-)
-from workflows.types import Role
+from workflows.procedure_types import DossierStepInput
 
 catalogue = APIRouter(prefix="/procedures", tags=["procedures"])
 router = APIRouter(prefix="/dossiers", tags=["dossiers"])

@@ -27,8 +27,9 @@ from api.rate_limits import limit_form_posts
 from api.receipts import display, normalise
 from api.routes.open311 import file_feedback, form_fields
 from db.models import Commune, Dossier, Feedback, Procedure
+from vocabulary.cases import feedback_workflow_id
 from workflows.feedback import FeedbackWorkflow
-from workflows.procedure_types import RateInput, feedback_workflow_id
+from workflows.procedure_types import RateInput
 
 router = APIRouter(prefix="/lookup", tags=["citizens"])
 pages = APIRouter(tags=["citizens"], include_in_schema=False)

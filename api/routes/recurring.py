@@ -30,12 +30,9 @@ from db.communes import DAK_LAK
 from db.models import Commune, ObligationPeriod, RecurringDirective, utcnow
 from db.obligations import NoOpenPeriod, report_activity
 from db.queries import in_communes
+from vocabulary.obligations import obligation_period_workflow_id, recurring_schedule_id
 from workflows.obligation import ObligationPeriodWorkflow
-from workflows.obligation_types import (
-    ObligationPeriodInput,
-    obligation_period_workflow_id,
-    recurring_schedule_id,
-)
+from workflows.obligation_types import ObligationPeriodInput
 
 router = APIRouter(prefix="/recurring-directives", tags=["recurring directives"])
 # Every Monday at midnight in Vietnam: the week is the period.

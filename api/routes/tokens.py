@@ -15,7 +15,7 @@ from api.rate_limits import limit_token_creation
 from api.schemas import TokenCreate, TokenCreated, TokenPublic, TokensPublic
 from db.audit import audit_entry
 from db.models import ApiToken, Commune, Person, RosterEntry
-from workflows.types import Role
+from vocabulary.roles import Role
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from activities.calendar import VIETNAM, is_working_day, nth_working_day_after, working_day_deadline
+from vocabulary.calendar import VIETNAM, is_working_day, nth_working_day_after, working_day_deadline
 
 
 def local(year: int, month: int, day: int, hour: int = 9, minute: int = 0) -> datetime:

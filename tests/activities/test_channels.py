@@ -27,8 +27,10 @@ from db.models import Delivery, Notification, OutboxEntry
 from tests.conftest import PUBLIC_URL
 from tests.factories import store_directive
 from tests.gateways import Gateway, SmtpSink, http_gateway, smtp_server
-from workflows.delivery_types import SendInput, SendStatus
-from workflows.types import DirectivePolicy, NotificationKind, NotifyInput
+from vocabulary.delivery import SendStatus
+from vocabulary.directives import DirectivePolicy, NotificationKind
+from workflows.delivery_types import SendInput
+from workflows.types import NotifyInput
 
 LONG_SUBJECT = (
     "[Chỉ đạo] Báo cáo chuyển đổi số quý IV của các xã, phường trên địa bàn tỉnh Đắk Lắk"

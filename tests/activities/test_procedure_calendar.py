@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from activities.calendar import VIETNAM, processing_due, resumed_due, working_days_between
+from vocabulary.calendar import VIETNAM, processing_due, resumed_due, working_days_between
 
 
 def at(year: int, month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:

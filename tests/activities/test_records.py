@@ -16,17 +16,19 @@ from activities.records import RecordActivities
 from activities.rendering import Renderer
 from db.models import Assignment, AssignmentEventRow, Directive, Notification
 from tests.factories import store_directive
-from workflows.types import (
-    AssignmentEvent,
+from vocabulary.directives import (
     AssignmentState,
     AssignmentStatus,
     DirectivePolicy,
     NotificationKind,
+    Timeliness,
+)
+from vocabulary.roles import Role
+from workflows.types import (
+    AssignmentEvent,
     NotifyInput,
     RecordAmendmentInput,
     RecordAssignmentInput,
-    Role,
-    Timeliness,
 )
 
 COMMUNES = ["24121", "24133", "24175"]

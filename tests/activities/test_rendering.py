@@ -11,7 +11,7 @@ from jinja2.exceptions import SecurityError, UndefinedError
 
 from activities.notifications import CONTEXT_DEFAULTS
 from activities.rendering import Renderer, duration_text, local_time
-from workflows.types import NotificationKind
+from vocabulary.directives import NotificationKind
 
 DEADLINE = datetime(2026, 2, 27, 10, 0, tzinfo=UTC)  # 17:00 on Fri 27 Feb 2026 in Vietnam
 GREETING = {"vi": "Kính gửi Nguyễn Văn A,", "en": "Dear Nguyễn Văn A,"}

@@ -17,8 +17,8 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from tests.conftest import ApiClient
+from vocabulary.directives import DirectiveStatus, assignment_workflow_id, directive_workflow_id
 from workflows.directive import DirectiveWorkflow
-from workflows.types import DirectiveStatus, assignment_workflow_id, directive_workflow_id
 
 T = TypeVar("T")
 DIRECTIVES = "/api/v1/directives"

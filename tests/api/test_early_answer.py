@@ -13,12 +13,9 @@ from activities.fanout import FanOutActivities
 from activities.records import RecordActivities
 from tests.conftest import ApiClient
 from tests.factories import store_directive
+from vocabulary.directives import DirectivePolicy, assignment_workflow_id
 from workflows.assignment import AssignmentWorkflow
-from workflows.types import (
-    DirectivePolicy,
-    StartAssignmentsInput,
-    assignment_workflow_id,
-)
+from workflows.types import StartAssignmentsInput
 
 
 async def test_an_acknowledgement_before_the_fan_out_starts_the_assignment_once(

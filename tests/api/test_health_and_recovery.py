@@ -22,7 +22,7 @@ from db.models import Directive
 from tests.conftest import PUBLIC_URL, running_worker, temporal_address
 from tests.factories import store_directive
 from tests.workflows.helpers import DAY
-from workflows.types import DirectivePolicy
+from vocabulary.directives import DirectivePolicy
 
 
 def closed_port() -> str:

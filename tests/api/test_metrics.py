@@ -39,7 +39,8 @@ from tests.api.test_directives_api import act, eventually, issue, opened
 from tests.api.test_health_and_recovery import closed_port, serve
 from tests.conftest import ApiClient, api_app, temporal_address
 from tests.factories import store_directive
-from workflows.types import DirectivePolicy, DirectiveStatus, EscalationStep, Role
+from vocabulary.directives import DirectivePolicy, DirectiveStatus, EscalationStep
+from vocabulary.roles import Role
 
 METRICS_TOKEN = "metrics-" + "x" * 40
 COMMUNES = ["24121", "24133", "24175"]

@@ -23,9 +23,9 @@ from api.main import create_app
 from config import Settings
 from db.models import Feedback
 from tests.conftest import api_app
+from vocabulary.cases import feedback_workflow_id
+from vocabulary.roles import Role
 from web.accounts import create_account
-from workflows.procedure_types import feedback_workflow_id
-from workflows.types import Role
 
 pytestmark = pytest.mark.security
 

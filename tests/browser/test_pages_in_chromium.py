@@ -24,9 +24,9 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect, sync_playwright
 
-from activities.calendar import working_day_deadline
 from scoring.periods import month_of
 from tests.e2e.test_stack import free_port
+from vocabulary.calendar import working_day_deadline
 from web.accounts import DEMO_LEADER_PASSWORD, DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USERNAME
 from web.render import local
 

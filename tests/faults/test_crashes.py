@@ -26,14 +26,14 @@ from db.models import Directive, Notification
 from tests.conftest import fresh_database
 from tests.factories import store_directive
 from tests.faults.stack import TemporalServer, Workers
-from workflows.directive import DIRECTIVE_TASK_TIMEOUT, DirectiveWorkflow
-from workflows.types import (
+from vocabulary.directives import (
     DirectivePolicy,
     DirectiveStatus,
-    IssueDirectiveInput,
     assignment_workflow_id,
     directive_workflow_id,
 )
+from workflows.directive import DIRECTIVE_TASK_TIMEOUT, DirectiveWorkflow
+from workflows.types import IssueDirectiveInput
 
 pytestmark = pytest.mark.faults
 

@@ -21,7 +21,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
-from activities.calendar import VIETNAM as VIETNAM_TZ
 from db.engine import make_engine
 from db.migrate import load_communes, upgrade
 from db.models import RecurringDirective
@@ -29,6 +28,9 @@ from db.roster import DEMO_ROSTER, import_roster
 from tests.conftest import TEST_SERVER, running_worker
 from tests.factories import store_directive
 from tests.workflows.helpers import DAY, advance_to, issue
+from vocabulary.calendar import VIETNAM as VIETNAM_TZ
+from vocabulary.directives import DirectivePolicy, EscalationStep, assignment_workflow_id
+from vocabulary.roles import Role
 from worker import ACTIVITY_THREADS
 from workflows.assignment import AssignmentWorkflow
 from workflows.directive import DirectiveWorkflow
@@ -37,15 +39,11 @@ from workflows.obligation_types import ObligationPeriodInput
 from workflows.types import (
     AcknowledgeInput,
     AmendDirectiveInput,
-    DirectivePolicy,
-    EscalationStep,
     ExtensionDecisionInput,
     ExtensionRequestInput,
     RecallDirectiveInput,
     ReportInput,
     ReviewInput,
-    Role,
-    assignment_workflow_id,
 )
 
 HERE = Path(__file__).parent
@@ -182,8 +180,9 @@ async def record_delivery(out: Path) -> list[Path]:
     from config import Settings
     from tests.conftest import PUBLIC_URL
     from tests.gateways import http_gateway, smtp_server
-    from workflows.delivery_types import delivery_workflow_id, digest_workflow_id
-    from workflows.types import NotificationKind, NotifyInput
+    from vocabulary.delivery import delivery_workflow_id, digest_workflow_id
+    from vocabulary.directives import NotificationKind
+    from workflows.types import NotifyInput
 
     scratch = Path(tempfile.mkdtemp(prefix="histories-"))
     url = f"sqlite:///{scratch / 'axis.db'}"

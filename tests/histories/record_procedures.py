@@ -25,18 +25,11 @@ from db.roster import DEMO_ROSTER, import_roster
 from tests.conftest import TEST_SERVER, running_worker
 from tests.procedure_factories import store_dossier, store_feedback
 from tests.workflows.helpers import DAY, advance_to
+from vocabulary.cases import Level, dossier_workflow_id, feedback_workflow_id
 from worker import ACTIVITY_THREADS
 from workflows.dossier import DossierWorkflow
 from workflows.feedback import FeedbackWorkflow
-from workflows.procedure_types import (
-    AnswerInput,
-    DossierStepInput,
-    ForwardInput,
-    Level,
-    RateInput,
-    dossier_workflow_id,
-    feedback_workflow_id,
-)
+from workflows.procedure_types import AnswerInput, DossierStepInput, ForwardInput, RateInput
 
 HERE = Path(__file__).parent
 NAMES = [

@@ -25,14 +25,14 @@ from db.models import Assignment, Commune, Notification
 from db.upsert import insert_ignoring_duplicates
 from tests.conftest import TEMPORAL_CLI, fresh_database, running_worker
 from tests.factories import store_directive
-from workflows.directive import CONTINUE_AS_NEW_AFTER_EVENTS, DirectiveWorkflow
-from workflows.types import (
-    AssignmentClosed,
+from vocabulary.directives import (
     AssignmentStatus,
     DirectivePolicy,
     DirectiveStatus,
     directive_workflow_id,
 )
+from workflows.directive import CONTINUE_AS_NEW_AFTER_EVENTS, DirectiveWorkflow
+from workflows.types import AssignmentClosed
 
 pytestmark = pytest.mark.national
 

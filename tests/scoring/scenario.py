@@ -26,16 +26,10 @@ from scoring.periods import month_of
 from tests.conftest import running_worker
 from tests.factories import store_directive
 from tests.workflows.helpers import DAY, advance_to, issue
+from vocabulary.directives import DirectivePolicy, EscalationStep, assignment_workflow_id
+from vocabulary.roles import Role
 from workflows.assignment import AssignmentWorkflow
-from workflows.types import (
-    AcknowledgeInput,
-    DirectivePolicy,
-    EscalationStep,
-    ReportInput,
-    ReviewInput,
-    Role,
-    assignment_workflow_id,
-)
+from workflows.types import AcknowledgeInput, ReportInput, ReviewInput
 
 POLICY = DirectivePolicy(
     reminder_offsets_seconds=[86400],

@@ -42,7 +42,6 @@ from sqlalchemy.orm import Session
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.calendar import VIETNAM, nth_working_day_after
 from db.engine import make_engine
 from db.models import Dossier, Feedback
 from db.scoring import rules_for
@@ -53,6 +52,8 @@ from tests.procedure_factories import store_dossier, store_feedback
 from tests.scenario_dates import ordinary_month_after, server_now
 from tests.scoring.test_scores import Http, _app
 from tests.workflows.helpers import advance_to
+from vocabulary.calendar import VIETNAM, nth_working_day_after
+from vocabulary.cases import dossier_workflow_id, feedback_workflow_id
 from workflows.dossier import DossierWorkflow
 from workflows.feedback import FeedbackWorkflow
 from workflows.procedure_types import (
@@ -61,8 +62,6 @@ from workflows.procedure_types import (
     DossierStepInput,
     FeedbackInput,
     RateInput,
-    dossier_workflow_id,
-    feedback_workflow_id,
 )
 
 A, B, C = "24133", "24163", "24121"

@@ -22,9 +22,9 @@ from db.models import AccountSetup, AuditEntry, Person, WebAccount
 from db.roster import import_roster
 from tests.conftest import PUBLIC_URL
 from tests.gateways import smtp_server
+from vocabulary.roles import Role
 from web.account_cli import main
 from web.accounts import COMMAND_LINE_ACTOR, NewAccount, open_account, token_digest
-from workflows.types import Role
 
 LINK = re.compile(re.escape(PUBLIC_URL) + r"/setup/([A-Za-z0-9_-]{43})")
 ROSTER = """role,commune_code,name,email,phone,channels,language

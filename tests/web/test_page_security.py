@@ -12,8 +12,8 @@ from api.routes import links, public
 from api.security_headers import CONTENT_SECURITY_POLICY
 from tests.api.test_directives_api import eventually
 from tests.web.test_pages_http import Pages, csrf_of, pages  # noqa: F401 (the fixture)
+from vocabulary.roles import Role
 from web import accounts_pages, inbox, login, office, scores_pages
-from workflows.types import Role
 
 pytestmark = pytest.mark.live
 

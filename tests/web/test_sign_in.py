@@ -30,8 +30,8 @@ from config import Settings, get_settings
 from db.engine import make_engine
 from db.migrate import prepare_database
 from db.models import AuditEntry, WebAccount, WebSession
+from vocabulary.roles import Role
 from web.accounts import DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USERNAME, create_account
-from workflows.types import Role
 
 PASSWORD = "mat-khau-dang-nhap"
 WRONG_ANSWER = "Sai tên đăng nhập hoặc mật khẩu."

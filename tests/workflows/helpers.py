@@ -13,13 +13,9 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import Assignment, Notification
+from vocabulary.directives import DirectiveStatus, directive_workflow_id
 from workflows.directive import DirectiveWorkflow
-from workflows.types import (
-    DirectiveRevision,
-    DirectiveStatus,
-    IssueDirectiveInput,
-    directive_workflow_id,
-)
+from workflows.types import DirectiveRevision, IssueDirectiveInput
 
 DAY = timedelta(days=1)
 

@@ -24,16 +24,11 @@ from tests.gateways import SmtpSink, smtp_server
 from tests.procedure_factories import store_dossier
 from tests.scenario_dates import DAY, at, next_tet, server_now
 from tests.workflows.helpers import advance_to
-from workflows.delivery_types import delivery_workflow_id
+from vocabulary.cases import CaseNotificationKind, dossier_workflow_id
+from vocabulary.delivery import delivery_workflow_id
+from vocabulary.roles import Role
 from workflows.dossier import DossierWorkflow
-from workflows.procedure_types import (
-    CaseNotificationKind,
-    CaseNotifyInput,
-    CaseNotifyResult,
-    DossierStepInput,
-    dossier_workflow_id,
-)
-from workflows.types import Role
+from workflows.procedure_types import CaseNotifyInput, CaseNotifyResult, DossierStepInput
 
 # Tách hộ: 5 working days (DVC).
 FIVE_WORKING_DAYS = "1.010038"

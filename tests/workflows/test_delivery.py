@@ -20,7 +20,6 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from activities.calendar import VIETNAM
 from activities.delivery import DeliveryConfig, delivery_config, sweep_stranded
 from activities.notifications import NotificationActivities
 from activities.records import RecordActivities
@@ -31,8 +30,12 @@ from db.models import DeadLetter, Delivery, Notification, OutboxEntry, Person, R
 from tests.conftest import PUBLIC_URL, TEMPORAL_CLI, running_worker
 from tests.factories import store_directive
 from tests.gateways import Gateway, SmtpSink, http_gateway, smtp_server
-from workflows.delivery_types import DeliveryResult, delivery_workflow_id, digest_workflow_id
-from workflows.types import DirectivePolicy, NotificationKind, NotifyInput, Role
+from vocabulary.calendar import VIETNAM
+from vocabulary.delivery import delivery_workflow_id, digest_workflow_id
+from vocabulary.directives import DirectivePolicy, NotificationKind
+from vocabulary.roles import Role
+from workflows.delivery_types import DeliveryResult
+from workflows.types import NotifyInput
 
 POLICY = DirectivePolicy(reminder_offsets_seconds=[86400], escalation=[])
 

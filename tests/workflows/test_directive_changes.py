@@ -19,20 +19,22 @@ from db.models import Directive
 from tests.conftest import running_worker
 from tests.factories import store_directive
 from tests.workflows.helpers import DAY, advance_to, assignments, issue, notifications_by_commune
-from workflows.assignment import AssignmentWorkflow
-from workflows.directive import DirectiveWorkflow
-from workflows.policies import ALREADY_ACKNOWLEDGED, INVALID_TRANSITION
-from workflows.types import (
-    AcknowledgeInput,
-    AmendDirectiveInput,
+from vocabulary.directives import (
     DirectivePolicy,
     DirectiveStatus,
     EscalationStep,
+    assignment_workflow_id,
+)
+from vocabulary.refusals import ALREADY_ACKNOWLEDGED, INVALID_TRANSITION
+from vocabulary.roles import Role
+from workflows.assignment import AssignmentWorkflow
+from workflows.directive import DirectiveWorkflow
+from workflows.types import (
+    AcknowledgeInput,
+    AmendDirectiveInput,
     RecallDirectiveInput,
     ReportInput,
     ReviewInput,
-    Role,
-    assignment_workflow_id,
 )
 
 COMMUNES = ["24121", "24133", "24175"]

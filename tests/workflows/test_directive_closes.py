@@ -13,14 +13,9 @@ from db.models import Directive
 from tests.conftest import running_worker
 from tests.factories import store_directive
 from tests.workflows.helpers import DAY, issue
+from vocabulary.directives import DirectivePolicy, DirectiveStatus, assignment_workflow_id
 from workflows.assignment import AssignmentWorkflow
-from workflows.types import (
-    DirectivePolicy,
-    DirectiveStatus,
-    ReportInput,
-    ReviewInput,
-    assignment_workflow_id,
-)
+from workflows.types import ReportInput, ReviewInput
 
 
 async def test_the_directive_closes_after_its_last_assignment_is_accepted(

@@ -18,17 +18,10 @@ from db.models import Directive
 from tests.conftest import running_worker
 from tests.factories import store_directive
 from tests.workflows.helpers import DAY, issue
+from vocabulary.directives import DirectivePolicy, DirectiveStatus, assignment_workflow_id
 from workflows.assignment import AssignmentWorkflow
 from workflows.directive import DirectiveWorkflow
-from workflows.types import (
-    AmendDirectiveInput,
-    DirectivePolicy,
-    DirectiveRevision,
-    DirectiveStatus,
-    ReportInput,
-    ReviewInput,
-    assignment_workflow_id,
-)
+from workflows.types import AmendDirectiveInput, DirectiveRevision, ReportInput, ReviewInput
 
 LOWERED_BOUND = 12
 

@@ -15,17 +15,15 @@ from db.communes import communes_of_province
 from tests.conftest import running_worker
 from tests.factories import store_directive
 from tests.workflows.helpers import DAY, advance_to, assignments, issue, notifications_by_commune
+from vocabulary.directives import DirectivePolicy, EscalationStep, assignment_workflow_id
+from vocabulary.roles import Role
 from workflows.assignment import AssignmentWorkflow
 from workflows.types import (
     AcknowledgeInput,
-    DirectivePolicy,
-    EscalationStep,
     ExtensionDecisionInput,
     ExtensionRequestInput,
     ReportInput,
     ReviewInput,
-    Role,
-    assignment_workflow_id,
 )
 
 POLICY = DirectivePolicy(

@@ -14,20 +14,15 @@ from sqlalchemy.orm import Session
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.calendar import nth_working_day_after
 from db.models import Dossier, DossierEventRow
 from tests.conftest import running_worker
 from tests.procedure_factories import case_counts, case_messages, store_dossier
 from tests.scenario_dates import DAY, at, close, next_tet, ordinary_monday_after, server_now
 from tests.workflows.helpers import advance_to
+from vocabulary.calendar import nth_working_day_after
+from vocabulary.cases import Level, dossier_workflow_id
 from workflows.dossier import DossierWorkflow
-from workflows.procedure_types import (
-    DossierInput,
-    DossierState,
-    DossierStepInput,
-    Level,
-    dossier_workflow_id,
-)
+from workflows.procedure_types import DossierInput, DossierState, DossierStepInput
 
 # Tách hộ: 5 working days (DVC).
 FIVE_WORKING_DAYS = "1.010038"

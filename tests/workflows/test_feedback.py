@@ -17,6 +17,7 @@ from tests.conftest import running_worker
 from tests.procedure_factories import case_counts, case_messages, store_feedback
 from tests.scenario_dates import DAY, at, close, ordinary_monday_after, server_now
 from tests.workflows.helpers import advance_to
+from vocabulary.cases import feedback_workflow_id
 from workflows.feedback import FeedbackWorkflow
 from workflows.procedure_types import (
     AnswerInput,
@@ -24,7 +25,6 @@ from workflows.procedure_types import (
     FeedbackState,
     ForwardInput,
     RateInput,
-    feedback_workflow_id,
 )
 
 EA_KAR, TAN_AN, TAN_LAP = "24373", "24163", "24121"

@@ -9,9 +9,10 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from vocabulary.directives import AssignmentState
     from workflows import activity_names
     from workflows.assignment import AssignmentWorkflow
-    from workflows.types import AssignmentInput, AssignmentState
+    from workflows.types import AssignmentInput
 
 
 @workflow.defn(name="Assignment")
