@@ -25,6 +25,7 @@ import tracing
 from api import (
     access_log,
     db_errors,
+    errors,
     metrics,
     rate_limits,
     request_ids,
@@ -211,6 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     security_headers.install(app)
     rate_limits.install(app, settings)
     add_input_error_handlers(app)
+    errors.install(app)
     tracing.instrument_app(app, access_log.redact)
     request_ids.install(app)
     # Last: the outermost middleware, so a request another middleware answers is counted too.
