@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas import Text200
+from services.schemas import Text200
 
 RoleName = Literal["steering_office", "commune_leader", "official_in_charge", "reader"]
 

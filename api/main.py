@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from db.scoring import snapshot as score_snapshot
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -56,11 +57,10 @@ from api.routes import (
     scores,
     tokens,
 )
-from api.schemas import Health
 from config import Settings, get_settings
 from db.engine import make_async_engine
 from db.models import ApiToken, Directive
-from db.scoring import snapshot as score_snapshot
+from services.schemas import Health
 from vocabulary.directives import DirectiveStatus
 from vocabulary.roles import Role
 from web.app import install as install_pages

@@ -18,14 +18,6 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Principal, check_commune_scope
-from api.procedure_schemas import (
-    CaseEventPublic,
-    DossierCreate,
-    DossierPublic,
-    FeedbackPublic,
-    ProcedurePublic,
-)
-from api.receipts import new_receipt_code
 from config import Settings
 from db.communes import DAK_LAK
 from db.models import (
@@ -37,6 +29,14 @@ from db.models import (
     Procedure,
     ProcedureCommuneLimit,
 )
+from services.case_schemas import (
+    CaseEventPublic,
+    DossierCreate,
+    DossierPublic,
+    FeedbackPublic,
+    ProcedurePublic,
+)
+from services.receipts import new_receipt_code
 from vocabulary.calendar import processing_due
 from vocabulary.cases import (
     CasePolicy,

@@ -26,15 +26,6 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.fanout import assignment_start_options
 from api.deps import Principal
-from api.durations import parse_duration
-from api.schemas import (
-    AssignmentPublic,
-    AssignmentsPublic,
-    Counts,
-    DirectiveCreate,
-    DirectivePublic,
-    policy_out,
-)
 from config import Settings
 from db import queries
 from db.communes import DAK_LAK
@@ -45,6 +36,15 @@ from db.models import (
     assignment_columns,
     policy_from_json,
     policy_to_json,
+)
+from services.durations import parse_duration
+from services.schemas import (
+    AssignmentPublic,
+    AssignmentsPublic,
+    Counts,
+    DirectiveCreate,
+    DirectivePublic,
+    policy_out,
 )
 from vocabulary.directives import (
     CLOSED_STATUSES,

@@ -9,8 +9,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from api.procedure_services import dossier_input
-from api.receipts import new_receipt_code
 from db.models import Dossier, Feedback, Notification, Procedure
+from services.receipts import new_receipt_code
 from vocabulary.calendar import processing_due
 from vocabulary.cases import CasePolicy, DossierStatus, DossierTimeliness, FeedbackStatus
 from workflows.procedure_types import DossierInput, FeedbackInput

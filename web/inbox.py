@@ -15,8 +15,8 @@ from sqlalchemy import select
 from api import services
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routes import assignments as assignment_routes
-from api.schemas import ExtensionCreate, ReportCreate
 from db.models import Directive, EvidenceFile
+from services.schemas import ExtensionCreate, ReportCreate
 from vocabulary.calendar import OFFICE_DAY_ENDS, VIETNAM
 from vocabulary.directives import CLOSED_STATUSES
 from web import evidence

@@ -18,7 +18,9 @@ from api import services
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routes import assignments as assignment_routes
 from api.routes import directives as directive_routes
-from api.schemas import (
+from db import queries as db_queries
+from scoring.periods import PeriodError, month_of, parse_period
+from services.schemas import (
     DirectiveAmend,
     DirectiveCreate,
     DirectiveRecall,
@@ -26,8 +28,6 @@ from api.schemas import (
     ExtensionDecision,
     ReviewCreate,
 )
-from db import queries as db_queries
-from scoring.periods import PeriodError, month_of, parse_period
 from vocabulary.calendar import VIETNAM, working_day_deadline
 from vocabulary.directives import AssignmentStatus, Timeliness
 from web import queries

@@ -20,7 +20,8 @@ from api.deps import (
     check_commune_scope,
 )
 from api.rate_limits import limit_acknowledgements
-from api.schemas import (
+from db import queries
+from services.schemas import (
     AcknowledgeResult,
     AssignmentDetail,
     AssignmentEventPublic,
@@ -31,7 +32,6 @@ from api.schemas import (
     ReportCreate,
     ReviewCreate,
 )
-from db import queries
 from vocabulary.directives import AssignmentStatus, Timeliness
 from workflows.assignment import AssignmentWorkflow
 from workflows.types import (

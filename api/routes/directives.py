@@ -9,14 +9,14 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 
 from api import services
 from api.deps import CurrentUser, OfficeUser, SessionDep, SettingsDep, TemporalDep
-from api.schemas import (
+from db import queries
+from services.schemas import (
     DirectiveAmend,
     DirectiveCreate,
     DirectivePublic,
     DirectiveRecall,
     DirectivesPublic,
 )
-from db import queries
 from vocabulary.directives import DirectiveStatus, directive_workflow_id
 from workflows.directive import DirectiveWorkflow
 from workflows.types import AmendDirectiveInput, RecallDirectiveInput

@@ -12,16 +12,16 @@ from sqlalchemy import func, select
 
 from api import procedure_services as services
 from api.deps import CurrentUser, OfficeUser, Principal, SessionDep, SettingsDep, TemporalDep
-from api.procedure_schemas import (
+from db.audit import audit_entry
+from db.models import Feedback
+from db.queries import in_communes
+from services.case_schemas import (
     CaseEventPublic,
     FeedbackAnswer,
     FeedbackForward,
     FeedbackList,
     FeedbackPublic,
 )
-from db.audit import audit_entry
-from db.models import Feedback
-from db.queries import in_communes
 from vocabulary.cases import FeedbackStatus, feedback_workflow_id
 from vocabulary.roles import Role
 from workflows.feedback import FeedbackWorkflow

@@ -12,9 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import CurrentUser, SessionDep, SettingsDep
-from api.schemas import NotificationPublic, NotificationsPublic
 from db import queries
 from db.models import Delivery, Notification
+from services.schemas import NotificationPublic, NotificationsPublic
 from vocabulary.cases import APPLICANT, CaseNotificationKind
 from vocabulary.directives import NotificationKind
 from vocabulary.roles import Role

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from activities.notifications import CONTEXT_DEFAULTS
 from activities.rendering import LANGUAGES, Renderer
 from api.deps import OfficeUser, SessionDep, SettingsDep
-from api.schemas import NotificationPreview
 from db.models import Commune, Directive, Person, RosterEntry
+from services.schemas import NotificationPreview
 from vocabulary.directives import NotificationKind
 from vocabulary.roles import Role
 

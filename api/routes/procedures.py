@@ -11,7 +11,10 @@ from sqlalchemy import select
 
 from api import procedure_services as services
 from api.deps import CurrentUser, OfficeUser, Principal, SessionDep, SettingsDep, TemporalDep
-from api.procedure_schemas import (
+from db.models import Dossier, Procedure, ProcedureCommuneLimit
+from db.queries import in_communes
+from db.upsert import insert_ignoring_duplicates
+from services.case_schemas import (
     CommuneLimit,
     CommuneLimitPublic,
     DossierCreate,
@@ -26,9 +29,6 @@ from api.procedure_schemas import (
     ProcedureUpdate,
     check_limit,
 )
-from db.models import Dossier, Procedure, ProcedureCommuneLimit
-from db.queries import in_communes
-from db.upsert import insert_ignoring_duplicates
 from vocabulary.cases import DossierStatus, DossierTimeliness, LimitUnit, dossier_workflow_id
 from vocabulary.roles import Role
 from workflows.dossier import DossierWorkflow

@@ -22,11 +22,11 @@ from activities.routing import SERVICES
 from api import procedure_services as services
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.lookup_limits import client_of, limiter_of
-from api.procedure_schemas import CaseStatusPublic, Rating
 from api.rate_limits import limit_form_posts
-from api.receipts import display, normalise
 from api.routes.open311 import file_feedback, form_fields
 from db.models import Commune, Dossier, Feedback, Procedure
+from services.case_schemas import CaseStatusPublic, Rating
+from services.receipts import display, normalise
 from vocabulary.cases import feedback_workflow_id
 from workflows.feedback import FeedbackWorkflow
 from workflows.procedure_types import RateInput

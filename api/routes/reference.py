@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from api.deps import CurrentUser, SessionDep
-from api.schemas import CommunePublic, CommunesPublic
 from db.models import Commune
+from services.schemas import CommunePublic, CommunesPublic
 
 router = APIRouter(tags=["communes"])
 

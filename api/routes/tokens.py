@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from api.deps import OfficeUser, Principal, SessionDep, hash_token
 from api.rate_limits import limit_token_creation
-from api.schemas import TokenCreate, TokenCreated, TokenPublic, TokensPublic
 from db.audit import audit_entry
 from db.models import ApiToken, Commune, Person, RosterEntry
+from services.schemas import TokenCreate, TokenCreated, TokenPublic, TokensPublic
 from vocabulary.roles import Role
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.receipts import ALPHABET, CODE_LENGTH, display, new_receipt_code, normalise
+from services.receipts import ALPHABET, CODE_LENGTH, display, new_receipt_code, normalise
 
 
 def test_codes_are_thirteen_characters_with_a_valid_check() -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from api.durations import format_duration, parse_duration
-from api.schemas import DirectiveCreate
+from services.durations import format_duration, parse_duration
+from services.schemas import DirectiveCreate
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from api.receipts import display
+from services.receipts import display
 from tests.api.test_directives_api import eventually
 from tests.api.test_procedures_api import DOSSIERS, dossier_body
 from tests.conftest import ApiClient

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.durations import format_duration, parse_duration
+from services.durations import format_duration, parse_duration
 from vocabulary.directives import DirectivePolicy
 
 MAX_COMMUNES = 5000

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from api.schemas import Request
+from services.schemas import Request
 from vocabulary.cases import DossierStatus, Level, LimitUnit
 
 UNVERIFIED_NOTE = "no processing limit could be verified for this procedure"
