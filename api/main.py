@@ -34,7 +34,6 @@ from api import (
     services,
 )
 from api.catchup import catch_up_if_behind
-from api.deps import TemporalGateway, hash_token
 from api.input_errors import add_input_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.procedure_reconcile import resume_unstarted_cases
@@ -60,7 +59,9 @@ from api.routes import (
 from config import Settings, get_settings
 from db.engine import make_async_engine
 from db.models import ApiToken, Directive
+from services.principals import hash_token
 from services.schemas import Health
+from serving.deps import TemporalGateway
 from vocabulary.directives import DirectiveStatus
 from vocabulary.roles import Role
 from web.app import install as install_pages

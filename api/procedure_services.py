@@ -17,7 +17,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import Principal, check_commune_scope
+from api.deps import check_commune_scope
 from config import Settings
 from db.communes import DAK_LAK
 from db.models import (
@@ -36,6 +36,7 @@ from services.case_schemas import (
     FeedbackPublic,
     ProcedurePublic,
 )
+from services.principals import Principal
 from services.receipts import new_receipt_code
 from vocabulary.calendar import processing_due
 from vocabulary.cases import (

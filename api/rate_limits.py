@@ -13,8 +13,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.deps import CurrentUser
-from api.lookup_limits import RateLimited, RateLimiter, client_of, counts_of, trusted_networks
 from config import Settings
+from serving.lookup_limits import RateLimited, RateLimiter, client_of, counts_of, trusted_networks
 
 ANONYMOUS_MESSAGE = "too many requests filed from this address; try again later"
 ANONYMOUS_TOTAL_MESSAGE = "too many requests filed at once; try again later"

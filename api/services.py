@@ -25,7 +25,6 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.fanout import assignment_start_options
-from api.deps import Principal
 from config import Settings
 from db import queries
 from db.communes import DAK_LAK
@@ -38,6 +37,7 @@ from db.models import (
     policy_to_json,
 )
 from services.durations import parse_duration
+from services.principals import Principal
 from services.schemas import (
     AssignmentPublic,
     AssignmentsPublic,

@@ -21,9 +21,9 @@ from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
 import tracing
-from api.deps import TemporalGateway
 from api.main import create_app
 from config import Settings
+from serving.deps import TemporalGateway
 from tests.api.test_directives_api import eventually, issue, notifications
 from tests.conftest import PUBLIC_URL, ApiClient, running_worker, temporal_address
 from worker import connect

@@ -15,9 +15,9 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.deps import SessionDep, SettingsDep
-from api.lookup_limits import client_of
 from db.audit import audit_entry
+from serving.deps import SessionDep, SettingsDep
+from serving.lookup_limits import client_of
 from vocabulary.roles import Role
 from web.accounts import (
     SETUP_LINK_HOURS,

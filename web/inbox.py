@@ -13,10 +13,10 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from api import services
-from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routes import assignments as assignment_routes
 from db.models import Directive, EvidenceFile
 from services.schemas import ExtensionCreate, ReportCreate
+from serving.deps import SessionDep, SettingsDep, TemporalDep
 from vocabulary.calendar import OFFICE_DAY_ENDS, VIETNAM
 from vocabulary.directives import CLOSED_STATUSES
 from web import evidence

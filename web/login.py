@@ -11,11 +11,11 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from api.deps import SessionDep, SettingsDep
-from api.lookup_limits import RateLimiter, client_of, counts_of
 from config import Settings
 from db.audit import audit_entry
 from db.models import WebAccount
+from serving.deps import SessionDep, SettingsDep
+from serving.lookup_limits import RateLimiter, client_of, counts_of
 from vocabulary.roles import Role
 from web.passwords import DUMMY_HASH, hash_password_async, needs_rehash, verify_password_async
 from web.render import render

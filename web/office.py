@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
 
 from api import services
-from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routes import assignments as assignment_routes
 from api.routes import directives as directive_routes
 from db import queries as db_queries
@@ -28,6 +27,7 @@ from services.schemas import (
     ExtensionDecision,
     ReviewCreate,
 )
+from serving.deps import SessionDep, SettingsDep, TemporalDep
 from vocabulary.calendar import VIETNAM, working_day_deadline
 from vocabulary.directives import AssignmentStatus, Timeliness
 from web import queries

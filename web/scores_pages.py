@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import services
-from api.deps import SessionDep, SettingsDep
 from api.routes import scores as score_routes
 from db.models import Commune, Person, RosterEntry
 from db.scoring import rules_for
 from scoring.engine import Scorecard, ranking
 from scoring.periods import Period, PeriodError, month_of, parse_period, vietnam_today
 from scoring.rules import RulesError
+from serving.deps import SessionDep, SettingsDep
 from vocabulary.directives import CLOSED_STATUSES
 from web.render import render
 from web.sessions import PageRefused, SignedIn

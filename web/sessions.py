@@ -16,10 +16,11 @@ from fastapi import Depends, Request, Response
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Principal, SessionDep, official_communes
 from config import Settings
 from db.models import WebAccount, WebSession
 from secret_files import read_or_create
+from services.principals import Principal, hash_token, official_communes
+from serving.deps import SessionDep
 from vocabulary.roles import Role
 
 SESSION_COOKIE = "axis_session"
@@ -82,10 +83,6 @@ def unsign(secret: bytes, signed: str) -> str | None:
     return value
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def cookie_is_secure(request: Request) -> bool:
     """Secure everywhere except plain HTTP to a loopback address (`make run` on a laptop),
     where a browser would drop a Secure cookie."""
@@ -117,7 +114,7 @@ async def open_session(
     now = datetime.now(UTC)
     session.add(
         WebSession(
-            token_hash=_digest(token),
+            token_hash=hash_token(token),
             account_id=account_id,
             csrf_token=secrets.token_urlsafe(32),
             created_at=now,
@@ -148,7 +145,7 @@ def _session_token(request: Request) -> str | None:
 async def close_session(session: AsyncSession, request: Request, response: Response) -> None:
     token = _session_token(request)
     if token is not None:
-        await session.execute(delete(WebSession).where(WebSession.token_hash == _digest(token)))
+        await session.execute(delete(WebSession).where(WebSession.token_hash == hash_token(token)))
         await session.commit()
     response.delete_cookie(SESSION_COOKIE, path="/")
 
@@ -161,7 +158,7 @@ async def optional_user(request: Request, session: SessionDep) -> WebUser | None
         await session.execute(
             select(WebSession, WebAccount)
             .join(WebAccount, WebAccount.id == WebSession.account_id)
-            .where(WebSession.token_hash == _digest(token))
+            .where(WebSession.token_hash == hash_token(token))
         )
     ).first()
     if row is None:

@@ -13,9 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.account_schemas import AccountCreate, AccountLink, AccountPublic, AccountsPublic
-from api.deps import OfficeUser, Principal, SessionDep, SettingsDep
-from api.lookup_limits import client_of
+from api.deps import OfficeUser
 from config import Settings
+from services.principals import Principal
+from serving.deps import SessionDep, SettingsDep
+from serving.lookup_limits import client_of
 from vocabulary.roles import Role
 from web.accounts import (
     AccountConflict,

@@ -9,18 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from api import services
-from api.deps import (
-    CurrentUser,
-    LeaderUser,
-    OfficeUser,
-    Principal,
-    SessionDep,
-    SettingsDep,
-    TemporalDep,
-    check_commune_scope,
-)
+from api.deps import CurrentUser, LeaderUser, OfficeUser, check_commune_scope
 from api.rate_limits import limit_acknowledgements
 from db import queries
+from services.principals import Principal
 from services.schemas import (
     AcknowledgeResult,
     AssignmentDetail,
@@ -32,6 +24,7 @@ from services.schemas import (
     ReportCreate,
     ReviewCreate,
 )
+from serving.deps import SessionDep, SettingsDep, TemporalDep
 from vocabulary.directives import AssignmentStatus, Timeliness
 from workflows.assignment import AssignmentWorkflow
 from workflows.types import (

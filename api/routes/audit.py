@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from api.account_schemas import AuditEntryPublic, AuditPage
-from api.deps import OfficeUser, SessionDep, SettingsDep
+from api.deps import OfficeUser
 from db.models import AuditEntry
+from serving.deps import SessionDep, SettingsDep
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 

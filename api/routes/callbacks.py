@@ -13,9 +13,9 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from sqlalchemy import select, update
 
 from activities.channels.esms import callback_secrets
-from api.deps import SessionDep, SettingsDep
 from api.routes.links import link_keys
 from db.models import Delivery, OutboxEntry
+from serving.deps import SessionDep, SettingsDep
 
 router = APIRouter(prefix="/callbacks", tags=["callbacks"])
 NOT_FOUND = "no such SMS"

@@ -11,10 +11,11 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser
 from db.changes import CursorError, decode_cursor, encode_cursor
 from db.models import Change
 from db.queries import in_communes
+from serving.deps import SessionDep
 
 router = APIRouter(tags=["changes"])
 MAX_CHANGES = 1000

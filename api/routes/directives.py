@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 
 from api import services
-from api.deps import CurrentUser, OfficeUser, SessionDep, SettingsDep, TemporalDep
+from api.deps import CurrentUser, OfficeUser
 from db import queries
 from services.schemas import (
     DirectiveAmend,
@@ -17,6 +17,7 @@ from services.schemas import (
     DirectiveRecall,
     DirectivesPublic,
 )
+from serving.deps import SessionDep, SettingsDep, TemporalDep
 from vocabulary.directives import DirectiveStatus, directive_workflow_id
 from workflows.directive import DirectiveWorkflow
 from workflows.types import AmendDirectiveInput, RecallDirectiveInput

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import func, select
 
 from api import procedure_services as services
-from api.deps import CurrentUser, OfficeUser, Principal, SessionDep, SettingsDep, TemporalDep
+from api.deps import CurrentUser, OfficeUser
 from db.audit import audit_entry
 from db.models import Feedback
 from db.queries import in_communes
@@ -22,6 +22,8 @@ from services.case_schemas import (
     FeedbackList,
     FeedbackPublic,
 )
+from services.principals import Principal
+from serving.deps import SessionDep, SettingsDep, TemporalDep
 from vocabulary.cases import FeedbackStatus, feedback_workflow_id
 from vocabulary.roles import Role
 from workflows.feedback import FeedbackWorkflow

@@ -14,12 +14,12 @@ from sqlalchemy import select
 
 from activities.links import LINK_PATH, AckLink, LinkError, resolve_link_keys, verify_link
 from api import services
-from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.pages import page
 from api.rate_limits import limit_link_posts
 from config import Settings
 from db.models import Assignment, Commune, Directive, UsedLink
 from db.upsert import insert_ignoring_duplicates
+from serving.deps import SessionDep, SettingsDep, TemporalDep
 from vocabulary.directives import CLOSED_STATUSES, AssignmentStatus
 from workflows.assignment import AssignmentWorkflow
 from workflows.types import AcknowledgeInput

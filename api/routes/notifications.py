@@ -11,10 +11,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.deps import CurrentUser, SessionDep, SettingsDep
+from api.deps import CurrentUser
 from db import queries
 from db.models import Delivery, Notification
 from services.schemas import NotificationPublic, NotificationsPublic
+from serving.deps import SessionDep, SettingsDep
 from vocabulary.cases import APPLICANT, CaseNotificationKind
 from vocabulary.directives import NotificationKind
 from vocabulary.roles import Role

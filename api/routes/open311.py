@@ -29,11 +29,11 @@ from sqlalchemy import select
 
 from activities.routing import SERVICE_CODES, SERVICES
 from api import procedure_services as services
-from api.deps import SessionDep, SettingsDep, TemporalGateway
 from api.rate_limits import limit_open311_posts
 from db.communes import DAK_LAK
 from db.models import Commune, Feedback
 from services.receipts import display
+from serving.deps import SessionDep, SettingsDep, TemporalGateway
 from vocabulary.calendar import VIETNAM
 from vocabulary.cases import FeedbackStatus
 

@@ -11,9 +11,10 @@ from sqlalchemy import select
 
 from activities.notifications import CONTEXT_DEFAULTS
 from activities.rendering import LANGUAGES, Renderer
-from api.deps import OfficeUser, SessionDep, SettingsDep
+from api.deps import OfficeUser
 from db.models import Commune, Directive, Person, RosterEntry
 from services.schemas import NotificationPreview
+from serving.deps import SessionDep, SettingsDep
 from vocabulary.directives import NotificationKind
 from vocabulary.roles import Role
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from sqlalchemy import select
 
 from api import procedure_services as services
-from api.deps import CurrentUser, OfficeUser, Principal, SessionDep, SettingsDep, TemporalDep
+from api.deps import CurrentUser, OfficeUser
 from db.models import Dossier, Procedure, ProcedureCommuneLimit
 from db.queries import in_communes
 from db.upsert import insert_ignoring_duplicates
@@ -29,6 +29,8 @@ from services.case_schemas import (
     ProcedureUpdate,
     check_limit,
 )
+from services.principals import Principal
+from serving.deps import SessionDep, SettingsDep, TemporalDep
 from vocabulary.cases import DossierStatus, DossierTimeliness, LimitUnit, dossier_workflow_id
 from vocabulary.roles import Role
 from workflows.dossier import DossierWorkflow

@@ -20,13 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities.rendering import local_time
 from activities.routing import SERVICES
 from api import procedure_services as services
-from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.lookup_limits import client_of, limiter_of
 from api.rate_limits import limit_form_posts
 from api.routes.open311 import file_feedback, form_fields
 from db.models import Commune, Dossier, Feedback, Procedure
 from services.case_schemas import CaseStatusPublic, Rating
 from services.receipts import display, normalise
+from serving.deps import SessionDep, SettingsDep, TemporalDep
+from serving.lookup_limits import client_of, limiter_of
 from vocabulary.cases import feedback_workflow_id
 from workflows.feedback import FeedbackWorkflow
 from workflows.procedure_types import RateInput

@@ -23,13 +23,14 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import CurrentUser, LeaderUser, OfficeUser, SessionDep, SettingsDep, TemporalDep
+from api.deps import CurrentUser, LeaderUser, OfficeUser
 from config import Settings
 from db.communes import DAK_LAK
 from db.models import Commune, ObligationPeriod, RecurringDirective, utcnow
 from db.obligations import NoOpenPeriod, report_activity
 from db.queries import in_communes
 from services.schemas import Request
+from serving.deps import SessionDep, SettingsDep, TemporalDep
 from vocabulary.obligations import obligation_period_workflow_id, recurring_schedule_id
 from workflows.obligation import ObligationPeriodWorkflow
 from workflows.obligation_types import ObligationPeriodInput

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser
 from db.models import Commune
 from services.schemas import CommunePublic, CommunesPublic
+from serving.deps import SessionDep
 
 router = APIRouter(tags=["communes"])
 

@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, Depends, HTTPException, status
 from sqlalchemy import select
 
-from api.deps import OfficeUser, Principal, SessionDep, hash_token
+from api.deps import OfficeUser
 from api.rate_limits import limit_token_creation
 from db.audit import audit_entry
 from db.models import ApiToken, Commune, Person, RosterEntry
+from services.principals import Principal, hash_token
 from services.schemas import TokenCreate, TokenCreated, TokenPublic, TokensPublic
+from serving.deps import SessionDep
 from vocabulary.roles import Role
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])

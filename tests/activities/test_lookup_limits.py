@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.lookup_limits import RateLimited, RateLimiter, client_address, trusted_networks
 from api.main import create_app
-from api.shared_counts import SharedCounts, Tally
 from config import Settings
 from db.engine import make_async_engine
 from db.models import RateCount
+from serving.lookup_limits import RateLimited, RateLimiter, client_address, trusted_networks
+from serving.shared_counts import SharedCounts, Tally
 
 # Inside a 600 s window (a multiple of 600 and of 60), 100 s after it began.
 NOW = 1_800_000_100.0

@@ -19,10 +19,10 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from api.deps import hash_token
 from api.main import create_app
 from config import Settings
 from db.models import AccountSetup, ApiToken, AuditEntry, Person, WebAccount
+from services.principals import hash_token
 from tests.conftest import PUBLIC_URL
 from tests.gateways import smtp_server
 

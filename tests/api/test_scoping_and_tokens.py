@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from api.deps import hash_token
 from db.models import ApiToken, AuditEntry, Feedback, Person, RosterEntry
+from services.principals import hash_token
 from tests.api.test_directives_api import issue, opened
 from tests.api.test_procedures_api import dossier_body
 from tests.conftest import ApiClient

@@ -3,7 +3,7 @@
 `client_of(request)` is the one place the client's address is decided, for every limiter and
 the audit log: the socket peer, unless that peer is a proxy listed in AXIS_TRUSTED_PROXIES.
 
-`RateLimiter` counts in the database (api/shared_counts.py), so every API process sees the
+`RateLimiter` counts in the database (serving/shared_counts.py), so every API process sees the
 same counts. Receipt-code lookups use it as a failure limiter: a client (by address) that has
 had too many wrong codes within the window gets 429 for every lookup until enough of the window
 has passed."""
@@ -16,8 +16,8 @@ from functools import lru_cache
 
 from fastapi import HTTPException, Request, status
 
-from api.shared_counts import SharedCounts
 from config import Settings
+from serving.shared_counts import SharedCounts
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # A header value is not a key: what a proxy passed on is cut to the longest address's length.
