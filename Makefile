@@ -83,7 +83,7 @@ test-browser: $(INSTALLED) chromium
 
 # make recompute PERIOD=2026-Q4 RULES=v2  (RULES empty: the rule set in effect)
 recompute: $(INSTALLED)
-	$(BIN)/python -m db.scoring recompute --period $(PERIOD) $(if $(RULES),--rules $(RULES))
+	$(BIN)/python -m services.scoring recompute --period $(PERIOD) $(if $(RULES),--rules $(RULES))
 
 bench-rollup: $(INSTALLED)
 	$(BIN)/python -m bench.rollup $(if $(QUICK),--quick)

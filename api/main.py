@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from db.scoring import snapshot as score_snapshot
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -61,6 +60,7 @@ from db.engine import make_async_engine
 from db.models import ApiToken, Directive
 from services.principals import hash_token
 from services.schemas import Health
+from services.scoring import snapshot as score_snapshot
 from serving.deps import TemporalGateway
 from vocabulary.directives import DirectiveStatus
 from vocabulary.roles import Role

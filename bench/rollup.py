@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 from db.engine import make_engine
 from db.migrate import load_communes, upgrade
 from db.models import Assignment, Commune
-from db.rollup import rollup
 from scoring.periods import parse_period
+from scoring.rollup import rollup
 
 POSTGRES_URL = os.environ.get(
     "AXIS_BENCH_POSTGRES_URL",

@@ -1,7 +1,7 @@
 """Where indicators get their figures: a source is a function (session, period, as_of) →
 {commune_code: {figure: number}} that answers for every commune in one query, with a
 companion that lists the records behind a figure for one commune. The assignments roll-up
-registers here; so do recurring obligations, dossiers and feedback (db/procedure_scoring.py),
+registers here; so do recurring obligations, dossiers and feedback (scoring/procedures.py),
 whose indicators rule set v3 adds."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from db import obligations, procedure_scoring, rollup
+from scoring import obligations, procedures, rollup
 from scoring.periods import Period
 
 Figures = Callable[[Session, Period, datetime], dict[str, dict[str, Any]]]
@@ -41,9 +41,9 @@ register_source(
 )
 register_source(
     "dossiers",
-    Source(figures=procedure_scoring.dossier_figures, evidence=procedure_scoring.dossiers_behind),
+    Source(figures=procedures.dossier_figures, evidence=procedures.dossiers_behind),
 )
 register_source(
     "feedback",
-    Source(figures=procedure_scoring.feedback_figures, evidence=procedure_scoring.feedback_behind),
+    Source(figures=procedures.feedback_figures, evidence=procedures.feedback_behind),
 )

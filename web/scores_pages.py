@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api import services
 from api.routes import scores as score_routes
 from db.models import Commune, Person, RosterEntry
-from db.scoring import rules_for
 from scoring.engine import Scorecard, ranking
 from scoring.periods import Period, PeriodError, month_of, parse_period, vietnam_today
 from scoring.rules import RulesError
+from services.scoring import rules_for
 from serving.deps import SessionDep, SettingsDep
 from vocabulary.directives import CLOSED_STATUSES
 from web.render import render

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 from api import exports
 from api.deps import CurrentUser, OfficeUser, check_commune_scope
 from db.models import Commune, ScoreSnapshot
-from db.rollup import medians
-from db.scoring import compute, rules_for, snapshot
 from scoring.engine import Scorecard, explain, ranking
 from scoring.periods import Period, PeriodError, month_of, parse_period
+from scoring.rollup import medians
 from scoring.rules import RulesError, RuleSet
+from services.scoring import compute, rules_for, snapshot
 from serving.deps import SessionDep
 
 router = APIRouter(tags=["scores"])

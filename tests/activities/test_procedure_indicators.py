@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from db.engine import make_engine
 from db.models import Dossier, Feedback
-from db.procedure_indicators import dossier_timeliness, feedback_on_time, satisfaction
+from scoring.procedure_indicators import dossier_timeliness, feedback_on_time, satisfaction
 
 START = datetime(2027, 3, 1, tzinfo=UTC)
 END = datetime(2027, 4, 1, tzinfo=UTC)

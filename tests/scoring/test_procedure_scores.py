@@ -44,9 +44,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.engine import make_engine
 from db.models import Dossier, Feedback
-from db.scoring import rules_for
 from scoring.periods import parse_period
 from scoring.rules import rules_in_effect
+from services.scoring import rules_for
 from tests.conftest import TEST_SERVER, running_worker
 from tests.procedure_factories import store_dossier, store_feedback
 from tests.scenario_dates import ordinary_month_after, server_now

@@ -21,8 +21,8 @@ from db.communes import communes_of_province
 from db.engine import make_engine
 from db.models import ObligationPeriod, RecurringDirective
 from db.obligations import NoOpenPeriod, report_activity
-from db.scoring import compute, rules_for
 from scoring.periods import month_of
+from services.scoring import compute, rules_for
 from tests.conftest import ApiClient, running_worker
 from tests.workflows.helpers import advance_to
 from workflows.obligation import ObligationPeriodWorkflow

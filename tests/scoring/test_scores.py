@@ -325,7 +325,7 @@ async def test_a_recompute_with_rules_v2_stores_beside_the_v1_result(
 ) -> None:
     def recompute(rules: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "db.scoring", "recompute", "--period", scenario.period,
+            [sys.executable, "-m", "services.scoring", "recompute", "--period", scenario.period,
              "--rules", rules],
             env={**os.environ, "AXIS_DATABASE_URL": scenario.url},
             cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=120,

@@ -1,17 +1,14 @@
 """The scoring sources of procedures and community feedback (rule set v3 on): per commune and
-period, in one query per source, with the dossiers or feedback behind every point lost.
+period, in one query per source, with the dossiers or feedback behind every point lost. What
+each figure counts is defined once, in scoring/indicators.py, and both the figures and the
+evidence count with those predicates.
 
 - `dossiers`: dossiers finished in the period (result ready or refused), by their end state,
-  as db/procedure_indicators.py counts them: `dossiers_in_time` is early plus on time (the
-  portals' "đúng hạn"), of `dossiers_finished`. A dossier still open past its due time
-  counts once it ends (late).
-- `feedback`: responsiveness counts feedback whose answer was due in the period and that
-  the stored state has judged: answered (on time or not), or unanswered and escalated (the
-  workflow escalates once the answer-by time has passed). An unanswered one whose due time
-  has not passed yet counts for nobody, so the current month is not scored against answers
-  not yet owed. Satisfaction counts the answers of the period the citizen rated; a rating of
-  4 or 5 (of 5) is satisfied, as the satisfaction surveys of Decision 766/QĐ-TTg count the
-  satisfied share. The mean rating is there as a figure.
+  counted by scoring/procedure_indicators.py: `dossiers_in_time` is early plus on time, of
+  `dossiers_finished`.
+- `feedback`: responsiveness counts feedback whose answer was due in the period and that the
+  stored state has judged (answered, or unanswered and escalated); satisfaction counts the
+  answers of the period the citizen rated. The mean rating is there as a figure.
 
 Figures read stored state only, never the clock: a recompute of a past period gives what the
 first computation gave. Evidence names records by id only (no applicant data)."""
@@ -21,34 +18,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, func, or_, select
+from sqlalchemy import Float, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from db.communes import DAK_LAK
 from db.models import Commune, Dossier, Feedback
-from db.procedure_indicators import dossier_timeliness
+from scoring.indicators import (
+    DOSSIER_FIELDS,
+    dossier_finished_at,
+    dossiers_finished_in,
+    feedback_fields,
+)
 from scoring.periods import Period
-
-# A rating at or above this (of 5) is a satisfied citizen.
-SATISFIED_FROM = 4
-ENDED = ("early", "on_time", "late")
-
-
-def _dossiers_of(period: Period) -> ColumnElement[bool]:
-    finished_at = func.coalesce(Dossier.result_at, Dossier.closed_at)
-    return and_(
-        Dossier.timeliness.in_(ENDED), finished_at >= period.start, finished_at < period.end
-    )
-
-
-# The predicate behind every dossier figure (within the dossiers finished in the period).
-DOSSIER_FIELDS: dict[str, ColumnElement[bool]] = {
-    "dossiers_finished": Dossier.timeliness.in_(ENDED),
-    "dossiers_in_time": Dossier.timeliness.in_(("early", "on_time")),
-    "dossiers_early": Dossier.timeliness == "early",
-    "dossiers_on_time": Dossier.timeliness == "on_time",
-    "dossiers_late": Dossier.timeliness == "late",
-}
+from scoring.procedure_indicators import dossier_timeliness
 
 
 def dossier_figures(session: Session, period: Period, as_of: datetime) -> dict[str, dict[str, Any]]:
@@ -79,8 +61,9 @@ def dossiers_behind(
         condition = and_(condition, ~DOSSIER_FIELDS[excluded])
     rows = session.execute(
         select(Dossier.id, Dossier.procedure_code, Dossier.timeliness, Dossier.original_due_at,
-               func.coalesce(Dossier.result_at, Dossier.closed_at))
-        .where(Dossier.commune_code == commune_code, _dossiers_of(period), condition)
+               dossier_finished_at())
+        .where(Dossier.commune_code == commune_code,
+               dossiers_finished_in(period.start, period.end), condition)
         .order_by(Dossier.id)
     )  # fmt: skip
     return [
@@ -94,26 +77,10 @@ def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
 
 
-def _feedback_fields(period: Period) -> dict[str, ColumnElement[bool]]:
-    due = and_(Feedback.answer_due_at >= period.start, Feedback.answer_due_at < period.end)
-    judged = and_(due, or_(Feedback.answered_on_time.is_not(None), Feedback.escalation_level > 0))
-    rated = and_(
-        Feedback.rating.is_not(None),
-        Feedback.answered_at >= period.start,
-        Feedback.answered_at < period.end,
-    )
-    return {
-        "feedback_due": judged,
-        "feedback_answered_on_time": and_(judged, Feedback.answered_on_time.is_(True)),
-        "feedback_rated": rated,
-        "feedback_satisfied": and_(rated, Feedback.rating >= SATISFIED_FROM),
-    }
-
-
 def feedback_figures(
     session: Session, period: Period, as_of: datetime
 ) -> dict[str, dict[str, Any]]:
-    fields = _feedback_fields(period)
+    fields = feedback_fields(period.start, period.end)
     counts = [func.coalesce(func.sum(case((p, 1), else_=0)), 0) for p in fields.values()]
     mean = func.avg(case((fields["feedback_rated"], cast(Feedback.rating, Float)), else_=None))
     rows = session.execute(
@@ -151,7 +118,7 @@ def feedback_behind(
 ) -> list[dict[str, Any]]:
     """The feedback a figure counts less those of another: answered late or not at all, or
     rated below satisfied."""
-    fields = _feedback_fields(period)
+    fields = feedback_fields(period.start, period.end)
     condition = fields[counted]
     if excluded is not None:
         condition = and_(condition, ~fields[excluded])

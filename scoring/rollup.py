@@ -3,10 +3,10 @@
 Which assignments a period holds: those whose *original* deadline falls in it (an extension
 does not move an assignment into the next period), cancelled ones left out (a recalled
 directive counts against nobody). Every figure is a `COUNT(*) FILTER (WHERE <predicate>)` over
-the same rows, and the predicates are named (`FIELDS`): the scorecard's explanation lists the
-assignments behind a figure with the very predicate that counted them. Figures read stored
-state only, never the clock (`as_of` is there for sources that need it): a recompute of a past
-period gives what the first computation gave.
+the same rows, and the predicates are named once, in scoring/indicators.py: the scorecard's
+explanation lists the assignments behind a figure with the very predicate that counted them.
+Figures read stored state only, never the clock (`as_of` is there for sources that need it):
+a recompute of a past period gives what the first computation gave.
 
 Medians are computed in SQL with a window function (CUME_DIST over the commune's values),
 which SQLite and PostgreSQL both run; SQLite has no percentile_cont. They sort every value,
@@ -15,8 +15,6 @@ commune's only."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +25,6 @@ from sqlalchemy import (
     case,
     func,
     literal,
-    or_,
     select,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -37,8 +34,9 @@ from sqlalchemy.sql.expression import FunctionElement
 
 from db.communes import DAK_LAK
 from db.models import Assignment, AssignmentEventRow, Commune, Directive
+from scoring.indicators import ALL_FIELDS, EVENT_FIELDS, FIELDS, Rows
 from scoring.periods import Period
-from vocabulary.directives import AssignmentStatus, Timeliness
+from vocabulary.directives import AssignmentStatus
 
 
 class seconds_between(FunctionElement[float]):
@@ -65,59 +63,6 @@ def _seconds_sqlite(element: seconds_between, compiler: SQLCompiler, **kw: Any) 
     )
 
 
-@dataclass(frozen=True)
-class Rows:
-    """The columns the predicates read: an assignment of the period, with its events counted."""
-
-    status: Any
-    timeliness: Any
-    acknowledge_by: Any
-    acknowledged_at: Any
-    escalation_level: Any
-    returns: Any
-    extensions_requested: Any
-    extensions_granted: Any
-
-
-Predicate = Callable[[Rows], ColumnElement[bool]]
-_DECIDED = (Timeliness.ON_TIME.value, Timeliness.LATE.value, Timeliness.OVERDUE.value)
-
-# Each figure of the roll-up, as the assignments it counts: first those read from the
-# assignment's own columns…
-FIELDS: dict[str, Predicate] = {
-    "received": lambda r: literal(True),
-    # Its deadline has passed or it was answered: the ones timeliness can be judged on.
-    "decided": lambda r: r.timeliness.in_(_DECIDED),
-    "on_time": lambda r: r.timeliness == Timeliness.ON_TIME.value,
-    "completed_on_time": lambda r: and_(
-        r.status == AssignmentStatus.COMPLETED.value, r.timeliness == Timeliness.ON_TIME.value
-    ),
-    "completed_late": lambda r: and_(
-        r.status == AssignmentStatus.COMPLETED.value, r.timeliness == Timeliness.LATE.value
-    ),
-    "overdue_now": lambda r: r.timeliness == Timeliness.OVERDUE.value,
-    # Judged on speed once acknowledged or once its deadline has passed (an acknowledge-by
-    # time always comes before the deadline). Read from stored state only, never the clock,
-    # so a recompute of a past period gives what the first computation gave.
-    "acknowledgement_due": lambda r: and_(
-        r.acknowledge_by.is_not(None),
-        or_(r.acknowledged_at.is_not(None), r.timeliness.in_(_DECIDED)),
-    ),
-    "acknowledged_in_time": lambda r: and_(
-        r.acknowledge_by.is_not(None), r.acknowledged_at <= r.acknowledge_by
-    ),
-    "escalated": lambda r: r.escalation_level >= 1,
-    "escalated_level_1": lambda r: r.escalation_level == 1,
-    "escalated_level_2": lambda r: r.escalation_level == 2,
-    "escalated_level_3_plus": lambda r: r.escalation_level >= 3,
-}
-# … then those read from its timeline.
-EVENT_FIELDS: dict[str, Predicate] = {
-    "returned_for_rework": lambda r: r.returns > 0,
-    "extension_asked": lambda r: r.extensions_requested > 0,
-    "extension_granted": lambda r: r.extensions_granted > 0,
-}
-ALL_FIELDS = {**FIELDS, **EVENT_FIELDS}
 # Counts of events rather than of assignments.
 EVENT_TOTALS = {
     "returns": "returned",

@@ -1,8 +1,8 @@
 """Stored scorecards: the daily snapshot, a snapshot on request, and recomputing a period
 with another rule set.
 
-    python -m db.scoring recompute --period 2026-Q4 --rules v2
-    python -m db.scoring snapshot
+    python -m services.scoring recompute --period 2026-Q4 --rules v2
+    python -m services.scoring snapshot
 
 A snapshot is keyed by (day in Asia/Ho_Chi_Minh, period, commune, rules version): taking it
 twice, or in two API processes at once, stores one result. A recompute with another version
@@ -25,9 +25,9 @@ from config import get_settings
 from db.changes import append_changes
 from db.engine import make_engine
 from db.models import ScoreSnapshot, utcnow
-from db.rollup import medians
 from scoring.engine import Scorecard, explain, ranking
 from scoring.periods import Period, month_of, parse_period, vietnam_today
+from scoring.rollup import medians
 from scoring.rules import RuleSet, load_rules, rules_in_effect
 
 KEY = ["snapshot_date", "period", "commune_code", "rules_version"]
@@ -132,7 +132,7 @@ def recompute(engine: Engine, period: Period, version: str | None, now: datetime
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m db.scoring")
+    parser = argparse.ArgumentParser(prog="python -m services.scoring")
     commands = parser.add_subparsers(dest="command", required=True)
     again = commands.add_parser("recompute", help="score a period again with a rule set")
     again.add_argument("--period", required=True, help="2026-11, 2026-Q4, 2026 or A..B")

@@ -9,11 +9,15 @@ scorer and the async API can both run it:
 
 Periods are half-open, [start, end), on timezone-aware datetimes.
 
+The predicates are those of scoring/indicators.py, the ones the published scores count with:
+
 - Dossier timeliness: dossiers finished in the period (result ready, or refused), by the
   early / on-time / late bucket of their end state. `on_time_share` counts early and on time
   together, as the public-service portals' "đúng hạn" does.
-- Feedback on time: feedback whose answer was due in the period; answered on time over all of
-  them (unanswered ones count against).
+- Feedback on time: answered on time (the scores' numerator) over all feedback whose answer
+  was owed in the period, so an unanswered one counts against here even before it is
+  escalated; the published scores' `feedback_due` counts only the judged ones (answered, or
+  unanswered and escalated).
 - Satisfaction: the mean rating (1–5) of feedback answered in the period and rated."""
 
 from __future__ import annotations
@@ -27,6 +31,13 @@ from sqlalchemy.orm import Session
 
 from db.communes import DAK_LAK
 from db.models import Commune, Dossier, Feedback
+from scoring.indicators import (
+    DOSSIER_FIELDS,
+    FEEDBACK_ANSWERED_ON_TIME,
+    dossiers_finished_in,
+    feedback_owed_in,
+    feedback_rated_in,
+)
 
 
 @dataclass(frozen=True)
@@ -67,16 +78,10 @@ def _count(condition: Any) -> Any:
 def dossier_timeliness_query(
     start: datetime, end: datetime, province_code: int = DAK_LAK
 ) -> Select[Any]:
-    finished_at = func.coalesce(Dossier.result_at, Dossier.closed_at)
-    joined = and_(
-        Dossier.commune_code == Commune.code,
-        Dossier.timeliness.in_(("early", "on_time", "late")),
-        finished_at >= start,
-        finished_at < end,
-    )
-    early = _count(Dossier.timeliness == "early")
-    on_time = _count(Dossier.timeliness == "on_time")
-    late = _count(Dossier.timeliness == "late")
+    joined = and_(Dossier.commune_code == Commune.code, dossiers_finished_in(start, end))
+    early = _count(DOSSIER_FIELDS["dossiers_early"])
+    on_time = _count(DOSSIER_FIELDS["dossiers_on_time"])
+    late = _count(DOSSIER_FIELDS["dossiers_late"])
     finished = func.count(Dossier.id)
     return (
         select(
@@ -112,13 +117,9 @@ def dossier_timeliness(
 def feedback_on_time_query(
     start: datetime, end: datetime, province_code: int = DAK_LAK
 ) -> Select[Any]:
-    joined = and_(
-        Feedback.commune_code == Commune.code,
-        Feedback.answer_due_at >= start,
-        Feedback.answer_due_at < end,
-    )
+    joined = and_(Feedback.commune_code == Commune.code, feedback_owed_in(start, end))
     due = func.count(Feedback.id)
-    on_time = _count(Feedback.answered_on_time.is_(True))
+    on_time = _count(FEEDBACK_ANSWERED_ON_TIME)
     return (
         select(Commune.code, due, on_time, _share(on_time, due))
         .select_from(Commune)
@@ -137,12 +138,7 @@ def feedback_on_time(
 
 
 def satisfaction_query(start: datetime, end: datetime, province_code: int = DAK_LAK) -> Select[Any]:
-    joined = and_(
-        Feedback.commune_code == Commune.code,
-        Feedback.rating.is_not(None),
-        Feedback.answered_at >= start,
-        Feedback.answered_at < end,
-    )
+    joined = and_(Feedback.commune_code == Commune.code, feedback_rated_in(start, end))
     return (
         select(Commune.code, func.count(Feedback.id), func.avg(cast(Feedback.rating, Float)))
         .select_from(Commune)
