@@ -1,4 +1,4 @@
-# One image for the API (default CMD), the worker (`python worker.py`) and migrations (`python -m db.migrate`).
+# One image for the API (default CMD), the worker (`python worker.py`) and migrations (`python -m migrate`).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -27,4 +27,4 @@ EXPOSE 8000
 # slim has no curl; the worker and migrate services disable this check in docker-compose.yml.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
-CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "app:app", "--host", "0.0.0.0", "--port", "8000"]

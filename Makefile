@@ -36,12 +36,12 @@ format: $(INSTALLED)
 # person without one and emails their setup links; LINKS=1 also prints the links.
 roster: $(INSTALLED)
 	$(BIN)/python -m db.roster import $(FILE)
-	$(if $(INVITE),$(BIN)/python -m web.account_cli invite $(if $(LINKS),--show-links))
+	$(if $(INVITE),$(BIN)/python -m accounts_cli invite $(if $(LINKS),--show-links))
 
 # make account USERNAME=vp.nguyen NAME="Nguyễn Văn A" [EMAIL=...] [ROLE=steering_office]
 # [COMMUNE=24133]: one account; its setup link is printed once (the first office account).
 account: $(INSTALLED)
-	$(BIN)/python -m web.account_cli create --username "$(USERNAME)" --name "$(NAME)" \
+	$(BIN)/python -m accounts_cli create --username "$(USERNAME)" --name "$(NAME)" \
 	  --role "$(or $(ROLE),steering_office)" $(if $(EMAIL),--email "$(EMAIL)") \
 	  $(if $(COMMUNE),--commune "$(COMMUNE)")
 

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import IO
 
 from config import InsecureSetting, Settings, get_settings
-from db.migrate import prepare_database
+from migrate import prepare_database
 from secret_files import read_or_create
-from web.accounts import (
+from services.accounts import (
     DEMO_LEADER_EXAMPLE,
     DEMO_LEADER_PASSWORD,
     DEMO_OFFICE_PASSWORD,
@@ -306,7 +306,7 @@ def main() -> int:
             Supervised(
                 "the API",
                 [
-                    sys.executable, "-m", "uvicorn", "api.main:app",
+                    sys.executable, "-m", "uvicorn", "app:app",
                     "--host", settings.host, "--port", str(settings.port),
                     "--log-level", "warning",
                 ],

@@ -1,7 +1,5 @@
-"""The API process: FastAPI app with API v1, OpenAPI at /docs, and /healthz.
-
-uvicorn api.main:app
-"""
+"""The API: FastAPI app with API v1, OpenAPI at /docs, and /healthz. `app.py` puts the pages
+beside it on the app a process serves (`uvicorn app:app`)."""
 
 from __future__ import annotations
 
@@ -64,7 +62,6 @@ from services.scoring import snapshot as score_snapshot
 from serving.deps import TemporalGateway
 from vocabulary.directives import DirectiveStatus
 from vocabulary.roles import Role
-from web.app import install as install_pages
 
 log = logging.getLogger("axis.api")
 # A directive stored but not started (Temporal was down when it was issued) is started by the
@@ -153,7 +150,7 @@ def add_snapshot_job(scheduler: AsyncIOScheduler, app: FastAPI) -> None:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_api(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -273,13 +270,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1)
     app.include_router(public.pages)
     app.include_router(links.router)
-    install_pages(app)
     return app
-
-
-def __getattr__(name: str) -> FastAPI:
-    # `uvicorn api.main:app` builds the app on first use, not at import: tests import this
-    # module with settings of their own.
-    if name == "app":
-        return create_app()
-    raise AttributeError(name)

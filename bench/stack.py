@@ -20,7 +20,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from config import Settings
-from db.migrate import prepare_database
+from migrate import prepare_database
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPORAL_CLI = Path(sys.executable).with_name("temporal")
@@ -172,7 +172,7 @@ def product_env(database_url: str, temporal: str, folder: Path, admin_token: str
 
 
 def start_api(
-    processes: Processes, env: dict[str, str], app: str = "api.main:app"
+    processes: Processes, env: dict[str, str], app: str = "app:app"
 ) -> tuple[str, subprocess.Popen[bytes]]:
     port = free_port()
     command = [

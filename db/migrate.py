@@ -1,16 +1,13 @@
-"""Bring a database up to date and load its reference data:
+"""Bring a read model up to date and load its reference data: the Alembic migrations, the
+communes of Dak Lak and the procedure catalogue (db/procedures.csv), and, when no roster exists
+yet, the roster named by AXIS_ROSTER_CSV, or else the demo roster (addresses under
+example.invalid) unless AXIS_LOAD_DEMO_ROSTER is false. Safe to run any number of times.
 
-    python -m db.migrate
-
-Applies the Alembic migrations, loads the communes of Dak Lak and the procedure catalogue
-(db/procedures.csv), and, when no roster exists yet,
-the roster named by AXIS_ROSTER_CSV, or else the demo roster (addresses under example.invalid)
-unless AXIS_LOAD_DEMO_ROSTER is false.
-Safe to run any number of times."""
+`python -m migrate` runs this and then opens the demo accounts (the accounts are a use case,
+above the database)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from alembic import command
@@ -18,14 +15,13 @@ from alembic.config import Config
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from config import Settings, get_settings
+from config import Settings
 from db.communes import communes_of_province
 from db.engine import make_engine
 from db.models import Commune
 from db.procedures import load_procedures
 from db.roster import DEMO_ROSTER, import_roster, roster_is_empty
 from db.upsert import insert_ignoring_duplicates
-from web.accounts import ensure_demo_accounts
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 
@@ -44,7 +40,7 @@ def load_communes(engine: Engine) -> int:
     return len(rows)
 
 
-def prepare_database(settings: Settings) -> Engine:
+def prepare_read_model(settings: Settings) -> Engine:
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -57,18 +53,4 @@ def prepare_database(settings: Settings) -> Engine:
             import_roster(engine, settings.roster_csv)
         elif settings.load_demo_roster:
             import_roster(engine, DEMO_ROSTER, demo=True)
-    if settings.roster_csv is None and settings.load_demo_roster:
-        ensure_demo_accounts(engine)
     return engine
-
-
-def main() -> int:
-    settings = get_settings()
-    engine = prepare_database(settings)
-    engine.dispose()
-    sys.stdout.write("database ready\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -22,7 +22,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from api.main import create_app
+from app import create_app
 from config import Settings
 from db.engine import make_engine
 from db.migrate import load_communes, upgrade

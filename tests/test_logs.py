@@ -30,7 +30,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 import logs
-from api.main import create_app
+from app import create_app
 from bench.stack import free_port, stop
 from config import Settings
 from tests.conftest import fresh_database
@@ -64,12 +64,12 @@ class Server:
 
 
 def start_uvicorn(folder: Path, database_url: str, **env: str) -> Server:
-    """`uvicorn api.main:app` as the Dockerfile starts it (uvicorn's own logging config, default
+    """`uvicorn app:app` as the Dockerfile starts it (uvicorn's own logging config, default
     level), on a free port; Temporal is not needed by the routes these tests call."""
     port = free_port()
     stderr = folder / f"uvicorn-{port}.err"
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1",
          "--port", str(port)],
         env={
             **os.environ,
@@ -402,7 +402,7 @@ async def test_an_unhandled_error_is_logged_with_its_request_id(
 
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off")
-    # As in `uvicorn api.main:app`: uvicorn's logging config first, the app's JSON over it.
+    # As in `uvicorn app:app`: uvicorn's logging config first, the app's JSON over it.
     logs.configure_json(json_lines)
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())

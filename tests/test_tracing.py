@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
 import tracing
-from api.main import create_app
+from app import create_app
 from config import Settings
 from serving.deps import TemporalGateway
 from tests.api.test_directives_api import eventually, issue, notifications

@@ -18,7 +18,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app
+from app import create_app
 from config import Settings
 from tests.api.test_directives_api import eventually, issue, opened
 from tests.api.test_health_and_recovery import closed_port

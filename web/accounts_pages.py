@@ -16,10 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.audit import audit_entry
-from serving.deps import SessionDep, SettingsDep
-from serving.lookup_limits import client_of
-from vocabulary.roles import Role
-from web.accounts import (
+from services.accounts import (
     SETUP_LINK_HOURS,
     AccountConflict,
     AccountError,
@@ -36,12 +33,15 @@ from web.accounts import (
     reset_account,
     setup_url,
 )
+from services.password_rules import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, password_problem
+from services.passwords import hash_password_async
+from services.setup_mail import send_setup_link
+from serving.deps import SessionDep, SettingsDep
+from serving.lookup_limits import client_of
+from vocabulary.roles import Role
 from web.login import home_of
-from web.password_rules import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, password_problem
-from web.passwords import hash_password_async
 from web.render import render
 from web.sessions import OfficeWeb, PageRefused, check_csrf, open_session, set_cookie
-from web.setup_mail import send_setup_link
 
 router = APIRouter(include_in_schema=False)
 SETUP_CSRF_COOKIE = "axis_setup_csrf"

@@ -14,10 +14,10 @@ from sqlalchemy import select
 from config import Settings
 from db.audit import audit_entry
 from db.models import WebAccount
+from services.passwords import DUMMY_HASH, hash_password_async, needs_rehash, verify_password_async
 from serving.deps import SessionDep, SettingsDep
 from serving.lookup_limits import RateLimiter, client_of, counts_of
 from vocabulary.roles import Role
-from web.passwords import DUMMY_HASH, hash_password_async, needs_rehash, verify_password_async
 from web.render import render
 from web.sessions import (
     LOGIN_CSRF_COOKIE,
@@ -67,7 +67,7 @@ def _refusal(account: WebAccount | None, valid: bool, settings: Settings) -> tup
     if account.demo and not settings.demo_mode:
         # A demo account's row outlives the demo (an earlier run, a copied database); its
         # password is printed in the README, so outside demo mode (the same test
-        # `db.migrate.prepare_database` makes demo accounts by) it never opens a session.
+        # `migrate.prepare_database` makes demo accounts by) it never opens a session.
         return "signin.refused_demo", "demo_account_outside_demo_mode"
     return None
 

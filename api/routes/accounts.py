@@ -1,31 +1,22 @@
 """Accounts for the pages, managed by the steering office: open one (the answer carries its
 setup link, shown once, and emails it when the account has an address and SMTP is set), list
-them, disable, enable, and reset (a new setup link; the older ones stop working)."""
+them, disable, enable, and reset (a new setup link; the older ones stop working). The use cases
+are `services.accounts`; their refusals answer through `api/errors.py`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, status
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Request, status
 
 from api.account_schemas import AccountCreate, AccountLink, AccountPublic, AccountsPublic
 from api.deps import OfficeUser
 from config import Settings
-from services.principals import Principal
-from serving.deps import SessionDep, SettingsDep
-from serving.lookup_limits import client_of
-from vocabulary.roles import Role
-from web.accounts import (
-    AccountConflict,
-    AccountError,
-    AccountInvalid,
-    AccountNotFound,
+from services.accounts import (
     IssuedLink,
     NewAccount,
+    commit_change,
     disable_account,
     enable_account,
     list_accounts,
@@ -33,10 +24,13 @@ from web.accounts import (
     reset_account,
     setup_url,
 )
-from web.setup_mail import send_setup_link
+from services.principals import Principal
+from services.setup_mail import send_setup_link
+from serving.deps import SessionDep, SettingsDep
+from serving.lookup_limits import client_of
+from vocabulary.roles import Role
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
-T = TypeVar("T")
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No account with this id"}}
 REFUSED: dict[int | str, dict[str, Any]] = {
@@ -51,32 +45,6 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 
 def actor_of(user: Principal) -> str:
     return f"token:{user.token_id}"
-
-
-def _status_of(error: AccountError) -> int:
-    if isinstance(error, AccountNotFound):
-        return status.HTTP_404_NOT_FOUND
-    if isinstance(error, AccountConflict):
-        return status.HTTP_409_CONFLICT
-    if isinstance(error, AccountInvalid):
-        return status.HTTP_422_UNPROCESSABLE_CONTENT
-    return status.HTTP_400_BAD_REQUEST
-
-
-async def run_change(session: SessionDep, change: Callable[[Session], T]) -> T:
-    """One account change and its audit entry, committed together; refusals become 4xx and
-    change nothing."""
-    try:
-        result = await session.run_sync(change)
-        await session.commit()
-    except AccountError as e:
-        await session.rollback()
-        raise HTTPException(_status_of(e), e.message) from e
-    except IntegrityError as e:
-        # Two offices opening the same username at once: the unique index decides.
-        await session.rollback()
-        raise HTTPException(status.HTTP_409_CONFLICT, "the username is taken") from e
-    return result
 
 
 async def link_answer(settings: Settings, link: IssuedLink) -> AccountLink:
@@ -108,7 +76,7 @@ async def create_account(
         email=payload.email or None,
     )
     now, client = datetime.now(UTC), client_of(request)
-    link = await run_change(session, lambda s: open_account(s, new, actor_of(user), now, client))
+    link = await commit_change(session, lambda s: open_account(s, new, actor_of(user), now, client))
     return await link_answer(settings, link)
 
 
@@ -127,7 +95,9 @@ async def disable(
 ) -> AccountPublic:
     """Refused at sign-in from now on; its open sessions end at their next request."""
     now, client = datetime.now(UTC), client_of(request)
-    await run_change(session, lambda s: disable_account(s, account_id, actor_of(user), now, client))
+    await commit_change(
+        session, lambda s: disable_account(s, account_id, actor_of(user), now, client)
+    )
     return await _one(session, account_id)
 
 
@@ -136,7 +106,9 @@ async def enable(
     account_id: int, user: OfficeUser, session: SessionDep, request: Request
 ) -> AccountPublic:
     now, client = datetime.now(UTC), client_of(request)
-    await run_change(session, lambda s: enable_account(s, account_id, actor_of(user), now, client))
+    await commit_change(
+        session, lambda s: enable_account(s, account_id, actor_of(user), now, client)
+    )
     return await _one(session, account_id)
 
 
@@ -151,7 +123,7 @@ async def reset(
     """A new setup link; every older one stops working. Nothing else changes until the person
     uses it (a password already set keeps working until then)."""
     now, client = datetime.now(UTC), client_of(request)
-    link = await run_change(
+    link = await commit_change(
         session, lambda s: reset_account(s, account_id, actor_of(user), now, client)
     )
     return await link_answer(settings, link)

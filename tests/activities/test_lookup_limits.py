@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.main import create_app
+from app import create_app
 from config import Settings
 from db.engine import make_async_engine
 from db.models import RateCount

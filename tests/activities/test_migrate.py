@@ -10,8 +10,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from config import Settings
-from db.migrate import ALEMBIC_INI, prepare_database
+from db.migrate import ALEMBIC_INI
 from db.models import Commune, Person, RosterEntry
+from migrate import prepare_database
 
 
 def counts(engine: Engine) -> tuple[int, int, int]:

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from api.main import create_app
+from app import create_app
 from config import Settings
 from db.models import AssignmentEventRow, Directive, Dossier, Notification
 from tests.api.test_directives_api import issue, opened

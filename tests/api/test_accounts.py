@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from api.main import create_app
+from app import create_app
 from config import Settings
 from db.models import AccountSetup, ApiToken, AuditEntry, Person, WebAccount
 from services.principals import hash_token

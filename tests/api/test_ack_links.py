@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.delivery import delivery_config
 from activities.links import sign_link, verify_link
-from api.main import create_app
+from app import create_app
 from config import Settings
 from db.models import AssignmentEventRow, UsedLink
 from tests.api.test_directives_api import eventually, in_days, iso7, unique_title

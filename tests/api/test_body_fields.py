@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from api.main import create_app
+from app import create_app
 from config import Settings
 from db.models import Base
 from tests.conftest import ApiClient

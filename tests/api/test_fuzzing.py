@@ -23,7 +23,7 @@ from schemathesis import GenerationMode
 from schemathesis.core import NotSet
 from schemathesis.core.result import Ok
 
-from api.main import create_app
+from app import create_app
 from config import Settings
 from tests.api.test_directives_api import issue, opened
 from tests.api.test_open311 import post_request

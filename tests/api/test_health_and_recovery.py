@@ -16,7 +16,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app, resume_issuing_directives
+from api.main import resume_issuing_directives
+from app import create_app
 from config import Settings
 from db.models import Directive
 from tests.conftest import PUBLIC_URL, running_worker, temporal_address

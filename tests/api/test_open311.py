@@ -14,8 +14,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app
 from api.routes.open311 import public_position
+from app import create_app
 from config import Settings
 from db.models import AuditEntry, Feedback
 from tests.api.test_directives_api import eventually

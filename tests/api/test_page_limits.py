@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app
+from app import create_app
 from config import Settings
 from tests.api.test_directives_api import issue, opened
 from tests.conftest import ApiClient, api_app

@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app
+from app import create_app
 from config import Settings
 from db.models import Feedback
+from services.accounts import create_account
 from tests.conftest import api_app
 from vocabulary.cases import feedback_workflow_id
 from vocabulary.roles import Role
-from web.accounts import create_account
 
 pytestmark = pytest.mark.security
 

@@ -25,9 +25,9 @@ from openpyxl import load_workbook
 from playwright.sync_api import Page, expect, sync_playwright
 
 from scoring.periods import month_of
+from services.accounts import DEMO_LEADER_PASSWORD, DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USERNAME
 from tests.e2e.test_stack import free_port
 from vocabulary.calendar import working_day_deadline
-from web.accounts import DEMO_LEADER_PASSWORD, DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USERNAME
 from web.render import local
 
 CHROMIUM = Path(os.environ.get("AXIS_TEST_CHROMIUM", "/usr/bin/chromium"))

@@ -20,7 +20,7 @@ report_path, image, repo, site_packages, separator, target, *arguments = sys.arg
 assert separator == "--", "usage: guard.py REPORT IMAGE REPO SITE_PACKAGES -- TARGET ARGS"
 GUARD = os.path.abspath(__file__)
 VENV = os.path.join(repo, ".venv")
-# The image's commands run from WORKDIR with it first on the path: `python -m db.migrate` and
+# The image's commands run from WORKDIR with it first on the path: `python -m migrate` and
 # `uvicorn` put the working directory there, `python worker.py` the script's folder.
 sys.path[:] = [image, *(p for p in sys.path if p and p != os.path.dirname(GUARD)), site_packages]
 report = os.open(report_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

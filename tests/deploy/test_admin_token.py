@@ -54,7 +54,7 @@ def test_demo_mode_warns_about_a_short_admin_token_and_starts() -> None:
 
 def test_the_api_process_refuses_a_short_admin_token(tmp_path: Path) -> None:
     answer = subprocess.run(
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--port", "1"],
+        [sys.executable, "-m", "uvicorn", "app:app", "--port", "1"],
         cwd=ROOT,
         env=production_env(tmp_path, SHORT),
         capture_output=True,

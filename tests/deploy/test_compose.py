@@ -105,9 +105,9 @@ def test_the_app_services_run_one_image_with_demo_off(compose: dict[str, Any]) -
     assert [environment(services[n])["AXIS_LOAD_DEMO_ROSTER"] for n in APP_SERVICES] == [
         "false"
     ] * 3
-    assert services["migrate"]["command"] == ["python", "-m", "db.migrate"]
+    assert services["migrate"]["command"] == ["python", "-m", "migrate"]
     assert services["worker"]["command"] == ["python", "worker.py"]
-    assert "command" not in services["api"]  # the image's CMD: uvicorn api.main:app
+    assert "command" not in services["api"]  # the image's CMD: uvicorn app:app
 
 
 def test_the_api_trusts_the_load_balancer_network_only(compose: dict[str, Any]) -> None:

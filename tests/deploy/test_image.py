@@ -26,9 +26,9 @@ ADMIN_TOKEN = "image-test-" + "x" * 32
 START_SECONDS = 90
 # Product packages each command must load from the image: the ones the old Dockerfile left out
 # (web, scoring) are among them.
-API_MODULES = {"api.main", "web.app", "web.login", "scoring.rules", "config", "db.engine"}
+API_MODULES = {"app", "api.main", "web.app", "web.login", "scoring.rules", "config", "db.engine"}
 WORKER_MODULES = {"config", "activities.delivery", "activities.records", "workflows.directive"}
-MIGRATE_MODULES = {"config", "db.engine", "web.accounts"}
+MIGRATE_MODULES = {"config", "db.engine", "services.accounts"}
 
 
 @dataclass
@@ -108,7 +108,7 @@ def image(tmp_path_factory: pytest.TempPathFactory, temporal: str) -> Image:
 
 @pytest.fixture(scope="module")
 def migrated(image: Image) -> list[str]:
-    process = image.start("migrate", "db.migrate")
+    process = image.start("migrate", "migrate")
     code = process.wait(START_SECONDS)
     assert code == 0, image.output("migrate")
     assert "database ready" in image.output("migrate")
@@ -136,7 +136,7 @@ def test_migrations_run_from_the_image(image: Image, migrated: list[str]) -> Non
 def test_api_serves_from_the_image(image: Image, migrated: list[str]) -> None:
     port = free_port()
     process = image.start(
-        "api", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port)
+        "api", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port)
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -26,7 +26,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app, take_daily_snapshot
+from api.main import take_daily_snapshot
+from app import create_app
 from config import Settings
 from db.engine import make_engine
 from db.models import AssignmentEventRow, Change, ScoreSnapshot

@@ -16,15 +16,16 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from accounts_cli import main
 from config import Settings
 from db.engine import make_engine
 from db.models import AccountSetup, AuditEntry, Person, WebAccount
 from db.roster import import_roster
+from services.accounts import COMMAND_LINE_ACTOR, NewAccount, open_account
+from services.principals import hash_token as token_digest
 from tests.conftest import PUBLIC_URL
 from tests.gateways import smtp_server
 from vocabulary.roles import Role
-from web.account_cli import main
-from web.accounts import COMMAND_LINE_ACTOR, NewAccount, open_account, token_digest
 
 LINK = re.compile(re.escape(PUBLIC_URL) + r"/setup/([A-Za-z0-9_-]{43})")
 ROSTER = """role,commune_code,name,email,phone,channels,language

@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 
 from api.access_log import RedactSecretPaths
 from db.models import AccountSetup, AuditEntry, WebAccount, WebSession
+from services.accounts import create_account
+from services.password_rules import breached_passwords
+from services.passwords import verify_password
 from tests.api.test_accounts import AccountsApi, accounts_app, fresh_username, token_of
 from tests.web.test_pages_http import csrf_of
 from vocabulary.roles import Role
-from web.accounts import create_account
-from web.password_rules import breached_passwords
-from web.passwords import verify_password
 
 GOOD_PASSWORD = "Gió núi Chư Yang Sin 2026"
 OFFICE_PASSWORD = "mat-khau-van-phong-thu"

@@ -19,16 +19,16 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
-from api.main import create_app
+from app import create_app
 from config import Settings
-from db.migrate import prepare_database
 from db.models import EvidenceFile, WebAccount, WebSession
+from migrate import prepare_database
+from services.accounts import create_account, ensure_demo_accounts
+from services.passwords import hash_password, verify_password
 from tests.api.test_directives_api import in_days, iso7
 from tests.conftest import PUBLIC_URL, running_worker, temporal_address
 from vocabulary.calendar import VIETNAM, working_day_deadline
 from vocabulary.roles import Role
-from web.accounts import create_account, ensure_demo_accounts
-from web.passwords import hash_password, verify_password
 
 pytestmark = pytest.mark.live
 PASSWORD = "mat-khau-thu-nghiem"

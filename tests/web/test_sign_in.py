@@ -24,14 +24,14 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-import web.passwords as passwords
-from api.main import create_app
+import services.passwords as passwords
+from app import create_app
 from config import Settings, get_settings
 from db.engine import make_engine
-from db.migrate import prepare_database
 from db.models import AuditEntry, WebAccount, WebSession
+from migrate import prepare_database
+from services.accounts import DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USERNAME, create_account
 from vocabulary.roles import Role
-from web.accounts import DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USERNAME, create_account
 
 PASSWORD = "mat-khau-dang-nhap"
 WRONG_ANSWER = "Sai tên đăng nhập hoặc mật khẩu."

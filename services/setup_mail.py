@@ -9,7 +9,7 @@ from activities.channels.base import Outcome, OutgoingMessage
 from activities.channels.email import EmailChannel
 from activities.delivery import smtp_settings
 from config import Settings
-from web.accounts import SETUP_LINK_HOURS, IssuedLink, setup_url
+from services.accounts import SETUP_LINK_HOURS, IssuedLink, setup_url
 
 log = logging.getLogger("axis.accounts")
 

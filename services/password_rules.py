@@ -1,6 +1,6 @@
 """What a chosen password must be: at least MIN_PASSWORD_CHARS long, not the username nor
 containing it, and not one of the commonly breached passwords shipped beside this module
-(web/breached-passwords.txt), all compared case-insensitively."""
+(services/breached-passwords.txt), all compared case-insensitively."""
 
 from __future__ import annotations
 

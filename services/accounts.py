@@ -4,18 +4,22 @@ where AXIS_LOAD_DEMO_ROSTER is false): the office, and a leader for every commun
 Real people's accounts are opened by the steering office (API, pages, or the command line for
 the first one) without a password: the person chooses it through a single-use setup link that
 expires after SETUP_LINK_HOURS. Only the link token's SHA-256 is stored. Every change writes an
-audit entry in the same transaction. These functions take a synchronous Session (the API runs
-them through `AsyncSession.run_sync`) and raise AccountError subclasses, never HTTP errors."""
+audit entry in the same transaction. These functions take a synchronous Session (the API and the
+pages run them through `AsyncSession.run_sync`, `commit_change` for a change) and raise
+AccountError subclasses, which are `services.errors` refusals, never HTTP errors."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import Engine, delete, func, select, true, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from db.audit import audit_entry
@@ -28,8 +32,10 @@ from db.models import (
     WebAccount,
     WebSession,
 )
+from services.errors import Conflict, Invalid, NotFound, ServiceError
+from services.passwords import hash_password
+from services.principals import hash_token
 from vocabulary.roles import Role
-from web.passwords import hash_password
 
 DEMO_OFFICE_USERNAME = "vanphong"
 DEMO_OFFICE_PASSWORD = "vanphong-demo"
@@ -113,27 +119,26 @@ USERNAME_RULE = "3 to 64 characters: lowercase letters, digits, dot, dash or und
 COMMAND_LINE_ACTOR = "operator:command-line"
 
 
-class AccountError(Exception):
+class AccountError(ServiceError):
     """A refused account change, with a sentence for the person who asked."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
 
 
-class AccountNotFound(AccountError):
+class AccountNotFound(AccountError, NotFound):
     pass
 
 
-class AccountConflict(AccountError):
+class AccountConflict(AccountError, Conflict):
     pass
 
 
-class AccountInvalid(AccountError):
+class AccountInvalid(AccountError, Invalid):
     pass
 
 
-class SetupLinkGone(AccountError):
+class SetupLinkGone(AccountError, NotFound):
     """The link is unknown, used, superseded by a newer one, or expired."""
 
 
@@ -165,10 +170,6 @@ def setup_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/setup/{token}"
 
 
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def check_new_account(session: Session, new: NewAccount) -> None:
     if not USERNAME_PATTERN.fullmatch(new.username):
         raise AccountInvalid(f"username {new.username!r} is not valid: {USERNAME_RULE}")
@@ -191,7 +192,7 @@ def _issue_link(session: Session, account: WebAccount, actor: str, now: datetime
     session.add(
         AccountSetup(
             account_id=account.id,
-            token_hash=token_digest(token),
+            token_hash=hash_token(token),
             created_at=now,
             expires_at=expires_at,
             created_by=actor,
@@ -290,7 +291,7 @@ def pending_setup(session: Session, token: str, now: datetime) -> tuple[AccountS
     found = session.execute(
         select(AccountSetup, WebAccount)
         .join(WebAccount, WebAccount.id == AccountSetup.account_id)
-        .where(AccountSetup.token_hash == token_digest(token))
+        .where(AccountSetup.token_hash == hash_token(token))
     ).first()
     if found is None:
         raise SetupLinkGone("Liên kết không tồn tại.")
@@ -384,6 +385,25 @@ def list_accounts(session: Session, only: int | None = None) -> list[AccountRow]
         )
         for a, open_count, latest in rows
     ]
+
+
+T = TypeVar("T")
+
+
+async def commit_change(session: AsyncSession, change: Callable[[Session], T]) -> T:
+    """One account change and its audit entry, committed together; a refusal changes nothing
+    and is raised as it is."""
+    try:
+        result = await session.run_sync(change)
+        await session.commit()
+    except AccountError:
+        await session.rollback()
+        raise
+    except IntegrityError as e:
+        # Two offices opening the same username at once: the unique index decides.
+        await session.rollback()
+        raise AccountConflict("the username is taken") from e
+    return result
 
 
 # Several roster roles: the widest one is the account's.

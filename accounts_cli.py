@@ -1,8 +1,8 @@
 """Accounts from the command line, for the operator:
 
-    python -m web.account_cli create --username vp.nguyen --name "Nguyễn Văn A" [--email ...]
+    python -m accounts_cli create --username vp.nguyen --name "Nguyễn Văn A" [--email ...]
         [--role steering_office] [--commune 24133]
-    python -m web.account_cli invite [--show-links]
+    python -m accounts_cli invite [--show-links]
 
 `create` opens one account and prints its setup link once: the way to the first steering-office
 account on a fresh production database (nobody can sign in yet to open it through the pages).
@@ -23,8 +23,7 @@ from sqlalchemy.orm import Session
 
 from config import Settings, get_settings
 from db.engine import make_engine
-from vocabulary.roles import Role
-from web.accounts import (
+from services.accounts import (
     COMMAND_LINE_ACTOR,
     AccountError,
     IssuedLink,
@@ -33,11 +32,12 @@ from web.accounts import (
     open_account,
     setup_url,
 )
-from web.setup_mail import send_setup_link, smtp_configured
+from services.setup_mail import send_setup_link, smtp_configured
+from vocabulary.roles import Role
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m web.account_cli", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m accounts_cli", description=__doc__)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     sub = parser.add_subparsers(dest="command", required=True)
     create = sub.add_parser("create", help="open one account and print its setup link")
