@@ -1,0 +1,115 @@
+"""A recorded message's first state, and the start of its delivery workflow."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from activities.delivery.settings import CASE_CHANNEL, DeliveryConfig
+from db.models import Delivery, Notification, Person
+from vocabulary.delivery import DeliveryState, delivery_workflow_id
+from workflows.delivery import DeliveryWorkflow
+from workflows.delivery_types import DeliveryInput
+
+MAX_CONCURRENT_STARTS = 64
+
+
+def delivery_rows(
+    config: DeliveryConfig,
+    messages: Iterable[tuple[str, Person | None, str]],
+    by_email: bool = False,
+) -> list[dict[str, Any]]:
+    """The first state of each message: queued when one of its person's channels (with
+    `by_email`, a case message's: email) can be used here, no_channel (a clear end, nothing
+    retried) otherwise."""
+    now = datetime.now(UTC)
+    rows = []
+    for key, person, link in messages:
+        if person is None:
+            continue
+        usable = config.case_channels() if by_email else config.usable_channels(person.channels)
+        wanted = CASE_CHANNEL if by_email else person.channels
+        rows.append(
+            {
+                "notification_key": key,
+                "person_id": person.id,
+                "state": (DeliveryState.QUEUED if usable else DeliveryState.NO_CHANNEL).value,
+                "attempts": 0,
+                "channel": None,
+                "detail": "" if usable else f"no configured channel among {wanted}",
+                "link": link,
+                "seq": 0,
+                "updated_at": now,
+            }
+        )
+    return rows
+
+
+async def start_deliveries(
+    client: Client, config: DeliveryConfig, keys: list[str], engine: Engine
+) -> int:
+    """Start the delivery workflow of every queued message among `keys`. One id per key; a
+    running one is joined and a finished one never started again, so calling this after a
+    crash, or twice, sends nothing twice."""
+
+    def queued() -> list[tuple[str, int, str, list[str]]]:
+        with Session(engine) as session:
+            return [
+                (
+                    key,
+                    person_id or 0,
+                    kind,
+                    config.usable_channels(channels) if case_id is None else config.case_channels(),
+                )
+                for key, person_id, kind, channels, case_id in session.execute(
+                    select(
+                        Delivery.notification_key,
+                        Delivery.person_id,
+                        Notification.kind,
+                        Person.channels,
+                        Notification.case_id,
+                    )
+                    .join(Notification, Notification.idempotency_key == Delivery.notification_key)
+                    .join(Person, Person.id == Delivery.person_id)
+                    .where(
+                        Delivery.notification_key.in_(keys),
+                        Delivery.state == DeliveryState.QUEUED.value,
+                        Delivery.seq == 0,
+                    )
+                )
+            ]
+
+    rows = await asyncio.to_thread(queued)
+    gate = asyncio.Semaphore(MAX_CONCURRENT_STARTS)
+
+    async def start(key: str, person_id: int, kind: str, channels: list[str]) -> None:
+        async with gate:
+            try:
+                await client.start_workflow(
+                    DeliveryWorkflow.run,
+                    DeliveryInput(
+                        notification_key=key,
+                        person_id=person_id,
+                        kind=kind,
+                        channels=channels,
+                        policy=config.policy,
+                        task_queue=config.task_queue,
+                    ),
+                    id=delivery_workflow_id(key),
+                    task_queue=config.task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                )
+            except WorkflowAlreadyStartedError:
+                pass
+
+    await asyncio.gather(*(start(*row) for row in rows))
+    return len(rows)
