@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from temporalio import workflow
 
@@ -32,6 +33,14 @@ with workflow.unsafe.imports_passed_through():
 
 SEND_TIMEOUT = timedelta(minutes=2)
 RECORD_TIMEOUT = timedelta(seconds=30)
+# Each delivery activity's start-to-close timeout, the one place it is set: every call goes
+# through _execute, with the product's retry policy.
+ACTIVITY_TIMEOUTS = {
+    delivery_names.SEND_MESSAGE: SEND_TIMEOUT,
+    delivery_names.SET_DELIVERY_STATE: RECORD_TIMEOUT,
+    delivery_names.RECORD_DEAD_LETTER: RECORD_TIMEOUT,
+    delivery_names.JOIN_DIGEST: RECORD_TIMEOUT,
+}
 # Attempts on one channel before it counts as failed for this message.
 MAX_ATTEMPTS_PER_CHANNEL = 8
 FIRST_RETRY_SECONDS = 30.0
@@ -67,6 +76,16 @@ def local_date(policy: DeliveryPolicy, moment: datetime) -> str:
     return moment.astimezone(zone).date().isoformat()
 
 
+async def _execute(activity: str, request: Any, result_type: type | None = None) -> Any:
+    return await workflow.execute_activity(
+        activity,
+        request,
+        start_to_close_timeout=ACTIVITY_TIMEOUTS[activity],
+        retry_policy=ACTIVITY_RETRY,
+        result_type=result_type,
+    )
+
+
 @dataclass
 class _Progress:
     seq: int = 0
@@ -77,7 +96,7 @@ async def _set_state(
     progress: _Progress, keys: list[str], state: DeliveryState, channel: str = "", detail: str = ""
 ) -> None:
     progress.seq += 1
-    await workflow.execute_activity(
+    await _execute(
         delivery_names.SET_DELIVERY_STATE,
         DeliveryStateInput(
             notification_keys=keys,
@@ -87,8 +106,6 @@ async def _set_state(
             channel=channel,
             detail=detail[:500],
         ),
-        start_to_close_timeout=RECORD_TIMEOUT,
-        retry_policy=ACTIVITY_RETRY,
     )
 
 
@@ -108,7 +125,7 @@ async def _send_over_channels(
         tries = 0
         while True:
             progress.seq += 1
-            outcome: SendOutcome = await workflow.execute_activity(
+            outcome: SendOutcome = await _execute(
                 delivery_names.SEND_MESSAGE,
                 SendInput(
                     notification_key=key,
@@ -123,8 +140,6 @@ async def _send_over_channels(
                     attempts=progress.attempts + 1,
                     at=workflow.now(),
                 ),
-                start_to_close_timeout=SEND_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
                 result_type=SendOutcome,
             )
             if outcome.status == SendStatus.CAPPED:
@@ -155,11 +170,9 @@ async def _send_over_channels(
             await workflow.sleep(timedelta(seconds=max(delay, 1.0)))
     reason = "; ".join(failures) or "no channel"
     await _set_state(progress, state_keys, DeliveryState.FAILED, detail=reason)
-    await workflow.execute_activity(
+    await _execute(
         delivery_names.RECORD_DEAD_LETTER,
         DeadLetterInput(notification_key=key, reason=reason, escalate=kind not in URGENT_KINDS),
-        start_to_close_timeout=RECORD_TIMEOUT,
-        retry_policy=ACTIVITY_RETRY,
     )
     await _set_state(progress, state_keys, DeliveryState.DEAD_LETTERED, detail=reason)
     return DeliveryResult(DeliveryState.DEAD_LETTERED, "", progress.attempts)
@@ -189,15 +202,13 @@ class DeliveryWorkflow:
                     channels=request.channels,
                     policy=policy,
                 )
-                joined: JoinDigestResult = await workflow.execute_activity(
+                joined: JoinDigestResult = await _execute(
                     delivery_names.JOIN_DIGEST,
                     JoinDigestInput(
                         digest=digest,
                         item=DigestItem(request.notification_key),
                         task_queue=request.task_queue,
                     ),
-                    start_to_close_timeout=RECORD_TIMEOUT,
-                    retry_policy=ACTIVITY_RETRY,
                     result_type=JoinDigestResult,
                 )
                 if joined.joined:
