@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     # carry (comma-separated); unset accepts POSTs without a key, as the public form does.
     open311_jurisdiction: str = "daklak.gov.vn"
     open311_api_keys: str | None = None
-    # Delivery (see activities/delivery.py). A channel without its settings is skipped.
+    # Delivery (see activities/delivery/settings.py). A channel without its settings is skipped.
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_user: str | None = None

@@ -46,20 +46,15 @@ def write_state(engine: Engine, request: DeliveryStateInput) -> None:
                     ],
                 )
             )
-        session.execute(
-            update(Delivery)
-            .where(
-                Delivery.notification_key.in_(request.notification_keys),
-                Delivery.seq < request.seq,
-            )
-            .values(
-                state=request.state.value,
-                attempts=request.attempts,
-                channel=request.channel or None,
-                detail=request.detail[:500],
-                seq=request.seq,
-                updated_at=now,
-            )
+        _advance(
+            session,
+            request.notification_keys,
+            request.seq,
+            now,
+            state=request.state.value,
+            attempts=request.attempts,
+            channel=request.channel or None,
+            detail=request.detail[:500],
         )
 
 
@@ -72,18 +67,39 @@ def write_final_state(
     state = (
         DeliveryState.SENT if result.status == SendStatus.ACCEPTED else DeliveryState.UNCONFIRMED
     )
+    _advance(
+        session,
+        request.state_keys,
+        request.state_seq,
+        now,
+        state=state.value,
+        attempts=request.attempts,
+        channel=request.channel,
+        detail=result.detail[:500],
+    )
+
+
+def _advance(
+    session: Session,
+    keys: list[str],
+    seq: int,
+    now: datetime,
+    *,
+    state: str,
+    attempts: int,
+    channel: str | None,
+    detail: str,
+) -> None:
+    """Write the state of `keys` whose stored sequence number is older than `seq`."""
     session.execute(
         update(Delivery)
-        .where(
-            Delivery.notification_key.in_(request.state_keys),
-            Delivery.seq < request.state_seq,
-        )
+        .where(Delivery.notification_key.in_(keys), Delivery.seq < seq)
         .values(
-            state=state.value,
-            attempts=request.attempts,
-            channel=request.channel,
-            detail=result.detail[:500],
-            seq=request.state_seq,
+            state=state,
+            attempts=attempts,
+            channel=channel,
+            detail=detail,
+            seq=seq,
             updated_at=now,
         )
     )
