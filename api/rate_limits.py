@@ -4,7 +4,7 @@ token), and the anonymous POSTs that start a workflow and email a leader (Open31
 `requests.json` and the `/gop-y` form: per client address and over all addresses). Past the
 allowance within the window the answer is 429 with Retry-After.
 
-Counted in the database (api/shared_counts.py): every API process shares one count, so the
+Counted in the database (serving/shared_counts.py): every API process shares one count, so the
 compose file's two replicas give a client one allowance, not two."""
 
 from __future__ import annotations

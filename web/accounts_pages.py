@@ -1,6 +1,6 @@
 """The office's account pages (/accounts: list, open, disable, enable, reset, the new setup
 link shown once on the answer) and the setup link's page (/setup/{token}: choose a password,
-then signed in). They call the same use cases as the API (web.accounts)."""
+then signed in). They call the same use cases as the API (services.accounts)."""
 
 from __future__ import annotations
 
