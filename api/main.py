@@ -11,18 +11,14 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import logs
 import tracing
 from api import (
     access_log,
-    db_errors,
     errors,
     metrics,
     rate_limits,
@@ -31,7 +27,6 @@ from api import (
     services,
 )
 from api.catchup import catch_up_if_behind
-from api.input_errors import add_input_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.procedure_reconcile import resume_unstarted_cases
 from api.routes import (
@@ -203,37 +198,25 @@ def create_api(settings: Settings | None = None) -> FastAPI:
             settings.max_upload_files * settings.max_upload_bytes + settings.max_body_bytes,
         ),
     )
-    db_errors.install(app)
     if settings.log_format == "json":
         logs.configure_json()
     access_log.install()
     security_headers.install(app)
     rate_limits.install(app, settings)
-    add_input_error_handlers(app)
     errors.install(app)
     tracing.instrument_app(app, access_log.redact)
     request_ids.install(app)
     # Last: the outermost middleware, so a request another middleware answers is counted too.
     metrics.install(app)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = jsonable_encoder(exc.errors(), exclude={"input", "ctx", "url"})
-        messages = [
-            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg')}".lstrip(
-                ": "
-            )
-            for e in errors
-        ]
-        return JSONResponse({"detail": "; ".join(messages), "errors": errors}, status_code=422)
-
-    @app.get("/healthz", tags=["health"])
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        responses={
+            200: {"model": Health, "description": "The database and Temporal both answer"},
+            503: {"model": Health, "description": "What does not answer"},
+        },
+    )
     async def healthz(request: Request) -> JSONResponse:
         """200 when the database and Temporal both answer; 503 with what is wrong otherwise."""
         database = temporal = "ok"
