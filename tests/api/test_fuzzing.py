@@ -55,16 +55,15 @@ def send(api: ApiClient, loop: asyncio.AbstractEventLoop, case: Any, token: str)
     return asyncio.run_coroutine_threadsafe(call, loop).result(timeout=120)
 
 
-async def test_no_server_error_over_generated_cases_of_every_operation(
-    api: ApiClient, figure: Callable[[str], None]
-) -> None:
+async def real_ids(api: ApiClient) -> dict[str, Any]:
+    """Path parameters that name objects of this test's own: a directive opened in two
+    communes, a spare token, a dossier and a feedback whose workflows run on this test's
+    worker (a case left by an earlier test has no worker any more, and an update to it would
+    wait)."""
     directive = await issue(api, communes=["24133", "24121"])
     await opened(api, directive["id"])
-    office = await api.token("steering_office")
     # A token of its own to revoke: DELETE /tokens/{token_id} must not revoke the office's.
     spare = await api.request("POST", "/api/v1/tokens", json={"role": "reader", "name": "spare"})
-    # A dossier and a feedback of this test's own, whose workflows run on this test's worker:
-    # a case left by an earlier test has no worker any more, and an update to it would wait.
     dossier = await api.request("POST", "/api/v1/dossiers", json=dossier_body("24133"))
     assert dossier.status_code == 201, dossier.text
     filed = await post_request(
@@ -73,29 +72,47 @@ async def test_no_server_error_over_generated_cases_of_every_operation(
         **{"attribute[commune_code]": "24133"},
     )  # fmt: skip
     assert filed.status_code == 200, filed.text
-    fixed = {
+    return {
         "directive_id": directive["id"],
         "commune_code": "24133",
         "token_id": spare.json()["id"],
         "dossier_id": dossier.json()["id"],
         "feedback_id": int(filed.json()[0]["service_request_id"]),
     }
+
+
+def every_operation() -> list[Any]:
+    """Every operation of the app's own OpenAPI document."""
     schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
     results = list(schema.get_all_operations())
-    # An operation schemathesis cannot read would go unfuzzed: none may be left out.
+    # An operation schemathesis cannot read would go untested: none may be left out.
     assert [r for r in results if not isinstance(r, Ok)] == []
-    operations = [r.ok() for r in results if isinstance(r, Ok)]
+    return [r.ok() for r in results if isinstance(r, Ok)]
+
+
+def strategy_of(operation: Any, mode: GenerationMode, fixed: dict[str, Any]) -> Any:
+    """Cases of one operation whose path parameters name real objects, so they reach past
+    the 404s."""
+    names = {p.name for p in operation.path_parameters}
+    return operation.as_strategy(
+        generation_mode=mode,
+        path_parameters={k: v for k, v in fixed.items() if k in names} or None,
+    )
+
+
+async def test_no_server_error_over_generated_cases_of_every_operation(
+    api: ApiClient, figure: Callable[[str], None]
+) -> None:
+    fixed = await real_ids(api)
+    office = await api.token("steering_office")
+    operations = every_operation()
     loop = asyncio.get_running_loop()
     statuses: Counter[int] = Counter()
     errors: list[str] = []
     unbreakable: list[tuple[str, str]] = []
 
     def fuzz(operation: Any, mode: GenerationMode) -> None:
-        names = {p.name for p in operation.path_parameters}
-        strategy = operation.as_strategy(
-            generation_mode=mode,
-            path_parameters={k: v for k, v in fixed.items() if k in names} or None,
-        )
+        strategy = strategy_of(operation, mode, fixed)
         key = (operation.method.upper(), operation.path)
 
         @settings(
