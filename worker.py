@@ -72,11 +72,13 @@ WORKFLOWS = [*CORE_WORKFLOWS, *DELIVERY_WORKFLOWS]
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # Reading the SDK's metrics on loopback takes milliseconds; Prometheus gives a scrape 10 s.
 SDK_METRICS_SECONDS = 5
-# The workflow modules are passed through the sandbox instead of re-imported for every workflow
-# run: they hold only code, constants and dataclasses (nothing happens at import), and a
-# replay of a national directive's history ran 4.8 s sandboxed, 3.7 s passed through.
+# The workflow modules and the vocabulary are passed through the sandbox instead of re-imported
+# for every workflow run: they hold only code, constants and dataclasses (nothing happens at
+# import), and a replay of a national directive's history ran 4.8 s sandboxed, 3.7 s passed
+# through. The vocabulary must be among them: the converter resolves a message's field types
+# (a policy's EscalationStep) through the sandbox's own modules.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows", "vocabulary")
 )
 
 log = logging.getLogger("axis.worker")
