@@ -75,30 +75,37 @@ def _count(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+def _per_commune(records: Any, joined: Any, province_code: int, *figures: Any) -> Select[Any]:
+    """Every commune of the province with `figures` over its `records` that meet `joined`:
+    a commune with none has zero counts and null shares."""
+    return (
+        select(Commune.code, *figures)
+        .select_from(Commune)
+        .outerjoin(records, and_(records.commune_code == Commune.code, joined))
+        .where(Commune.province_code == str(province_code))
+        .group_by(Commune.code)
+        .order_by(Commune.code)
+    )
+
+
 def dossier_timeliness_query(
     start: datetime, end: datetime, province_code: int = DAK_LAK
 ) -> Select[Any]:
-    joined = and_(Dossier.commune_code == Commune.code, dossiers_finished_in(start, end))
     early = _count(DOSSIER_FIELDS["dossiers_early"])
     on_time = _count(DOSSIER_FIELDS["dossiers_on_time"])
     late = _count(DOSSIER_FIELDS["dossiers_late"])
     finished = func.count(Dossier.id)
-    return (
-        select(
-            Commune.code,
-            finished,
-            early,
-            on_time,
-            late,
-            _share(early, finished),
-            _share(early + on_time, finished),
-            _share(late, finished),
-        )
-        .select_from(Commune)
-        .outerjoin(Dossier, joined)
-        .where(Commune.province_code == str(province_code))
-        .group_by(Commune.code)
-        .order_by(Commune.code)
+    return _per_commune(
+        Dossier,
+        dossiers_finished_in(start, end),
+        province_code,
+        finished,
+        early,
+        on_time,
+        late,
+        _share(early, finished),
+        _share(early + on_time, finished),
+        _share(late, finished),
     )
 
 
@@ -117,16 +124,10 @@ def dossier_timeliness(
 def feedback_on_time_query(
     start: datetime, end: datetime, province_code: int = DAK_LAK
 ) -> Select[Any]:
-    joined = and_(Feedback.commune_code == Commune.code, feedback_owed_in(start, end))
     due = func.count(Feedback.id)
     on_time = _count(FEEDBACK_ANSWERED_ON_TIME)
-    return (
-        select(Commune.code, due, on_time, _share(on_time, due))
-        .select_from(Commune)
-        .outerjoin(Feedback, joined)
-        .where(Commune.province_code == str(province_code))
-        .group_by(Commune.code)
-        .order_by(Commune.code)
+    return _per_commune(
+        Feedback, feedback_owed_in(start, end), province_code, due, on_time, _share(on_time, due)
     )
 
 
@@ -138,14 +139,12 @@ def feedback_on_time(
 
 
 def satisfaction_query(start: datetime, end: datetime, province_code: int = DAK_LAK) -> Select[Any]:
-    joined = and_(Feedback.commune_code == Commune.code, feedback_rated_in(start, end))
-    return (
-        select(Commune.code, func.count(Feedback.id), func.avg(cast(Feedback.rating, Float)))
-        .select_from(Commune)
-        .outerjoin(Feedback, joined)
-        .where(Commune.province_code == str(province_code))
-        .group_by(Commune.code)
-        .order_by(Commune.code)
+    return _per_commune(
+        Feedback,
+        feedback_rated_in(start, end),
+        province_code,
+        func.count(Feedback.id),
+        func.avg(cast(Feedback.rating, Float)),
     )
 
 
