@@ -130,7 +130,7 @@ def test_migrations_run_from_the_image(image: Image, migrated: list[str]) -> Non
     assert outside(migrated) == []
     assert migrated[-1] == "exit"
     assert loaded(migrated) >= MIGRATE_MODULES
-    assert main_file(migrated) == str(image.folder / "db" / "migrate.py")
+    assert main_file(migrated) == str(image.folder / "migrate.py")
 
 
 def test_api_serves_from_the_image(image: Image, migrated: list[str]) -> None:
