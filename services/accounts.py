@@ -32,6 +32,7 @@ from db.models import (
     WebAccount,
     WebSession,
 )
+from services.account_schemas import AccountPublic
 from services.errors import Conflict, Invalid, NotFound, ServiceError
 from services.passwords import hash_password
 from services.principals import hash_token
@@ -332,24 +333,7 @@ def complete_setup(
     return account
 
 
-@dataclass(frozen=True)
-class AccountRow:
-    id: int
-    username: str
-    name: str
-    role: str
-    commune_code: str | None
-    email: str | None
-    person_id: int | None
-    disabled: bool
-    has_password: bool
-    demo: bool
-    created_at: datetime
-    open_sessions: int
-    last_signed_in_at: datetime | None
-
-
-def list_accounts(session: Session, only: int | None = None) -> list[AccountRow]:
+def list_accounts(session: Session, only: int | None = None) -> list[AccountPublic]:
     """Every account with its open sessions (the newest one's start is its last sign-in still
     on record: signing out removes a session)."""
     sessions = (
@@ -368,7 +352,7 @@ def list_accounts(session: Session, only: int | None = None) -> list[AccountRow]
         .order_by(WebAccount.id)
     )
     return [
-        AccountRow(
+        AccountPublic(
             id=a.id,
             username=a.username,
             name=a.name,

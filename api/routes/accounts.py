@@ -10,9 +10,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, status
 
-from api.account_schemas import AccountCreate, AccountLink, AccountPublic, AccountsPublic
 from api.deps import OfficeUser
 from config import Settings
+from services.account_schemas import AccountCreate, AccountLink, AccountPublic, AccountsPublic
 from services.accounts import (
     IssuedLink,
     NewAccount,
@@ -84,9 +84,7 @@ async def create_account(
 async def get_accounts(user: OfficeUser, session: SessionDep) -> AccountsPublic:
     """Every account, oldest first; no password hashes, only whether a password is set."""
     rows = await session.run_sync(list_accounts)
-    return AccountsPublic(
-        data=[AccountPublic.model_validate(r, from_attributes=True) for r in rows], count=len(rows)
-    )
+    return AccountsPublic(data=rows, count=len(rows))
 
 
 @router.post("/{account_id}/disable", responses=NOT_FOUND)
@@ -131,4 +129,4 @@ async def reset(
 
 async def _one(session: SessionDep, account_id: int) -> AccountPublic:
     rows = await session.run_sync(lambda s: list_accounts(s, only=account_id))
-    return AccountPublic.model_validate(rows[0], from_attributes=True)
+    return rows[0]

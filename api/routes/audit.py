@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from api.account_schemas import AuditEntryPublic, AuditPage
 from api.deps import OfficeUser
 from db.models import AuditEntry
+from services.account_schemas import AuditEntryPublic, AuditPage
 from serving.deps import SessionDep, SettingsDep
 
 router = APIRouter(prefix="/audit", tags=["audit"])
