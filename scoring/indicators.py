@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal, or_
 
-from db.models import Dossier, Feedback
+from db.models import Dossier, Feedback, ObligationPeriod
+from db.obligations import MET, MISSED
 from vocabulary.directives import AssignmentStatus, Timeliness
 
 
@@ -71,6 +72,20 @@ EVENT_FIELDS: dict[str, Predicate] = {
     "extension_granted": lambda r: r.extensions_granted > 0,
 }
 ALL_FIELDS = {**FIELDS, **EVENT_FIELDS}
+
+
+# Recurring obligations: a commune's periods that ended in the reporting period, met or
+# missed; one not applicable (a week with no working day) counts for nobody.
+OBLIGATION_FIELDS: dict[str, ColumnElement[bool]] = {
+    "obligations_due": ObligationPeriod.status.in_((MET, MISSED)),
+    "obligations_met": ObligationPeriod.status == MET,
+}
+
+
+def obligations_ended_in(start: datetime, end: datetime) -> ColumnElement[bool]:
+    """Obligation periods whose end falls in (start, end]: a week ending at midnight belongs
+    to the period it closes."""
+    return and_(ObligationPeriod.ends_at > start, ObligationPeriod.ends_at <= end)
 
 
 # Dossiers: those finished in the period (result ready, or refused), by the early / on-time /

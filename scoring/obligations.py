@@ -1,17 +1,18 @@
 """The scoring source "obligations": recurring obligations' periods that ended in a reporting
-period, met or missed, per commune, in one query, with the missed ones behind points lost."""
+period, met or missed, per commune, in one query, with the missed ones behind points lost;
+what each figure counts is scoring/indicators.py's."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from db.communes import DAK_LAK
 from db.models import Commune, ObligationPeriod
-from db.obligations import MET, MISSED
+from scoring.indicators import OBLIGATION_FIELDS, obligations_ended_in
 from scoring.periods import Period
 
 
@@ -22,10 +23,10 @@ def obligation_figures(
     closed = (
         select(
             ObligationPeriod.commune_code,
-            func.count().filter(ObligationPeriod.status.in_((MET, MISSED))).label("due"),
-            func.count().filter(ObligationPeriod.status == MET).label("met"),
+            func.count().filter(OBLIGATION_FIELDS["obligations_due"]).label("due"),
+            func.count().filter(OBLIGATION_FIELDS["obligations_met"]).label("met"),
         )
-        .where(ObligationPeriod.ends_at > period.start, ObligationPeriod.ends_at <= period.end)
+        .where(obligations_ended_in(period.start, period.end))
         .group_by(ObligationPeriod.commune_code)
         .subquery()
     )
@@ -43,7 +44,7 @@ def obligation_figures(
     }
 
 
-def missed_periods(
+def periods_behind(
     session: Session,
     period: Period,
     as_of: datetime,
@@ -51,14 +52,17 @@ def missed_periods(
     counted: str,
     excluded: str | None,
 ) -> list[dict[str, Any]]:
-    """The periods behind points lost: those missed."""
+    """The periods a figure counts less those of another: the missed ones behind points lost
+    (due, less met)."""
+    condition = OBLIGATION_FIELDS[counted]
+    if excluded is not None:
+        condition = and_(condition, ~OBLIGATION_FIELDS[excluded])
     rows = session.execute(
         select(ObligationPeriod.id, ObligationPeriod.recurring_id, ObligationPeriod.starts_at)
         .where(
             ObligationPeriod.commune_code == commune_code,
-            ObligationPeriod.status == MISSED,
-            ObligationPeriod.ends_at > period.start,
-            ObligationPeriod.ends_at <= period.end,
+            obligations_ended_in(period.start, period.end),
+            condition,
         )
         .order_by(ObligationPeriod.starts_at)
     )

@@ -37,7 +37,7 @@ def register_source(name: str, source: Source) -> None:
 register_source("assignments", Source(figures=rollup.rollup, evidence=rollup.assignments_behind))
 register_source(
     "obligations",
-    Source(figures=obligations.obligation_figures, evidence=obligations.missed_periods),
+    Source(figures=obligations.obligation_figures, evidence=obligations.periods_behind),
 )
 register_source(
     "dossiers",
