@@ -59,7 +59,7 @@ restore: $(INSTALLED)
 
 # After a restore: write what the workflows did since the backup (the API also runs it at start).
 reconcile: $(INSTALLED)
-	$(BIN)/python -m api.catchup reconcile
+	$(BIN)/python -m services.catchup reconcile
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

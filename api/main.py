@@ -24,11 +24,8 @@ from api import (
     rate_limits,
     request_ids,
     security_headers,
-    services,
 )
-from api.catchup import catch_up_if_behind
 from api.limits import BodyLimitMiddleware
-from api.procedure_reconcile import resume_unstarted_cases
 from api.routes import (
     accounts,
     assignments,
@@ -51,6 +48,9 @@ from api.routes import (
 from config import Settings, get_settings
 from db.engine import make_async_engine
 from db.models import ApiToken, Directive
+from services.case_recovery import resume_unstarted_cases
+from services.catchup import catch_up_if_behind
+from services.directives import start_directive
 from services.principals import hash_token
 from services.schemas import Health
 from services.scoring import snapshot as score_snapshot
@@ -99,7 +99,7 @@ async def resume_issuing_directives(app: FastAPI) -> int:
             return 0
         client = await app.state.temporal.get()
         for directive in stuck:
-            await services.start_directive(client, settings, directive)
+            await start_directive(client, settings, directive)
     return len(stuck)
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
-from api.catchup import catch_up
+from services.catchup import catch_up
 from config import Settings
 from db import backup
 from db.engine import make_engine

@@ -12,7 +12,7 @@ embedded dev server's database is there, and `manifest.json` saying when it was 
 A restore puts the read model back (PostgreSQL: `pg_restore --clean --if-exists` in one
 transaction; SQLite: the backup API into the live file, with the product stopped) and appends a
 `backup.restored` row to the audit log: the read model is then behind the workflows until the
-catch-up (api/catchup.py, `make reconcile`, also run by the API at start) has written what
+catch-up (services/catchup.py, `make reconcile`, also run by the API at start) has written what
 they did since the backup was taken."""
 
 from __future__ import annotations

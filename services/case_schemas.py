@@ -173,6 +173,10 @@ class FeedbackPublic(BaseModel):
     )
 
 
+class FeedbackDetail(FeedbackPublic):
+    events: list[CaseEventPublic]
+
+
 class FeedbackList(BaseModel):
     data: list[FeedbackPublic]
     count: int

@@ -1,5 +1,5 @@
 """Builders for what several tests need: a stored directive and its workflow input, made the
-way the API makes them (`api.services.issue_input`)."""
+way the API makes them (`services.directives.issue_input`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from api.services import issue_input
+from services.directives import issue_input
 from db.models import Directive, policy_to_json
 from vocabulary.directives import DirectivePolicy, DirectiveStatus
 from workflows.types import IssueDirectiveInput

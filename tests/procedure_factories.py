@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from api.procedure_services import dossier_input
+from services.dossiers import dossier_input
 from db.models import Dossier, Feedback, Notification, Procedure
 from services.receipts import new_receipt_code
 from vocabulary.calendar import processing_due

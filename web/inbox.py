@@ -7,19 +7,21 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from api import services
-from api.routes import assignments as assignment_routes
 from db.models import Directive, EvidenceFile
+from services import assignments, directives
+from services.assignments import AssignmentActions
+from services.errors import ServiceError
 from services.schemas import ExtensionCreate, ReportCreate
 from serving.deps import SessionDep, SettingsDep, TemporalDep
 from vocabulary.calendar import OFFICE_DAY_ENDS, VIETNAM
 from vocabulary.directives import CLOSED_STATUSES
 from web import evidence
+from web.errors import refusal
 from web.render import render
 from web.sessions import LeaderWeb, PageRefused, SignedIn, check_csrf
 
@@ -27,16 +29,11 @@ router = APIRouter(include_in_schema=False)
 EVIDENCE_PREFIX = "/evidence/"
 
 
-def refusal(e: HTTPException) -> PageRefused:
-    # Another commune's directive answers 404 from the services: said the same way here.
-    return PageRefused(e.status_code, str(e.detail))
-
-
 @router.get("/inbox")
 async def inbox(
     request: Request, user: LeaderWeb, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    page = await services.assignments_page(
+    page = await assignments.assignments_page(
         session, settings, None, user.principal.commune_filter(), None, None, 200, 0
     )
     open_ones = [a for a in page.data if a.status not in CLOSED_STATUSES]
@@ -61,9 +58,9 @@ async def inbox_item(
     if code is None:
         raise PageRefused(403, "Trang này dành cho lãnh đạo xã, phường.")
     try:
-        directive = await services.load_directive(session, user.principal, directive_id)
-        detail = await assignment_routes.get_assignment(directive_id, code, user.principal, session)
-    except HTTPException as e:
+        directive = await directives.load_directive(session, user.principal, directive_id)
+        detail = await assignments.assignment_detail(session, user.principal, directive_id, code)
+    except ServiceError as e:
         raise refusal(e) from e
     files = list(
         await session.scalars(
@@ -92,14 +89,14 @@ async def _actions(
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
-) -> assignment_routes.AssignmentActions:
+) -> AssignmentActions:
     code = user.commune_code
     assert code is not None
     try:
-        await services.load_directive(session, user.principal, directive_id)
-    except HTTPException as e:
+        await directives.load_directive(session, user.principal, directive_id)
+    except ServiceError as e:
         raise refusal(e) from e
-    return assignment_routes.AssignmentActions(directive_id, code, session, temporal, settings)
+    return AssignmentActions(directive_id, code, session, temporal, settings)
 
 
 @router.post("/inbox/directives/{directive_id}/acknowledge")
@@ -114,8 +111,8 @@ async def acknowledge(
     check_csrf(user, csrf)
     actions = await _actions(directive_id, user, session, temporal, settings)
     try:
-        await assignment_routes.acknowledge(user.principal, actions)
-    except HTTPException as e:
+        await actions.acknowledge(user.principal)
+    except ServiceError as e:
         raise refusal(e) from e
     return RedirectResponse(f"/inbox/directives/{directive_id}", status_code=303)
 
@@ -162,8 +159,8 @@ async def report(
                 )
             )
         await session.commit()
-        await assignment_routes.report(payload, user.principal, actions)
-    except (ValidationError, HTTPException) as e:
+        await actions.report(user.principal, payload.summary, payload.evidence)
+    except (ValidationError, ServiceError) as e:
         # The report was refused: its files are not kept.
         evidence.discard(settings, names)
         await session.rollback()
@@ -197,12 +194,12 @@ async def extension(
         payload = ExtensionCreate(
             until=datetime.combine(day, OFFICE_DAY_ENDS, tzinfo=VIETNAM), reason=reason.strip()
         )
-        await assignment_routes.request_extension(payload, user.principal, actions)
+        await actions.request_extension(user.principal, payload.until, payload.reason)
     except ValidationError as e:
         raise PageRefused(422, e.errors()[0]["msg"]) from e
     except ValueError as e:
         raise PageRefused(422, f"ngày không hợp lệ: {e}") from e
-    except HTTPException as e:
+    except ServiceError as e:
         raise refusal(e) from e
     return RedirectResponse(f"/inbox/directives/{directive_id}", status_code=303)
 

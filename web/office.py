@@ -1,6 +1,6 @@
 """The steering office's pages: the province overview, the directives (list, one directive
 with every commune, the form to issue one) and the office's actions. Every action calls the
-very function the API route runs, with the signed-in person as its principal."""
+very use case the API's route calls, with the signed-in person as its principal."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
 
-from api import services
-from api.routes import assignments as assignment_routes
-from api.routes import directives as directive_routes
 from db import queries as db_queries
 from scoring.periods import PeriodError, month_of, parse_period
+from services import assignments, directives
+from services.assignments import AssignmentActions
+from services.errors import ServiceError
 from services.schemas import (
     DirectiveAmend,
     DirectiveCreate,
@@ -31,16 +31,13 @@ from serving.deps import SessionDep, SettingsDep, TemporalDep
 from vocabulary.calendar import VIETNAM, working_day_deadline
 from vocabulary.directives import AssignmentStatus, Timeliness
 from web import queries
+from web.errors import page_status, refusal
 from web.render import local, render
 from web.scores_pages import band_colour, current_ranking
 from web.sessions import OfficeWeb, PageRefused, SignedIn, check_csrf
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
-
-
-def refusal(e: HTTPException) -> PageRefused:
-    return PageRefused(e.status_code, str(e.detail))
 
 
 def progress(counts: dict[str, Any]) -> dict[str, Any]:
@@ -227,11 +224,11 @@ async def issue(
     except ValueError as e:
         return _new_page(request, user, form, str(e), 422)
     try:
-        created = await directive_routes.issue_directive(
-            payload, user.principal, session, temporal, settings, Response(), form["key"][:200]
+        created, _ = await directives.issue_directive(
+            session, temporal, settings, payload, user.principal, form["key"][:200]
         )
-    except HTTPException as e:
-        return _new_page(request, user, form, str(e.detail), e.status_code)
+    except ServiceError as e:
+        return _new_page(request, user, form, e.message, page_status(e))
     return RedirectResponse(f"/directives/{created.id}", status_code=303)
 
 
@@ -246,13 +243,13 @@ async def directive_page(
     timeliness: str = "",
 ) -> Response:
     try:
-        directive = await services.load_directive(session, user.principal, directive_id)
-    except HTTPException as e:
+        directive = await directives.load_directive(session, user.principal, directive_id)
+    except ServiceError as e:
         raise refusal(e) from e
-    public = await services.directive_public(session, directive)
+    public = await directives.directive_public(session, directive)
     chosen_status = AssignmentStatus(status) if status in set(AssignmentStatus) else None
     chosen_time = Timeliness(timeliness) if timeliness in set(Timeliness) else None
-    page = await services.assignments_page(
+    page = await assignments.assignments_page(
         session, settings, directive_id, None, chosen_status, chosen_time, 500, 0
     )
     return render(
@@ -275,11 +272,11 @@ async def assignment_page(
     request: Request, directive_id: int, commune_code: str, user: OfficeWeb, session: SessionDep
 ) -> Response:
     try:
-        detail = await assignment_routes.get_assignment(
-            directive_id, commune_code, user.principal, session
+        detail = await assignments.assignment_detail(
+            session, user.principal, directive_id, commune_code
         )
-        directive = await services.load_directive(session, user.principal, directive_id)
-    except HTTPException as e:
+        directive = await directives.load_directive(session, user.principal, directive_id)
+    except ServiceError as e:
         raise refusal(e) from e
     return render(
         request,
@@ -288,14 +285,6 @@ async def assignment_page(
         directive=directive,
         a=detail,
         live_key=str(directive_id),
-    )
-
-
-async def _actions(
-    directive_id: int, commune_code: str, session: Any, temporal: Any, settings: Any
-) -> assignment_routes.AssignmentActions:
-    return assignment_routes.AssignmentActions(
-        directive_id, commune_code, session, temporal, settings
     )
 
 
@@ -313,24 +302,20 @@ def _back(request: Request, directive_id: int) -> str:
 
 
 async def _decide(
-    make_payload: Callable[[], Any],
-    act: Callable[[Any, Any, Any], Awaitable[Any]],
+    decide: Callable[[AssignmentActions], Awaitable[Any]],
     directive_id: int,
     commune_code: str,
-    user: Any,
     session: Any,
     temporal: Any,
     settings: Any,
 ) -> None:
-    """One of the office's decisions on an assignment, through the API's own route function:
-    a form the schema refuses is a 422 page, a transition the workflow refuses its 4xx page."""
+    """One of the office's decisions on an assignment, through the use case the API calls: a
+    form the schema refuses is a 422 page, a transition the workflow refuses its 4xx page."""
     try:
-        payload = make_payload()
-        actions = await _actions(directive_id, commune_code, session, temporal, settings)
-        await act(payload, user.principal, actions)
+        await decide(AssignmentActions(directive_id, commune_code, session, temporal, settings))
     except ValidationError as e:
         raise PageRefused(422, e.errors()[0]["msg"]) from e
-    except HTTPException as e:
+    except ServiceError as e:
         raise refusal(e) from e
 
 
@@ -348,16 +333,12 @@ async def review(
     comment: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     check_csrf(user, csrf)
-    await _decide(
-        lambda: ReviewCreate(decision=decision, comment=comment.strip()),  # type: ignore[arg-type]
-        assignment_routes.review,
-        directive_id,
-        commune_code,
-        user,
-        session,
-        temporal,
-        settings,
-    )
+
+    async def decide(actions: AssignmentActions) -> Any:
+        form = ReviewCreate(decision=decision, comment=comment.strip())  # type: ignore[arg-type]
+        return await actions.review(user.principal, form.decision == "accept", form.comment)
+
+    await _decide(decide, directive_id, commune_code, session, temporal, settings)
     return RedirectResponse(_back(request, directive_id), status_code=303)
 
 
@@ -375,16 +356,14 @@ async def decide_extension(
     comment: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     check_csrf(user, csrf)
-    await _decide(
-        lambda: ExtensionDecision(decision=decision, comment=comment.strip()),  # type: ignore[arg-type]
-        assignment_routes.decide_extension,
-        directive_id,
-        commune_code,
-        user,
-        session,
-        temporal,
-        settings,
-    )
+
+    async def decide(actions: AssignmentActions) -> Any:
+        form = ExtensionDecision(decision=decision, comment=comment.strip())  # type: ignore[arg-type]
+        return await actions.decide_extension(
+            user.principal, form.decision == "grant", form.until, form.comment
+        )
+
+    await _decide(decide, directive_id, commune_code, session, temporal, settings)
     return RedirectResponse(_back(request, directive_id), status_code=303)
 
 
@@ -405,14 +384,12 @@ async def amend(
         payload = DirectiveAmend(
             title=title.strip() or None, body=body.strip() or None, deadline=moment
         )
-        await directive_routes.amend_directive(
-            directive_id, payload, user.principal, session, temporal
-        )
+        await directives.amend_directive(session, temporal, user.principal, directive_id, payload)
     except ValidationError as e:
         raise PageRefused(422, e.errors()[0]["msg"]) from e
     except ValueError as e:
         raise PageRefused(422, str(e)) from e
-    except HTTPException as e:
+    except ServiceError as e:
         raise refusal(e) from e
     return RedirectResponse(f"/directives/{directive_id}", status_code=303)
 
@@ -428,10 +405,11 @@ async def recall(
 ) -> Response:
     check_csrf(user, csrf)
     try:
-        await directive_routes.recall_directive(
-            directive_id, DirectiveRecall(reason=reason.strip()), user.principal, session, temporal
+        form = DirectiveRecall(reason=reason.strip())
+        await directives.recall_directive(
+            session, temporal, user.principal, directive_id, form.reason
         )
-    except HTTPException as e:
+    except ServiceError as e:
         raise refusal(e) from e
     return RedirectResponse(f"/directives/{directive_id}", status_code=303)
 

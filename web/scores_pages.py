@@ -7,19 +7,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import services
-from api.routes import scores as score_routes
 from db.models import Commune, Person, RosterEntry
 from scoring.engine import Scorecard, ranking
 from scoring.periods import Period, PeriodError, month_of, parse_period, vietnam_today
 from scoring.rules import RulesError
+from services import assignments, scorecards
+from services.errors import ServiceError
 from services.scoring import rules_for
+from serving import exports
 from serving.deps import SessionDep, SettingsDep
 from vocabulary.directives import CLOSED_STATUSES
+from web.errors import refusal
 from web.render import render
 from web.sessions import PageRefused, SignedIn
 
@@ -78,17 +80,11 @@ async def scores_export(
     if extension not in ("csv", "xlsx"):
         raise PageRefused(404, "csv or xlsx")
     try:
-        return await score_routes.list_scores(
-            user.principal,
-            session,
-            period,
-            None,
-            None,
-            None,
-            extension,  # type: ignore[arg-type]
-        )
-    except HTTPException as e:
-        raise PageRefused(e.status_code, str(e.detail)) from e
+        chosen, rule_set = scorecards.period_and_rules(period, None, None, None)
+    except ServiceError as e:
+        raise refusal(e) from e
+    cards = await scorecards.rank_communes(session, chosen, rule_set, datetime.now(UTC))
+    return exports.ranking_download(cards, chosen.key, rule_set.version, extension)
 
 
 def trend_chart(points: list[tuple[str, float | None]]) -> dict[str, Any]:
@@ -147,15 +143,16 @@ async def commune_page(
     now = datetime.now(UTC)
     chosen = _period(period, now)
     try:
-        card = await score_routes.get_scorecard(
-            commune_code, user.principal, session, chosen.key, None, None, None, "json"
+        found, _, _ = await scorecards.scorecard(
+            session, user.principal, commune_code, chosen.key, None, None, None
         )
-        history = await score_routes.score_history(
-            user.principal, session, commune_code, chosen.key, None, 366
+        history = await scorecards.score_history(
+            session, user.principal, commune_code, chosen.key, None, 366
         )
-    except HTTPException as e:
-        raise PageRefused(e.status_code, str(e.detail)) from e
-    page = await services.assignments_page(
+    except ServiceError as e:
+        raise refusal(e) from e
+    card = found.to_json()
+    page = await assignments.assignments_page(
         session, settings, None, commune_code, None, None, 200, 0
     )
     open_ones = [a for a in page.data if a.status not in CLOSED_STATUSES]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
-from api import services
 from api.deps import CurrentUser, OfficeUser
-from db import queries
+from services import directives
 from services.schemas import (
     DirectiveAmend,
     DirectiveCreate,
@@ -18,9 +16,7 @@ from services.schemas import (
     DirectivesPublic,
 )
 from serving.deps import SessionDep, SettingsDep, TemporalDep
-from vocabulary.directives import DirectiveStatus, directive_workflow_id
-from workflows.directive import DirectiveWorkflow
-from workflows.types import AmendDirectiveInput, RecallDirectiveInput
+from vocabulary.directives import DirectiveStatus
 
 router = APIRouter(prefix="/directives", tags=["directives"])
 IdempotencyKey = Annotated[
@@ -45,15 +41,12 @@ async def issue_directive(
 ) -> DirectivePublic:
     """Issue a directive to every commune (or the listed ones). The answer comes once the
     deadline is settled, or after a few seconds with status `issuing`."""
-    directive, created = await services.create_directive(session, payload, user, idempotency_key)
+    directive, created = await directives.issue_directive(
+        session, temporal, settings, payload, user, idempotency_key
+    )
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
-    await services.release_connection(session)
-    await services.start_directive(temporal, settings, directive)
-    if directive.status == DirectiveStatus.ISSUING:
-        await services.wait_for_plan(temporal, directive.id, settings.issue_wait_seconds)
-        await session.refresh(directive)
-    return await services.directive_public(session, directive)
+    return directive
 
 
 @router.get("")
@@ -65,26 +58,14 @@ async def list_directives(
     limit: Annotated[int, Query(ge=1)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> DirectivesPublic:
-    scope = user.commune_filter()
-    rows, total = await queries.list_directives(
-        session,
-        scope,
-        status_filter.value if status_filter else None,
-        min(limit, settings.max_page_size),
-        offset,
-    )
-    counts = await queries.assignment_counts(session, [d.id for d in rows], scope)
-    return DirectivesPublic(
-        data=[services.to_directive_public(d, counts[d.id]) for d in rows], count=total
-    )
+    return await directives.list_directives(session, settings, user, status_filter, limit, offset)
 
 
 @router.get("/{directive_id}")
 async def get_directive(
     directive_id: int, user: CurrentUser, session: SessionDep
 ) -> DirectivePublic:
-    directive = await services.load_directive(session, user, directive_id)
-    return await services.directive_public(session, directive, user.commune_filter())
+    return await directives.read_directive(session, user, directive_id)
 
 
 @router.patch("/{directive_id}")
@@ -97,22 +78,7 @@ async def amend_directive(
 ) -> DirectivePublic:
     """Change the text or the deadline; every open assignment picks it up, and a change of
     text asks each commune to acknowledge again."""
-    directive = await services.load_directive(session, user, directive_id)
-    if payload.deadline is not None and payload.deadline <= datetime.now(UTC):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the deadline is in the past")
-    await services.release_connection(session)
-    handle = temporal.get_workflow_handle(directive_workflow_id(directive_id))
-    await services.run_directive_update(
-        handle.execute_update(
-            DirectiveWorkflow.amend,
-            AmendDirectiveInput(
-                actor=user.actor, title=payload.title, body=payload.body, deadline=payload.deadline
-            ),
-        ),
-        directive,
-    )
-    await session.refresh(directive)
-    return await services.directive_public(session, directive)
+    return await directives.amend_directive(session, temporal, user, directive_id, payload)
 
 
 @router.post("/{directive_id}/recall")
@@ -124,14 +90,4 @@ async def recall_directive(
     temporal: TemporalDep,
 ) -> DirectivePublic:
     """Cancel every open assignment of the directive."""
-    directive = await services.load_directive(session, user, directive_id)
-    await services.release_connection(session)
-    handle = temporal.get_workflow_handle(directive_workflow_id(directive_id))
-    await services.run_directive_update(
-        handle.execute_update(
-            DirectiveWorkflow.recall, RecallDirectiveInput(actor=user.actor, reason=payload.reason)
-        ),
-        directive,
-    )
-    await session.refresh(directive)
-    return await services.directive_public(session, directive)
+    return await directives.recall_directive(session, temporal, user, directive_id, payload.reason)

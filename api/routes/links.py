@@ -8,17 +8,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from activities.links import LINK_PATH, AckLink, LinkError, resolve_link_keys, verify_link
-from api import services
+from api.errors import status_of
 from api.pages import page
 from api.rate_limits import limit_link_posts
 from config import Settings
 from db.models import Assignment, Commune, Directive, UsedLink
 from db.upsert import insert_ignoring_duplicates
+from services.assignments import AlreadyAcknowledged, update_assignment
+from services.errors import ServiceError
 from serving.deps import SessionDep, SettingsDep, TemporalDep
 from vocabulary.directives import CLOSED_STATUSES, AssignmentStatus
 from workflows.assignment import AssignmentWorkflow
@@ -166,7 +168,7 @@ async def acknowledge_by_link(
     names: dict[str, Any] = {"directive_title": directive.title, "commune_name": commune_name}
     already = False
     try:
-        await services.update_assignment(
+        await update_assignment(
             session,
             temporal,
             settings,
@@ -175,9 +177,10 @@ async def acknowledge_by_link(
             AssignmentWorkflow.acknowledge,
             AcknowledgeInput(actor=f"commune_leader:link {link.link_id[:8]}"),
         )
-    except services.AlreadyAcknowledged:
+    except AlreadyAcknowledged:
         already = True
-    except HTTPException as e:
+    except ServiceError as e:
+        status_code = status_of(e)
         current = await session.scalar(
             select(Assignment.status).where(
                 Assignment.directive_id == link.directive_id,
@@ -187,7 +190,7 @@ async def acknowledge_by_link(
         closed = current is not None and AssignmentStatus(current) in CLOSED_STATUSES
         return refused(
             Refusal(
-                409 if closed or e.status_code == 409 else e.status_code,
+                409 if closed or status_code == 409 else status_code,
                 "Không thể xác nhận",
                 "Nhiệm vụ đã kết thúc."
                 if closed

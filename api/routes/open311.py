@@ -28,10 +28,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from activities.routing import SERVICE_CODES, SERVICES
-from api import procedure_services as services
 from api.rate_limits import limit_open311_posts
 from db.communes import DAK_LAK
 from db.models import Commune, Feedback
+from services.errors import EngineUnavailable
+from services.feedback import create_feedback, start_feedback
 from services.receipts import display
 from serving.deps import SessionDep, SettingsDep, TemporalGateway
 from vocabulary.calendar import VIETNAM
@@ -287,7 +288,7 @@ async def file_feedback(
     if problem:
         return None, problem
     name = " ".join(p for p in (fields.get("first_name", ""), fields.get("last_name", "")) if p)
-    feedback = await services.create_feedback(
+    feedback = await create_feedback(
         session,
         description=description,
         address=fields.get("address_string", "").strip()[:500],
@@ -300,8 +301,8 @@ async def file_feedback(
         name=name.strip()[:200] or None,
     )
     try:
-        await services.start_feedback(await gateway.get(), settings, feedback)
-    except HTTPException:
+        await start_feedback(await gateway.get(), settings, feedback)
+    except (HTTPException, EngineUnavailable):
         log.warning("feedback %s stored; its workflow starts when Temporal answers", feedback.id)
     return feedback, ""
 

@@ -3,17 +3,12 @@ and move it through its steps (each an update on the dossier's own workflow)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response, status
-from sqlalchemy import select
+from fastapi import APIRouter, Header, Query, Response, status
 
-from api import procedure_services as services
 from api.deps import CurrentUser, OfficeUser
-from db.models import Dossier, Procedure, ProcedureCommuneLimit
-from db.queries import in_communes
-from db.upsert import insert_ignoring_duplicates
+from services import dossiers, procedures
 from services.case_schemas import (
     CommuneLimit,
     CommuneLimitPublic,
@@ -27,12 +22,10 @@ from services.case_schemas import (
     ProcedurePublic,
     ProceduresPublic,
     ProcedureUpdate,
-    check_limit,
 )
 from services.principals import Principal
 from serving.deps import SessionDep, SettingsDep, TemporalDep
-from vocabulary.cases import DossierStatus, DossierTimeliness, LimitUnit, dossier_workflow_id
-from vocabulary.roles import Role
+from vocabulary.cases import DossierStatus, DossierTimeliness
 from workflows.dossier import DossierWorkflow
 from workflows.procedure_types import DossierStepInput
 
@@ -52,16 +45,12 @@ IdempotencyKey = Annotated[
 async def list_procedures(user: CurrentUser, session: SessionDep) -> ProceduresPublic:
     """Every procedure with its processing limit and the limit's unit. `processing_unit: null`
     means no limit could be verified; `verified: false`, that the number or unit is uncertain."""
-    rows = list(await session.scalars(select(Procedure).order_by(Procedure.code)))
-    return ProceduresPublic(data=[services.procedure_public(p) for p in rows], count=len(rows))
+    return await procedures.list_procedures(session)
 
 
 @catalogue.get("/{code}")
 async def get_procedure(code: str, user: CurrentUser, session: SessionDep) -> ProcedurePublic:
-    found = await session.get(Procedure, code)
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"procedure {code} not found")
-    return services.procedure_public(found)
+    return await procedures.read_procedure(session, code)
 
 
 @catalogue.post("", status_code=status.HTTP_201_CREATED)
@@ -69,25 +58,7 @@ async def create_procedure(
     payload: ProcedureCreate, user: OfficeUser, session: SessionDep
 ) -> ProcedurePublic:
     """Add a procedure to the catalogue (steering office)."""
-    if await session.get(Procedure, payload.code) is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"procedure {payload.code} already exists")
-    row = Procedure(
-        code=payload.code,
-        name=payload.name,
-        name_en=payload.name_en,
-        level=payload.level.value,
-        processing_amount=payload.processing_days,
-        processing_unit=payload.processing_unit.value,
-        verified=True,
-        count_receipt_day=payload.count_receipt_day,
-        processing_note=payload.processing_note,
-        legal_basis=payload.legal_basis,
-        source=payload.source or f"entered by {user.actor}",
-        updated_at=datetime.now(UTC),
-    )
-    session.add(row)
-    await session.commit()
-    return services.procedure_public(row)
+    return await procedures.create_procedure(session, payload, user)
 
 
 @catalogue.patch("/{code}")
@@ -96,32 +67,7 @@ async def update_procedure(
 ) -> ProcedurePublic:
     """Change a procedure (steering office). Setting a limit marks it verified. Dossiers already
     received keep the due time they were given."""
-    row = await session.get(Procedure, code)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"procedure {code} not found")
-    changes = payload.model_dump(exclude_unset=True)
-    unit = payload.processing_unit or (
-        LimitUnit(row.processing_unit) if row.processing_unit else None
-    )
-    days = changes.get("processing_days", row.processing_amount)
-    if "processing_unit" in changes and unit == LimitUnit.SAME_DAY:
-        days = None
-    try:
-        check_limit(days, unit)
-    except ValueError as e:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(e)) from e
-    for field in ("name", "count_receipt_day", "processing_note"):
-        if field in changes:
-            setattr(row, field, changes[field])
-    if payload.level is not None:
-        row.level = payload.level.value
-    if "processing_unit" in changes or "processing_days" in changes:
-        row.processing_unit = unit.value if unit else None
-        row.processing_amount = days
-        row.verified = True
-    row.updated_at = datetime.now(UTC)
-    await session.commit()
-    return services.procedure_public(row)
+    return await procedures.update_procedure(session, code, payload)
 
 
 @catalogue.put("/{code}/communes/{commune_code}")
@@ -130,53 +76,10 @@ async def set_commune_limit(
 ) -> CommuneLimitPublic:
     """A commune's own limit for the procedure (e.g. 18 working days instead of 8 in remote
     communes); dossiers received there from now on use it."""
-    if await session.get(Procedure, code) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"procedure {code} not found")
-    await services.commune_of_province(session, commune_code)
-    existing = await session.scalar(
-        select(ProcedureCommuneLimit).where(
-            ProcedureCommuneLimit.procedure_code == code,
-            ProcedureCommuneLimit.commune_code == commune_code,
-        )
-    )
-    amount = payload.processing_days or 0
-    if existing is None:
-        bind = session.get_bind()
-        await session.execute(
-            insert_ignoring_duplicates(
-                ProcedureCommuneLimit.__table__,  # type: ignore[arg-type]
-                bind.dialect.name,
-                [
-                    {
-                        "procedure_code": code,
-                        "commune_code": commune_code,
-                        "processing_amount": amount,
-                        "processing_unit": payload.processing_unit.value,
-                    }
-                ],
-            )
-        )
-    else:
-        existing.processing_amount = amount
-        existing.processing_unit = payload.processing_unit.value
-    await session.commit()
-    return CommuneLimitPublic(
-        procedure_code=code,
-        commune_code=commune_code,
-        processing_days=payload.processing_days,
-        processing_unit=payload.processing_unit,
-    )
+    return await procedures.set_commune_limit(session, code, commune_code, payload)
 
 
 # ---- dossiers ---------------------------------------------------------------------------------
-
-
-def _may_receive(user: Principal) -> None:
-    if user.role not in (Role.STEERING_OFFICE, Role.COMMUNE_LEADER):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            "this action is for the role(s): steering_office, commune_leader",
-        )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -191,13 +94,12 @@ async def receive_dossier(
 ) -> DossierPublic:
     """Receive a complete dossier: its due time is settled on the Vietnamese working-day
     calendar and its workflow starts. The answer carries the applicant's receipt code."""
-    _may_receive(user)
-    dossier, created = await services.create_dossier(session, payload, user, idempotency_key)
+    dossier, created = await dossiers.receive_dossier(
+        session, temporal, settings, payload, user, idempotency_key
+    )
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
-    await session.commit()
-    await services.start_dossier(temporal, settings, dossier)
-    return services.dossier_public(dossier)
+    return dossier
 
 
 @router.get("")
@@ -213,27 +115,22 @@ async def list_dossiers(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> DossiersPublic:
     """Dossiers, newest first (a commune leader: their own commune's only)."""
-    filters: list[Any] = []
-    filters.extend(in_communes(Dossier.commune_code, user.communes_filter(commune_code)))
-    if procedure_code is not None:
-        filters.append(Dossier.procedure_code == procedure_code)
-    if status_filter is not None:
-        filters.append(Dossier.status == status_filter.value)
-    if timeliness is not None:
-        filters.append(Dossier.timeliness == timeliness.value)
-    rows, total = await services.list_dossiers(
-        session, filters, min(limit, settings.max_page_size), offset
+    return await dossiers.list_dossiers(
+        session,
+        settings,
+        user,
+        commune_code,
+        procedure_code,
+        status_filter,
+        timeliness,
+        limit,
+        offset,
     )
-    return DossiersPublic(data=[services.dossier_public(d) for d in rows], count=total)
 
 
 @router.get("/{dossier_id}")
 async def get_dossier(dossier_id: int, user: CurrentUser, session: SessionDep) -> DossierDetail:
-    dossier = await services.load_dossier(session, user, dossier_id)
-    return DossierDetail(
-        **services.dossier_public(dossier).model_dump(),
-        events=await services.dossier_events(session, dossier_id),
-    )
+    return await dossiers.read_dossier(session, user, dossier_id)
 
 
 async def _step(
@@ -244,13 +141,7 @@ async def _step(
     update: Any,
     argument: DossierStepInput,
 ) -> DossierPublic:
-    _may_receive(user)
-    await services.load_dossier(session, user, dossier_id)
-    await session.commit()
-    handle = temporal.get_workflow_handle(dossier_workflow_id(dossier_id))
-    await services.send_step(handle.execute_update(update, argument), f"dossier {dossier_id}")
-    session.expire_all()
-    return services.dossier_public(await services.load_dossier(session, user, dossier_id))
+    return await dossiers.take_step(session, temporal, user, dossier_id, update, argument)
 
 
 @router.post("/{dossier_id}/start")

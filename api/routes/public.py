@@ -19,17 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.rendering import local_time
 from activities.routing import SERVICES
-from api import procedure_services as services
 from api.rate_limits import limit_form_posts
 from api.routes.open311 import file_feedback, form_fields
 from db.models import Commune, Dossier, Feedback, Procedure
 from services.case_schemas import CaseStatusPublic, Rating
+from services.feedback import rate_feedback
 from services.receipts import display, normalise
 from serving.deps import SessionDep, SettingsDep, TemporalDep
 from serving.lookup_limits import client_of, limiter_of
-from vocabulary.cases import feedback_workflow_id
-from workflows.feedback import FeedbackWorkflow
-from workflows.procedure_types import RateInput
 
 router = APIRouter(prefix="/lookup", tags=["citizens"])
 pages = APIRouter(tags=["citizens"], include_in_schema=False)
@@ -116,15 +113,7 @@ async def rate(
 ) -> CaseStatusPublic:
     """Rate the commune's answer to a feedback, 1 to 5, once."""
     case = await lookup(request, session, code)
-    if not isinstance(case, Feedback):
-        raise HTTPException(status.HTTP_409_CONFLICT, "only the answer to a feedback is rated")
-    await session.commit()
-    handle = temporal.get_workflow_handle(feedback_workflow_id(case.id))
-    await services.send_step(
-        handle.execute_update(FeedbackWorkflow.rate, RateInput(rating=payload.rating)),
-        "the feedback",
-    )
-    session.expire_all()
+    await rate_feedback(session, temporal, case, payload.rating)
     return await case_status(session, await lookup(request, session, code))
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
-from api.procedure_reconcile import resume_unstarted_cases
+from services.case_recovery import resume_unstarted_cases
 from db.models import Dossier, Feedback
 from tests.api.test_directives_api import eventually
 from tests.api.test_health_and_recovery import closed_port, serve

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
-from api.catchup import catch_up
+from services.catchup import catch_up
 from config import Settings
 from db import backup
 from db.backup import CAUGHT_UP, pending_restore

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fastapi import FastAPI
 from sqlalchemy import select
 
-from api import procedure_services as services
 from db.models import Dossier, Feedback
+from services.catchup import RunningApp
+from services.dossiers import start_dossier
+from services.feedback import start_feedback
 
 RESUME_AFTER = timedelta(seconds=30)
 BATCH = 200
 
 
-async def resume_unstarted_cases(app: FastAPI) -> int:
+async def resume_unstarted_cases(app: RunningApp) -> int:
     """Start every dossier and feedback without a first write after RESUME_AFTER; returns how
     many it tried."""
     cutoff = datetime.now(UTC) - RESUME_AFTER
@@ -36,7 +37,7 @@ async def resume_unstarted_cases(app: FastAPI) -> int:
         return 0
     client = await app.state.temporal.get()
     for dossier in dossiers:
-        await services.start_dossier(client, app.state.settings, dossier)
+        await start_dossier(client, app.state.settings, dossier)
     for item in feedback:
-        await services.start_feedback(client, app.state.settings, item)
+        await start_feedback(client, app.state.settings, item)
     return len(dossiers) + len(feedback)

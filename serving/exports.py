@@ -137,3 +137,14 @@ def xlsx_response(sheets: list[tuple[str, list[str], list[list[Any]]]], filename
         media_type=XLSX_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
     )
+
+
+def ranking_download(
+    cards: Sequence[Scorecard], period_key: str, rules_version: str, format: str
+) -> Response:
+    """The ranking as a file to download: CSV, or else an Excel workbook."""
+    header, rows = ranking_table(cards)
+    name = f"xep-hang-{period_key}-{rules_version}"
+    if format == "csv":
+        return csv_response(header, rows, name)
+    return xlsx_response([("Xếp hạng", header, rows)], name)

@@ -17,7 +17,7 @@ why the hot paths never use it; for an operator's recovery job it is the right s
 catch-up a `catchup.done` row; the read model is behind while the newest of the two is the
 restore. One indexed read of a small table, the same answer in every API process.
 
-    python -m api.catchup reconcile      (make reconcile)
+    python -m services.catchup reconcile      (make reconcile)
 """
 
 from __future__ import annotations
@@ -30,9 +30,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from fastapi import FastAPI
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
@@ -408,7 +407,15 @@ async def catch_up(
     return report
 
 
-async def catch_up_if_behind(app: FastAPI) -> CatchUpReport | None:
+class RunningApp(Protocol):
+    """The API's app as the jobs it schedules see it: its state holds the settings, the
+    database sessions and the Temporal gateway."""
+
+    @property
+    def state(self) -> Any: ...
+
+
+async def catch_up_if_behind(app: RunningApp) -> CatchUpReport | None:
     """At the API's start: run the catch-up when a restore has left the read model behind.
     Off the request path (a scheduler job): the API answers meanwhile, from the restored rows."""
     settings: Settings = app.state.settings
@@ -435,7 +442,7 @@ def _ping(engine: Engine) -> None:
 
 async def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m api.catchup",
+        prog="python -m services.catchup",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,0 +1,329 @@
+"""A directive's assignments: the lists, one commune's detail, and the actions on it (the commune
+leader's acknowledge, report and extension request; the office's review and extension decision),
+each an update on the assignment's own workflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.converter import value_to_type
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.fanout import assignment_start_options
+from config import Settings
+from db import queries
+from db.models import Assignment, Directive, assignment_columns, policy_from_json
+from services.directives import load_directive, release_connection
+from services.errors import NotFound, Refused
+from services.principals import Principal
+from services.schemas import (
+    AcknowledgeResult,
+    AssignmentDetail,
+    AssignmentEventPublic,
+    AssignmentPublic,
+    AssignmentsPublic,
+)
+from services.workflow_calls import engine_unavailable, refusal_message
+from vocabulary.directives import (
+    CLOSED_STATUSES,
+    AssignmentState,
+    AssignmentStatus,
+    Timeliness,
+    assignment_workflow_id,
+)
+from vocabulary.refusals import ALREADY_ACKNOWLEDGED
+from workflows.assignment import AssignmentWorkflow
+from workflows.types import (
+    AcknowledgeInput,
+    DirectivePlan,
+    ExtensionDecisionInput,
+    ExtensionRequestInput,
+    ReportInput,
+    ReviewInput,
+    StartAssignmentsInput,
+    assignment_input,
+)
+
+
+class AlreadyAcknowledged(Exception):
+    """A repeat acknowledgement, with the workflow's state as it refused it."""
+
+    def __init__(self, state: AssignmentState | None) -> None:
+        super().__init__("already acknowledged")
+        self.state = state
+
+
+def assignment_not_found(directive_id: int, commune_code: str) -> str:
+    """What a missing assignment and another commune's answer alike."""
+    return f"directive {directive_id} has no assignment for commune {commune_code}"
+
+
+def check_commune(user: Principal, directive_id: int, commune_code: str) -> None:
+    """Another commune's assignment answers exactly as a missing one would, so that nobody can
+    probe which ids exist elsewhere."""
+    if not user.may_see(commune_code):
+        raise NotFound(assignment_not_found(directive_id, commune_code))
+
+
+async def assignments_page(
+    session: AsyncSession,
+    settings: Settings,
+    directive_id: int | None,
+    commune_code: queries.CommuneScope,
+    status: AssignmentStatus | None,
+    timeliness: Timeliness | None,
+    limit: int,
+    offset: int,
+) -> AssignmentsPublic:
+    rows, total = await queries.list_assignments(
+        session,
+        directive_id,
+        commune_code,
+        status.value if status else None,
+        timeliness.value if timeliness else None,
+        min(limit, settings.max_page_size),
+        offset,
+    )
+    return AssignmentsPublic(data=[to_assignment_public(a, name) for a, name in rows], count=total)
+
+
+async def directive_assignments(
+    session: AsyncSession,
+    settings: Settings,
+    user: Principal,
+    directive_id: int,
+    status: AssignmentStatus | None,
+    timeliness: Timeliness | None,
+    limit: int,
+    offset: int,
+) -> AssignmentsPublic:
+    """One directive's assignments by commune (a leader: their own)."""
+    await load_directive(session, user, directive_id)
+    return await assignments_page(
+        session, settings, directive_id, user.communes_filter(), status, timeliness, limit, offset
+    )
+
+
+def to_assignment_public(assignment: Assignment, commune_name: str) -> AssignmentPublic:
+    return AssignmentPublic(
+        directive_id=assignment.directive_id,
+        workflow_id=assignment_workflow_id(assignment.directive_id, assignment.commune_code),
+        commune_code=assignment.commune_code,
+        commune_name=commune_name,
+        status=assignment.status,
+        timeliness=assignment.timeliness,
+        deadline=assignment.deadline,
+        original_deadline=assignment.original_deadline,
+        acknowledge_by=assignment.acknowledge_by,
+        acknowledged_at=assignment.acknowledged_at,
+        reported_at=assignment.reported_at,
+        completed_at=assignment.completed_at,
+        escalation_level=assignment.escalation_level,
+        revision=assignment.revision,
+        acknowledged_revision=assignment.acknowledged_revision,
+        needs_acknowledgement=assignment.status not in CLOSED_STATUSES
+        and assignment.acknowledged_revision < assignment.revision,
+        extension_requested_until=assignment.extension_requested_until,
+        report_summary=assignment.report_summary,
+        report_evidence=assignment.report_evidence,
+        review_comment=assignment.review_comment,
+        updated_at=assignment.updated_at,
+    )
+
+
+def overlay_state(public: AssignmentPublic, state: AssignmentState | None) -> AssignmentPublic:
+    """The read model's row brought up to the workflow's own, possibly newer, state."""
+    if state is None or state.seq <= 0:
+        return public
+    columns = assignment_columns(state)
+    del columns["seq"]
+    needs_acknowledgement = (
+        state.status not in CLOSED_STATUSES and state.acknowledged_revision < state.revision
+    )
+    return public.model_copy(update={**columns, "needs_acknowledgement": needs_acknowledgement})
+
+
+async def load_assignment(
+    session: AsyncSession, directive_id: int, commune_code: str
+) -> tuple[Assignment, str]:
+    found = await queries.get_assignment(session, directive_id, commune_code)
+    if found is None:
+        raise NotFound(assignment_not_found(directive_id, commune_code))
+    return found
+
+
+async def assignment_detail(
+    session: AsyncSession, user: Principal, directive_id: int, commune_code: str
+) -> AssignmentDetail:
+    """One commune's assignment with its timeline."""
+    check_commune(user, directive_id, commune_code)
+    await load_directive(session, user, directive_id)
+    assignment, name = await load_assignment(session, directive_id, commune_code)
+    events = await queries.assignment_events(session, directive_id, commune_code)
+    return AssignmentDetail(
+        **to_assignment_public(assignment, name).model_dump(),
+        events=[
+            AssignmentEventPublic(seq=e.seq, kind=e.kind, at=e.at, actor=e.actor, detail=e.detail)
+            for e in events
+        ],
+    )
+
+
+async def current_assignment(
+    session: AsyncSession, directive_id: int, commune_code: str
+) -> AssignmentPublic:
+    """The assignment as the read model has it now (after an update wrote it)."""
+    session.expire_all()
+    assignment, name = await load_assignment(session, directive_id, commune_code)
+    return to_assignment_public(assignment, name)
+
+
+@dataclass
+class AssignmentActions:
+    """One commune's assignment, ready to receive an action: `actions.send(update, input)`."""
+
+    directive_id: int
+    commune_code: str
+    session: AsyncSession
+    temporal: Client
+    settings: Settings
+
+    def check_scope(self, user: Principal) -> None:
+        """Another commune's assignment answers as a missing one."""
+        check_commune(user, self.directive_id, self.commune_code)
+
+    async def send(self, update: Any, argument: object) -> AssignmentPublic:
+        return await update_assignment(
+            self.session,
+            self.temporal,
+            self.settings,
+            self.directive_id,
+            self.commune_code,
+            update,
+            argument,
+        )
+
+    async def acknowledge(self, user: Principal) -> AcknowledgeResult:
+        """Acknowledge receipt. Acknowledging again is harmless: the answer says it already
+        was."""
+        self.check_scope(user)
+        try:
+            current = await self.send(AssignmentWorkflow.acknowledge, AcknowledgeInput(user.actor))
+        except AlreadyAcknowledged as repeat:
+            # A click racing the first one: the read model may not show that one yet; the
+            # workflow's state, sent with its refusal, does.
+            stored = await current_assignment(self.session, self.directive_id, self.commune_code)
+            current = overlay_state(stored, repeat.state)
+            return AcknowledgeResult(**current.model_dump(), already_acknowledged=True)
+        return AcknowledgeResult(**current.model_dump(), already_acknowledged=False)
+
+    async def report(self, user: Principal, summary: str, evidence: list[str]) -> AssignmentPublic:
+        """Report completion with a summary and evidence (links or document references)."""
+        self.check_scope(user)
+        return await self.send(
+            AssignmentWorkflow.report,
+            ReportInput(actor=user.actor, summary=summary, evidence=evidence),
+        )
+
+    async def review(self, user: Principal, accept: bool, comment: str) -> AssignmentPublic:
+        """Accept a report (done), or return it for rework with a comment."""
+        return await self.send(
+            AssignmentWorkflow.review, ReviewInput(actor=user.actor, accept=accept, comment=comment)
+        )
+
+    async def request_extension(
+        self, user: Principal, until: datetime, reason: str
+    ) -> AssignmentPublic:
+        """Ask the steering office to move the deadline."""
+        self.check_scope(user)
+        return await self.send(
+            AssignmentWorkflow.request_extension,
+            ExtensionRequestInput(actor=user.actor, until=until, reason=reason),
+        )
+
+    async def decide_extension(
+        self, user: Principal, grant: bool, until: datetime | None, comment: str
+    ) -> AssignmentPublic:
+        """Grant (moving the live deadline; the original stays on record) or refuse."""
+        return await self.send(
+            AssignmentWorkflow.decide_extension,
+            ExtensionDecisionInput(actor=user.actor, grant=grant, until=until, comment=comment),
+        )
+
+
+async def update_assignment(
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    directive_id: int,
+    commune_code: str,
+    update: Any,
+    argument: object,
+) -> AssignmentPublic:
+    """Send one update to the assignment's own workflow and answer with the state it recorded:
+    the update returns only after its read-model write.
+
+    An answer can arrive before the fan-out has started this commune's workflow (a leader who
+    clicks within a second, or one of 3,321 communes): update-with-start then starts it with
+    the input the fan-out would give it, and the fan-out finds it running."""
+    await load_assignment(session, directive_id, commune_code)
+    directive = await session.get(Directive, directive_id)
+    assert directive is not None  # the assignment exists, so does its directive
+    if directive.deadline is None:
+        raise Refused("the directive is still being issued; try again shortly")
+    start = StartAssignmentsInput(
+        plan=DirectivePlan(
+            directive_id=directive.id,
+            deadline=directive.deadline,
+            acknowledge_by=directive.acknowledge_by,
+            communes=list(directive.communes),
+        ),
+        policy=policy_from_json(directive.policy),
+        issued_at=directive.issued_at,
+        task_queue=settings.task_queue,
+    )
+    operation = WithStartWorkflowOperation(
+        AssignmentWorkflow.run,
+        assignment_input(start, commune_code),
+        **assignment_start_options(start, commune_code),
+    )
+    await release_connection(session)
+    try:
+        await temporal.execute_update_with_start_workflow(
+            update, argument, start_workflow_operation=operation
+        )
+    except WorkflowUpdateFailedError as e:
+        cause = e.cause
+        if isinstance(cause, ApplicationError) and cause.type == ALREADY_ACKNOWLEDGED:
+            state = value_to_type(AssignmentState, cause.details[0]) if cause.details else None
+            raise AlreadyAcknowledged(state) from e
+        raise Refused(refusal_message(e)) from e
+    except (RPCError, WorkflowAlreadyStartedError) as e:
+        closed = isinstance(e, WorkflowAlreadyStartedError) or e.status in (
+            RPCStatusCode.NOT_FOUND,
+            RPCStatusCode.FAILED_PRECONDITION,
+            RPCStatusCode.ALREADY_EXISTS,
+        )
+        if not closed:
+            raise engine_unavailable(e) from e
+        raise await _closed_refusal(session, directive_id, commune_code) from e
+    return await current_assignment(session, directive_id, commune_code)
+
+
+async def _closed_refusal(
+    session: AsyncSession, directive_id: int, commune_code: str
+) -> NotFound | Refused:
+    """Why a workflow that is not running refused: the assignment is gone, finished, or not
+    opened yet."""
+    found = await queries.get_assignment(session, directive_id, commune_code)
+    if found is None:
+        return NotFound(assignment_not_found(directive_id, commune_code))
+    current = AssignmentStatus(found[0].status)
+    if current in CLOSED_STATUSES:
+        return Refused(f"the assignment is {current.value}")
+    return Refused("the assignment is still being opened; try again shortly")
