@@ -22,11 +22,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
-from services.catchup import catch_up
 from config import Settings
 from db import backup
 from db.engine import make_engine
 from db.models import Commune, Notification
+from services.catchup import catch_up
 from tests.api.test_directives_api import DIRECTIVES, act, eventually, iso7, opened
 from tests.conftest import (
     PUBLIC_URL,

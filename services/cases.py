@@ -60,25 +60,20 @@ async def send_step(call: Awaitable[T], what: str) -> T:
     return await send_update(call, closed=lambda: f"{what} is closed")
 
 
-async def dossier_events(session: AsyncSession, dossier_id: int) -> list[CaseEventPublic]:
-    rows = await session.scalars(
-        select(DossierEventRow)
-        .where(DossierEventRow.dossier_id == dossier_id)
-        .order_by(DossierEventRow.seq)
-    )
+async def _timeline(
+    session: AsyncSession, row: Any, owner: Any, case_id: int
+) -> list[CaseEventPublic]:
+    """A case's events in the order its workflow wrote them."""
+    rows = await session.scalars(select(row).where(owner == case_id).order_by(row.seq))
     return [
         CaseEventPublic(seq=e.seq, kind=e.kind, at=e.at, actor=e.actor, detail=e.detail)
         for e in rows
     ]
+
+
+async def dossier_events(session: AsyncSession, dossier_id: int) -> list[CaseEventPublic]:
+    return await _timeline(session, DossierEventRow, DossierEventRow.dossier_id, dossier_id)
 
 
 async def feedback_events(session: AsyncSession, feedback_id: int) -> list[CaseEventPublic]:
-    rows = await session.scalars(
-        select(FeedbackEventRow)
-        .where(FeedbackEventRow.feedback_id == feedback_id)
-        .order_by(FeedbackEventRow.seq)
-    )
-    return [
-        CaseEventPublic(seq=e.seq, kind=e.kind, at=e.at, actor=e.actor, detail=e.detail)
-        for e in rows
-    ]
+    return await _timeline(session, FeedbackEventRow, FeedbackEventRow.feedback_id, feedback_id)

@@ -23,6 +23,7 @@ from db.communes import DAK_LAK
 from db.models import Commune, Directive, policy_from_json, policy_to_json
 from services.durations import parse_duration
 from services.errors import Invalid, NotFound
+from services.idempotency import find_replayed, fingerprint
 from services.principals import Principal
 from services.schemas import (
     Counts,
@@ -32,13 +33,7 @@ from services.schemas import (
     DirectivesPublic,
     policy_out,
 )
-from services.workflow_calls import (
-    check_deadline_ahead,
-    check_replay,
-    fingerprint,
-    send_update,
-    start_or_join,
-)
+from services.workflow_calls import check_deadline_ahead, send_update, start_or_join
 from vocabulary.directives import (
     DirectivePolicy,
     DirectiveStatus,
@@ -90,13 +85,11 @@ async def create_directive(
     """Store the directive (status `issuing`); with an idempotency key already used, return
     the directive it created instead. Returns (directive, created)."""
     request_fingerprint = fingerprint(payload)
-    if idempotency_key is not None:
-        existing = await session.scalar(
-            select(Directive).where(Directive.idempotency_key == idempotency_key)
-        )
-        if existing is not None:
-            check_replay(existing.request_fingerprint, request_fingerprint, "directive")
-            return existing, False
+    existing = await find_replayed(
+        session, Directive, idempotency_key, request_fingerprint, "directive"
+    )
+    if existing is not None:
+        return existing, False
     province = str(DAK_LAK)
     known = set(
         await session.scalars(select(Commune.code).where(Commune.province_code == province))
@@ -131,12 +124,11 @@ async def create_directive(
     except IntegrityError:
         # Another request with the same idempotency key won the race: answer with its directive.
         await session.rollback()
-        existing = await session.scalar(
-            select(Directive).where(Directive.idempotency_key == idempotency_key)
+        existing = await find_replayed(
+            session, Directive, idempotency_key, request_fingerprint, "directive"
         )
         if existing is None:
             raise
-        check_replay(existing.request_fingerprint, request_fingerprint, "directive")
         return existing, False
     return directive, True
 

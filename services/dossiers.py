@@ -25,10 +25,10 @@ from services.cases import (
     start_case,
 )
 from services.errors import EngineUnavailable, Invalid, NotFound
+from services.idempotency import find_replayed, fingerprint
 from services.principals import Principal
 from services.procedures import limit_for
 from services.receipts import new_receipt_code
-from services.workflow_calls import check_replay, fingerprint
 from vocabulary.calendar import processing_due
 from vocabulary.cases import (
     CasePolicy,
@@ -54,13 +54,11 @@ async def create_dossier(
     # codes are public, no dossier's existence is told.
     user.communes_filter(payload.commune_code)
     request_fingerprint = fingerprint(payload)
-    if idempotency_key is not None:
-        existing = await session.scalar(
-            select(Dossier).where(Dossier.idempotency_key == idempotency_key)
-        )
-        if existing is not None:
-            check_replay(existing.request_fingerprint, request_fingerprint, "dossier")
-            return existing, False
+    existing = await find_replayed(
+        session, Dossier, idempotency_key, request_fingerprint, "dossier"
+    )
+    if existing is not None:
+        return existing, False
     procedure = await session.get(Procedure, payload.procedure_code)
     if procedure is None:
         raise Invalid(f"unknown procedure code: {payload.procedure_code}")
@@ -97,13 +95,11 @@ async def create_dossier(
             return dossier, True
         except IntegrityError:
             await session.rollback()
-            if idempotency_key is not None:
-                existing = await session.scalar(
-                    select(Dossier).where(Dossier.idempotency_key == idempotency_key)
-                )
-                if existing is not None:
-                    check_replay(existing.request_fingerprint, request_fingerprint, "dossier")
-                    return existing, False
+            existing = await find_replayed(
+                session, Dossier, idempotency_key, request_fingerprint, "dossier"
+            )
+            if existing is not None:
+                return existing, False
             # Otherwise two receipt codes collided (1 in 2^60): draw another.
     raise EngineUnavailable("could not store the dossier")
 

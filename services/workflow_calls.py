@@ -1,15 +1,13 @@
 """The one way the use cases start a workflow and send it an update, and the one reading of what
 the workflow engine answers: its refusals and outages become `services.errors`. Also the one
-fingerprint of a request repeated with an idempotency key."""
+check that a deadline the office gives is still ahead."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -21,20 +19,6 @@ T = TypeVar("T")
 
 # What the engine answers for an update to a workflow that has finished (or never ran).
 CLOSED_STATUSES = (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
-
-
-def fingerprint(request: BaseModel) -> str:
-    """What a request repeated with the same idempotency key must match."""
-    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
-
-
-def check_replay(stored_fingerprint: str | None, request_fingerprint: str, noun: str) -> None:
-    """A key used again must come with the same request: a different one is refused, not
-    answered with the first request's object."""
-    if stored_fingerprint != request_fingerprint:
-        raise Invalid(
-            f"this Idempotency-Key was used for a different request: use a new key for a new {noun}"
-        )
 
 
 def check_deadline_ahead(deadline: datetime | None, now: datetime) -> None:

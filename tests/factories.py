@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from services.directives import issue_input
 from db.models import Directive, policy_to_json
+from services.directives import issue_input
 from vocabulary.directives import DirectivePolicy, DirectiveStatus
 from workflows.types import IssueDirectiveInput
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from services.dossiers import dossier_input
 from db.models import Dossier, Feedback, Notification, Procedure
+from services.dossiers import dossier_input
 from services.receipts import new_receipt_code
 from vocabulary.calendar import processing_due
 from vocabulary.cases import CasePolicy, DossierStatus, DossierTimeliness, FeedbackStatus

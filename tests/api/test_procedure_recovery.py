@@ -9,8 +9,8 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
-from services.case_recovery import resume_unstarted_cases
 from db.models import Dossier, Feedback
+from services.case_recovery import resume_unstarted_cases
 from tests.api.test_directives_api import eventually
 from tests.api.test_health_and_recovery import closed_port, serve
 from tests.api.test_procedures_api import DOSSIERS, dossier_body

@@ -21,12 +21,12 @@ from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
-from services.catchup import catch_up
 from config import Settings
 from db import backup
 from db.backup import CAUGHT_UP, pending_restore
 from db.engine import make_engine
 from db.models import Assignment, AssignmentEventRow, AuditEntry, Change, Commune, Notification
+from services.catchup import catch_up
 from tests.api.test_directives_api import DIRECTIVES, act, eventually, iso7, opened
 from tests.conftest import PUBLIC_URL, TEMPORAL_CLI, api_app, running_worker
 
