@@ -1,0 +1,88 @@
+"""The SQL read model. Workflows own the truth of a process; these tables are what the API,
+the dashboard and the scoring read, written only by idempotent activities (and the API for
+directives, tokens and the roster).
+
+One module a noun, all on one declarative base (`db.models.base`): importing this package
+registers every table on the one metadata Alembic compares against, and `from db.models
+import X` names any of them."""
+
+from db.models.accounts import (
+    PROVINCE_SCOPE,
+    AccountSetup,
+    ApiToken,
+    AuditEntry,
+    Person,
+    RosterEntry,
+    WebAccount,
+    WebSession,
+)
+from db.models.base import Base, UtcDateTime, utcnow
+from db.models.cases import (
+    Dossier,
+    DossierEventRow,
+    Feedback,
+    FeedbackEventRow,
+    Procedure,
+    ProcedureCommuneLimit,
+)
+from db.models.changes import Change, RateCount
+from db.models.communes import Commune
+from db.models.delivery import (
+    DeadLetter,
+    Delivery,
+    Notification,
+    OutboxEntry,
+    ProviderToken,
+    UsedLink,
+)
+from db.models.directives import (
+    Assignment,
+    AssignmentEventRow,
+    Directive,
+    EvidenceFile,
+    assignment_columns,
+    policy_from_json,
+    policy_to_json,
+)
+from db.models.obligations import ObligationPeriod, ObligationReport, RecurringDirective
+from db.models.scores import ScoreSnapshot
+
+__all__ = [
+    "PROVINCE_SCOPE",
+    "AccountSetup",
+    "ApiToken",
+    "Assignment",
+    "AssignmentEventRow",
+    "AuditEntry",
+    "Base",
+    "Change",
+    "Commune",
+    "DeadLetter",
+    "Delivery",
+    "Directive",
+    "Dossier",
+    "DossierEventRow",
+    "EvidenceFile",
+    "Feedback",
+    "FeedbackEventRow",
+    "Notification",
+    "ObligationPeriod",
+    "ObligationReport",
+    "OutboxEntry",
+    "Person",
+    "Procedure",
+    "ProcedureCommuneLimit",
+    "ProviderToken",
+    "RateCount",
+    "RecurringDirective",
+    "RosterEntry",
+    "ScoreSnapshot",
+    "UsedLink",
+    "UtcDateTime",
+    "WebAccount",
+    "WebSession",
+    "assignment_columns",
+    "policy_from_json",
+    "policy_to_json",
+    "utcnow",
+]
