@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+
+from workflows.timeline import Step, Timeline
 
 # Passed through the sandbox: the payload converter must see the real datetime class in
 # these dataclasses, and nothing in them has side effects.
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         Timeliness,
         directive_workflow_id,
     )
+    from vocabulary.events import AssignmentEventKind, StepAction
     from vocabulary.refusals import ALREADY_ACKNOWLEDGED
     from vocabulary.roles import Role
     from workflows import activity_names
@@ -51,16 +53,6 @@ RECORD_TIMEOUT = timedelta(seconds=30)
 NOTIFY_TIMEOUT = timedelta(minutes=2)
 
 
-@dataclass(frozen=True)
-class _Step:
-    """A timed step of the policy; `key` identifies it so that it fires once."""
-
-    at: datetime
-    key: str
-    action: str
-    value: int = 0
-
-
 @workflow.defn(name="Assignment")
 class AssignmentWorkflow:
     @workflow.init
@@ -78,93 +70,90 @@ class AssignmentWorkflow:
         # extension, a reminder whose time is already past would be noise.
         self._deadline_set_at = request.issued_at
         self._deadline_version = 1
-        self._fired: set[str] = set()
-        self._changed = False
+        self._timeline = Timeline()
         # Every read-model write asked for, kept for the catch-up after a restore: rebuilt by
         # replay like the rest of this state, so it adds nothing to history.
         self._journal = AssignmentJournal()
 
     @workflow.run
     async def run(self, request: AssignmentInput) -> AssignmentState:
-        while self._state.status not in CLOSED_STATUSES:
-            step = self._next_step()
-            self._changed = False
-            if step is None:
-                await workflow.wait_condition(lambda: self._changed)
-                continue
-            left = (step.at - workflow.now()).total_seconds()
-            if left > 0:
-                try:
-                    await workflow.wait_condition(lambda: self._changed, timeout=left)
-                    continue
-                except TimeoutError:
-                    # An answer that arrived with the timer is applied first: fire only a step
-                    # that still applies.
-                    if self._next_step() != step:
-                        continue
-            await self._fire(step)
+        await self._timeline.run(
+            done=lambda: self._state.status in CLOSED_STATUSES,
+            steps=self._steps,
+            actions={
+                StepAction.ACKNOWLEDGE: self._remind_to_acknowledge,
+                StepAction.REMINDER: self._remind,
+                StepAction.DEADLINE: self._deadline_passed,
+                StepAction.ESCALATION: self._escalate,
+            },
+        )
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._tell_directive()
         return self._state
 
     # ---- time -------------------------------------------------------------------------------
 
-    def _next_step(self) -> _Step | None:
-        """The earliest policy step not yet fired that still applies to the current state."""
+    def _steps(self) -> list[Step]:
+        """The policy's steps that apply to the current state: none once answered."""
         s = self._state
         if s.status in ANSWERED_STATUSES:
-            return None
+            return []
         policy = self._request.policy
         version = self._deadline_version
-        steps: list[_Step] = []
+        steps: list[Step] = []
         if self._request.acknowledge_by is not None and s.acknowledged_revision == 0:
-            steps.append(_Step(self._request.acknowledge_by, "acknowledge", "acknowledge"))
+            steps.append(Step(self._request.acknowledge_by, "acknowledge", StepAction.ACKNOWLEDGE))
         for offset in policy.reminder_offsets_seconds:
             at = s.deadline - timedelta(seconds=offset)
             if at >= self._deadline_set_at:
-                steps.append(_Step(at, f"reminder:{offset}:{version}", "reminder", offset))
-        steps.append(_Step(s.deadline, f"deadline:{version}", "deadline"))
+                steps.append(Step(at, f"reminder:{offset}:{version}", StepAction.REMINDER, offset))
+        steps.append(Step(s.deadline, f"deadline:{version}", StepAction.DEADLINE))
         for level, escalation in enumerate(policy.escalation, start=1):
             if level > s.escalation_level:
                 at = s.deadline + timedelta(seconds=escalation.after_seconds)
-                steps.append(_Step(at, f"escalation:{level}", "escalation", level))
-        pending = [step for step in steps if step.key not in self._fired]
-        return min(pending, key=lambda step: (step.at, step.key)) if pending else None
+                steps.append(Step(at, f"escalation:{level}", StepAction.ESCALATION, level))
+        return steps
 
-    async def _fire(self, step: _Step) -> None:
-        self._fired.add(step.key)
+    async def _remind_to_acknowledge(self, step: Step) -> None:
+        await self._notify(
+            NotificationKind.REMINDER,
+            "acknowledge",
+            context={"deadline": self._state.deadline.isoformat(), "reason": "acknowledge"},
+        )
+
+    async def _remind(self, step: Step) -> None:
+        # A negative offset is a reminder after the deadline.
+        kind = NotificationKind.REMINDER if step.value >= 0 else NotificationKind.OVERDUE
+        await self._notify(
+            kind,
+            f"offset{step.value}s-d{self._deadline_version}",
+            context={
+                "deadline": self._state.deadline.isoformat(),
+                "reason": "deadline",
+                "offset_seconds": str(step.value),
+            },
+        )
+
+    async def _deadline_passed(self, step: Step) -> None:
         s = self._state
-        deadline = {"deadline": s.deadline.isoformat()}
-        if step.action == "acknowledge":
-            await self._notify(
-                NotificationKind.REMINDER,
-                "acknowledge",
-                context={**deadline, "reason": "acknowledge"},
-            )
-        elif step.action == "reminder":
-            kind = NotificationKind.REMINDER if step.value >= 0 else NotificationKind.OVERDUE
-            await self._notify(
-                kind,
-                f"offset{step.value}s-d{self._deadline_version}",
-                context={**deadline, "reason": "deadline", "offset_seconds": str(step.value)},
-            )
-        elif step.action == "deadline":
-            if s.timeliness == Timeliness.WITHIN_DEADLINE:
-                s.timeliness = Timeliness.OVERDUE
-                await self._record("overdue")
-        elif step.action == "escalation":
-            to = self._request.policy.escalation[step.value - 1].to
-            s.escalation_level = step.value
-            detail = {"level": str(step.value), "to": to.value}
-            await asyncio.gather(
-                self._record("escalated", detail=detail),
-                self._notify(
-                    NotificationKind.ESCALATION,
-                    f"level-{step.value}",
-                    to=to,
-                    context={**deadline, **detail},
-                ),
-            )
+        if s.timeliness == Timeliness.WITHIN_DEADLINE:
+            s.timeliness = Timeliness.OVERDUE
+            await self._record(AssignmentEventKind.OVERDUE)
+
+    async def _escalate(self, step: Step) -> None:
+        s = self._state
+        to = self._request.policy.escalation[step.value - 1].to
+        s.escalation_level = step.value
+        detail = {"level": str(step.value), "to": to.value}
+        await asyncio.gather(
+            self._record(AssignmentEventKind.ESCALATED, detail=detail),
+            self._notify(
+                NotificationKind.ESCALATION,
+                f"level-{step.value}",
+                to=to,
+                context={"deadline": s.deadline.isoformat(), **detail},
+            ),
+        )
 
     # ---- updates ----------------------------------------------------------------------------
 
@@ -176,9 +165,11 @@ class AssignmentWorkflow:
             s.acknowledged_at = workflow.now()
         if s.status == AssignmentStatus.NOTIFIED:
             s.status = AssignmentStatus.ACKNOWLEDGED
-        self._changed = True
+        self._timeline.changed()
         return await self._record(
-            "acknowledged", actor=request.actor, detail={"revision": str(s.revision)}
+            AssignmentEventKind.ACKNOWLEDGED,
+            actor=request.actor,
+            detail={"revision": str(s.revision)},
         )
 
     @acknowledge.validator
@@ -200,9 +191,9 @@ class AssignmentWorkflow:
         if s.acknowledged_at is None:
             s.acknowledged_at = now
         s.timeliness = Timeliness.WITHIN_DEADLINE if now <= s.deadline else Timeliness.OVERDUE
-        self._changed = True
+        self._timeline.changed()
         return await self._record(
-            "reported",
+            AssignmentEventKind.REPORTED,
             actor=request.actor,
             summary=request.summary,
             evidence=request.evidence,
@@ -229,8 +220,8 @@ class AssignmentWorkflow:
         else:
             s.status = AssignmentStatus.RETURNED
             s.timeliness = Timeliness.WITHIN_DEADLINE if now < s.deadline else Timeliness.OVERDUE
-        self._changed = True
-        event = "accepted" if request.accept else "returned"
+        self._timeline.changed()
+        event = AssignmentEventKind.ACCEPTED if request.accept else AssignmentEventKind.RETURNED
         state = await self._record(event, actor=request.actor, review_comment=request.comment)
         if not request.accept:
             await self._notify(
@@ -252,7 +243,7 @@ class AssignmentWorkflow:
     async def request_extension(self, request: ExtensionRequestInput) -> AssignmentState:
         self._state.extension_requested_until = request.until
         return await self._record(
-            "extension_requested",
+            AssignmentEventKind.EXTENSION_REQUESTED,
             actor=request.actor,
             detail={"until": request.until.isoformat(), "reason": request.reason},
         )
@@ -280,7 +271,9 @@ class AssignmentWorkflow:
             self._move_deadline(until)
             detail["until"] = until.isoformat()
         state = await self._record(
-            "extension_granted" if request.grant else "extension_refused",
+            AssignmentEventKind.EXTENSION_GRANTED
+            if request.grant
+            else AssignmentEventKind.EXTENSION_REFUSED,
             actor=request.actor,
             detail=detail,
         )
@@ -309,8 +302,8 @@ class AssignmentWorkflow:
             return
         if change.recalled:
             s.status = AssignmentStatus.CANCELLED
-            self._changed = True
-            await self._record("cancelled", actor=change.actor)
+            self._timeline.changed()
+            await self._record(AssignmentEventKind.CANCELLED, actor=change.actor)
             return
         if change.revision <= s.revision:
             return
@@ -325,9 +318,9 @@ class AssignmentWorkflow:
         elif s.acknowledged_revision == s.revision - 1:
             # Only the deadline moved: an acknowledgement of the text still stands.
             s.acknowledged_revision = s.revision
-        self._changed = True
+        self._timeline.changed()
         await self._record(
-            "amended",
+            AssignmentEventKind.AMENDED,
             actor=change.actor,
             detail={
                 "revision": str(change.revision),
@@ -355,7 +348,7 @@ class AssignmentWorkflow:
             s.timeliness = (
                 Timeliness.WITHIN_DEADLINE if workflow.now() < deadline else Timeliness.OVERDUE
             )
-        self._changed = True
+        self._timeline.changed()
 
     def _refuse_if_closed(self) -> None:
         if self._state.status in CLOSED_STATUSES:
@@ -363,7 +356,7 @@ class AssignmentWorkflow:
 
     async def _record(
         self,
-        kind: str,
+        kind: AssignmentEventKind,
         actor: str = "",
         detail: dict[str, str] | None = None,
         summary: str | None = None,

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from temporalio import workflow
+
+from workflows.timeline import Step, Timeline
 
 with workflow.unsafe.imports_passed_through():
     from vocabulary.cases import (
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     # The converter reads CasePolicy's escalation steps through the sandbox's own modules: the
     # module that defines EscalationStep must be among them.
     from vocabulary.directives import EscalationStep  # noqa: F401
+    from vocabulary.events import DossierEventKind, StepAction
     from vocabulary.roles import Role
     from workflows import activity_names
     from workflows.policies import ACTIVITY_RETRY, refusal
@@ -53,14 +55,6 @@ CALENDAR_TIMEOUT = timedelta(seconds=30)
 # day without time zone data in the sandbox.
 VIETNAM_OFFSET = timezone(timedelta(hours=7))
 OPEN = frozenset({DossierStatus.RECEIVED, DossierStatus.PROCESSING})
-
-
-@dataclass(frozen=True)
-class _Step:
-    at: datetime
-    key: str
-    action: str
-    value: int = 0
 
 
 def timeliness_of(finished_at: datetime, due_at: datetime) -> DossierTimeliness:
@@ -87,8 +81,7 @@ class DossierWorkflow:
         )
         self._due_set_at = request.received_at
         self._due_version = 1
-        self._fired: set[str] = set()
-        self._changed = False
+        self._timeline = Timeline()
         # Every read-model write asked for, kept for the catch-up after a restore: rebuilt by
         # replay like the rest of this state, so it adds nothing to history.
         self._journal = DossierJournal()
@@ -97,109 +90,108 @@ class DossierWorkflow:
     async def run(self, request: DossierInput) -> DossierState:
         # The first write tells the read model the workflow runs (the reconciler starts
         # those that never did).
-        await self._record("received", detail={"due_at": request.due_at.isoformat()})
-        while self._state.status not in DOSSIER_CLOSED:
-            step = self._next_step()
-            self._changed = False
-            if step is None:
-                await workflow.wait_condition(lambda: self._changed)
-                continue
-            left = (step.at - workflow.now()).total_seconds()
-            if left > 0:
-                try:
-                    await workflow.wait_condition(lambda: self._changed, timeout=left)
-                    continue
-                except TimeoutError:
-                    if self._next_step() != step:
-                        continue
-            await self._fire(step)
+        await self._record(DossierEventKind.RECEIVED, detail={"due_at": request.due_at.isoformat()})
+        await self._timeline.run(
+            done=lambda: self._state.status in DOSSIER_CLOSED,
+            steps=self._steps,
+            actions={
+                StepAction.REMINDER: self._remind,
+                StepAction.APOLOGY: self._apologise,
+                StepAction.DUE: self._due_time_passed,
+                StepAction.ESCALATION: self._escalate,
+            },
+        )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
 
     # ---- time -------------------------------------------------------------------------------
 
-    def _next_step(self) -> _Step | None:
+    def _steps(self) -> list[Step]:
         s = self._state
         # The clock stands still while the applicant supplements, and nothing is chased once
         # the result is ready.
         if s.status in DOSSIER_DONE or s.status == DossierStatus.SUPPLEMENT_REQUESTED:
-            return None
+            return []
         policy = self._request.policy
         version = self._due_version
-        steps: list[_Step] = []
+        steps: list[Step] = []
         for offset in policy.reminder_offsets_seconds:
             at = s.due_at - timedelta(seconds=offset)
             if at >= self._due_set_at:
-                steps.append(_Step(at, f"reminder:{offset}:{version}", "reminder", offset))
+                steps.append(Step(at, f"reminder:{offset}:{version}", StepAction.REMINDER, offset))
         if s.appointment_at is None:
             at = s.due_at - timedelta(seconds=policy.apology_before_seconds)
             # A dossier received closer to its due time than that (same-day ones) gets its
             # apology when it becomes late, not the moment it arrives.
-            steps.append(_Step(at if at >= self._due_set_at else s.due_at, "apology", "apology"))
-        steps.append(_Step(s.due_at, f"due:{version}", "due"))
+            apology_at = at if at >= self._due_set_at else s.due_at
+            steps.append(Step(apology_at, "apology", StepAction.APOLOGY))
+        steps.append(Step(s.due_at, f"due:{version}", StepAction.DUE))
         for level, escalation in enumerate(policy.escalation, start=1):
             if level > s.escalation_level:
                 at = s.due_at + timedelta(seconds=escalation.after_seconds)
-                steps.append(_Step(at, f"escalation:{level}", "escalation", level))
-        pending = [step for step in steps if step.key not in self._fired]
-        return min(pending, key=lambda step: (step.at, step.key)) if pending else None
+                steps.append(Step(at, f"escalation:{level}", StepAction.ESCALATION, level))
+        return steps
 
-    async def _fire(self, step: _Step) -> None:
-        self._fired.add(step.key)
+    async def _remind(self, step: Step) -> None:
+        await self._notify(
+            CaseNotificationKind.DOSSIER_REMINDER,
+            f"reminder-{step.value}s-d{self._due_version}",
+            context={"due_at": self._state.due_at.isoformat(), "offset_seconds": str(step.value)},
+        )
+
+    async def _apologise(self, step: Step) -> None:
         s = self._state
+        # The letter names the due time it apologises for, as it stood when the step fired.
         due = {"due_at": s.due_at.isoformat()}
-        if step.action == "reminder":
-            await self._notify(
-                CaseNotificationKind.DOSSIER_REMINDER,
-                f"reminder-{step.value}s-d{self._due_version}",
-                context={**due, "offset_seconds": str(step.value)},
-            )
-        elif step.action == "apology":
-            appointment = await workflow.execute_activity(
-                activity_names.DOSSIER_APPOINTMENT,
-                AppointmentInput(
-                    due_at=s.due_at,
-                    working_days=self._request.policy.apology_extra_working_days,
-                ),
-                result_type=DueTime,
-                start_to_close_timeout=CALENDAR_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-            )
-            s.appointment_at = appointment.at
-            detail = {"appointment_at": appointment.at.isoformat()}
-            await asyncio.gather(
-                self._record("apology_sent", detail=detail),
-                self._notify(
-                    CaseNotificationKind.DOSSIER_APOLOGY,
-                    "apology",
-                    to=APPLICANT,
-                    context={**due, **detail},
-                ),
-            )
-        elif step.action == "due":
-            if s.timeliness == DossierTimeliness.WITHIN_LIMIT:
-                s.timeliness = DossierTimeliness.OVERDUE
-                await self._record("overdue")
-        elif step.action == "escalation":
-            to = self._request.policy.escalation[step.value - 1].to
-            s.escalation_level = step.value
-            detail = {"level": str(step.value), "to": to.value}
-            await asyncio.gather(
-                self._record("escalated", detail=detail),
-                self._notify(
-                    CaseNotificationKind.DOSSIER_ESCALATION,
-                    f"level-{step.value}",
-                    to=to.value,
-                    context={**due, **detail},
-                ),
-            )
+        appointment = await workflow.execute_activity(
+            activity_names.DOSSIER_APPOINTMENT,
+            AppointmentInput(
+                due_at=s.due_at,
+                working_days=self._request.policy.apology_extra_working_days,
+            ),
+            result_type=DueTime,
+            start_to_close_timeout=CALENDAR_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        s.appointment_at = appointment.at
+        detail = {"appointment_at": appointment.at.isoformat()}
+        await asyncio.gather(
+            self._record(DossierEventKind.APOLOGY_SENT, detail=detail),
+            self._notify(
+                CaseNotificationKind.DOSSIER_APOLOGY,
+                "apology",
+                to=APPLICANT,
+                context={**due, **detail},
+            ),
+        )
+
+    async def _due_time_passed(self, step: Step) -> None:
+        s = self._state
+        if s.timeliness == DossierTimeliness.WITHIN_LIMIT:
+            s.timeliness = DossierTimeliness.OVERDUE
+            await self._record(DossierEventKind.OVERDUE)
+
+    async def _escalate(self, step: Step) -> None:
+        s = self._state
+        to = self._request.policy.escalation[step.value - 1].to
+        s.escalation_level = step.value
+        detail = {"level": str(step.value), "to": to.value}
+        await asyncio.gather(
+            self._record(DossierEventKind.ESCALATED, detail=detail),
+            self._notify(
+                CaseNotificationKind.DOSSIER_ESCALATION,
+                f"level-{step.value}",
+                to=to.value,
+                context={"due_at": s.due_at.isoformat(), **detail},
+            ),
+        )
 
     # ---- steps (validated updates) ----------------------------------------------------------
 
     @workflow.update
     async def start_processing(self, request: DossierStepInput) -> DossierState:
         self._state.status = DossierStatus.PROCESSING
-        return await self._record("processing", actor=request.actor)
+        return await self._record(DossierEventKind.PROCESSING, actor=request.actor)
 
     @start_processing.validator
     def _validate_start_processing(self, request: DossierStepInput) -> None:
@@ -213,7 +205,7 @@ class DossierWorkflow:
         s.level = request.to_level
         if s.status == DossierStatus.RECEIVED:
             s.status = DossierStatus.PROCESSING
-        return await self._record("transferred", actor=request.actor, detail=detail)
+        return await self._record(DossierEventKind.TRANSFERRED, actor=request.actor, detail=detail)
 
     @transfer.validator
     def _validate_transfer(self, request: DossierStepInput) -> None:
@@ -226,9 +218,11 @@ class DossierWorkflow:
         s = self._state
         s.status = DossierStatus.SUPPLEMENT_REQUESTED
         s.paused_at = workflow.now()
-        self._changed = True
+        self._timeline.changed()
         return await self._record(
-            "supplement_requested", actor=request.actor, detail={"reason": request.reason}
+            DossierEventKind.SUPPLEMENT_REQUESTED,
+            actor=request.actor,
+            detail={"reason": request.reason},
         )
 
     @request_supplement.validator
@@ -261,8 +255,10 @@ class DossierWorkflow:
         )
         self._due_version += 1
         self._due_set_at = now
-        self._changed = True
-        return await self._record("supplement_received", actor=request.actor, detail=detail)
+        self._timeline.changed()
+        return await self._record(
+            DossierEventKind.SUPPLEMENT_RECEIVED, actor=request.actor, detail=detail
+        )
 
     @supplement_received.validator
     def _validate_supplement_received(self, request: DossierStepInput) -> None:
@@ -277,9 +273,11 @@ class DossierWorkflow:
         s.status = DossierStatus.RESULT_READY
         s.result_at = now
         s.timeliness = timeliness_of(now, s.due_at)
-        self._changed = True
+        self._timeline.changed()
         return await self._record(
-            "result_ready", actor=request.actor, detail={"timeliness": s.timeliness.value}
+            DossierEventKind.RESULT_READY,
+            actor=request.actor,
+            detail={"timeliness": s.timeliness.value},
         )
 
     @result_ready.validator
@@ -291,8 +289,8 @@ class DossierWorkflow:
         s = self._state
         s.status = DossierStatus.RETURNED
         s.closed_at = workflow.now()
-        self._changed = True
-        return await self._record("returned", actor=request.actor)
+        self._timeline.changed()
+        return await self._record(DossierEventKind.RETURNED, actor=request.actor)
 
     @returned.validator
     def _validate_returned(self, request: DossierStepInput) -> None:
@@ -307,8 +305,10 @@ class DossierWorkflow:
         s.closed_at = now
         # The written refusal is the answer the applicant is owed: it is timed like a result.
         s.timeliness = timeliness_of(now, s.due_at)
-        self._changed = True
-        return await self._record("refused", actor=request.actor, detail={"reason": request.reason})
+        self._timeline.changed()
+        return await self._record(
+            DossierEventKind.REFUSED, actor=request.actor, detail={"reason": request.reason}
+        )
 
     @refuse.validator
     def _validate_refuse(self, request: DossierStepInput) -> None:
@@ -336,7 +336,7 @@ class DossierWorkflow:
             raise refusal(f"{why}: the dossier is {self._state.status.value}")
 
     async def _record(
-        self, kind: str, actor: str = "", detail: dict[str, str] | None = None
+        self, kind: DossierEventKind, actor: str = "", detail: dict[str, str] | None = None
     ) -> DossierState:
         self._state.seq += 1
         snapshot = dataclasses.replace(self._state)

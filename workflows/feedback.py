@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
+
+from workflows.timeline import Step, Timeline
 
 with workflow.unsafe.imports_passed_through():
     from vocabulary.cases import (
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     # The converter reads CasePolicy's escalation steps through the sandbox's own modules: the
     # module that defines EscalationStep must be among them.
     from vocabulary.directives import EscalationStep  # noqa: F401
+    from vocabulary.events import FeedbackEventKind, StepAction
     from vocabulary.roles import Role
     from workflows import activity_names
     from workflows.policies import ACTIVITY_RETRY, refusal
@@ -49,22 +51,13 @@ NOTIFY_TIMEOUT = timedelta(minutes=2)
 RATING_WINDOW = timedelta(days=30)
 
 
-@dataclass(frozen=True)
-class _Step:
-    at: datetime
-    key: str
-    action: str
-    value: int = 0
-
-
 @workflow.defn(name="Feedback")
 class FeedbackWorkflow:
     @workflow.init
     def __init__(self, request: FeedbackInput) -> None:
         self._request = request
         self._state = FeedbackState(feedback_id=request.feedback_id, status=FeedbackStatus.RECEIVED)
-        self._fired: set[str] = set()
-        self._changed = False
+        self._timeline = Timeline()
         # Every read-model write asked for, kept for the catch-up after a restore: rebuilt by
         # replay like the rest of this state, so it adds nothing to history.
         self._journal = FeedbackJournal()
@@ -95,24 +88,17 @@ class FeedbackWorkflow:
         to = Role.COMMUNE_LEADER if routing.commune_code else Role.STEERING_OFFICE
         self._routed = True
         await asyncio.gather(
-            self._record("routed" if routing.commune_code else "unrouted", detail=detail),
+            self._record(
+                FeedbackEventKind.ROUTED if routing.commune_code else FeedbackEventKind.UNROUTED,
+                detail=detail,
+            ),
             self._notify(CaseNotificationKind.FEEDBACK_ROUTED, "routed", to=to.value),
         )
-        while s.status not in (FeedbackStatus.ANSWERED, FeedbackStatus.CLOSED):
-            step = self._next_step()
-            self._changed = False
-            if step is None:
-                await workflow.wait_condition(lambda: self._changed)
-                continue
-            left = (step.at - workflow.now()).total_seconds()
-            if left > 0:
-                try:
-                    await workflow.wait_condition(lambda: self._changed, timeout=left)
-                    continue
-                except TimeoutError:
-                    if self._next_step() != step:
-                        continue
-            await self._fire(step)
+        await self._timeline.run(
+            done=lambda: s.status in (FeedbackStatus.ANSWERED, FeedbackStatus.CLOSED),
+            steps=self._steps,
+            actions={StepAction.REMINDER: self._remind, StepAction.ESCALATION: self._escalate},
+        )
         try:
             await workflow.wait_condition(
                 lambda: s.rating is not None, timeout=RATING_WINDOW.total_seconds()
@@ -121,19 +107,23 @@ class FeedbackWorkflow:
             pass
         await workflow.wait_condition(workflow.all_handlers_finished)
         s.status = FeedbackStatus.CLOSED
-        await self._record("closed")
+        await self._record(FeedbackEventKind.CLOSED)
         return s
 
-    def _next_step(self) -> _Step | None:
+    # ---- time -------------------------------------------------------------------------------
+
+    def _steps(self) -> list[Step]:
+        """Reminders before the answer-by time and the escalation ladder after it, while the
+        feedback is with a commune and unanswered."""
         s = self._state
         if s.status != FeedbackStatus.ROUTED or s.answer_due_at is None:
-            return None
+            return []
         policy = self._request.policy
         steps = [
-            _Step(
+            Step(
                 s.answer_due_at - timedelta(seconds=offset),
                 f"reminder:{offset}",
-                "reminder",
+                StepAction.REMINDER,
                 offset,
             )
             for offset in policy.reminder_offsets_seconds
@@ -142,32 +132,30 @@ class FeedbackWorkflow:
         for level, escalation in enumerate(policy.escalation, start=1):
             if level > s.escalation_level:
                 at = s.answer_due_at + timedelta(seconds=escalation.after_seconds)
-                steps.append(_Step(at, f"escalation:{level}", "escalation", level))
-        pending = [step for step in steps if step.key not in self._fired]
-        return min(pending, key=lambda step: (step.at, step.key)) if pending else None
+                steps.append(Step(at, f"escalation:{level}", StepAction.ESCALATION, level))
+        return steps
 
-    async def _fire(self, step: _Step) -> None:
-        self._fired.add(step.key)
+    async def _remind(self, step: Step) -> None:
+        await self._notify(
+            CaseNotificationKind.FEEDBACK_REMINDER,
+            f"reminder-{step.value}s",
+            context={"offset_seconds": str(step.value)},
+        )
+
+    async def _escalate(self, step: Step) -> None:
         s = self._state
-        if step.action == "reminder":
-            await self._notify(
-                CaseNotificationKind.FEEDBACK_REMINDER,
-                f"reminder-{step.value}s",
-                context={"offset_seconds": str(step.value)},
-            )
-        else:
-            to = self._request.policy.escalation[step.value - 1].to
-            s.escalation_level = step.value
-            detail = {"level": str(step.value), "to": to.value}
-            await asyncio.gather(
-                self._record("escalated", detail=detail),
-                self._notify(
-                    CaseNotificationKind.FEEDBACK_ESCALATION,
-                    f"level-{step.value}",
-                    to=to.value,
-                    context=detail,
-                ),
-            )
+        to = self._request.policy.escalation[step.value - 1].to
+        s.escalation_level = step.value
+        detail = {"level": str(step.value), "to": to.value}
+        await asyncio.gather(
+            self._record(FeedbackEventKind.ESCALATED, detail=detail),
+            self._notify(
+                CaseNotificationKind.FEEDBACK_ESCALATION,
+                f"level-{step.value}",
+                to=to.value,
+                context=detail,
+            ),
+        )
 
     # ---- updates ----------------------------------------------------------------------------
 
@@ -178,8 +166,8 @@ class FeedbackWorkflow:
         s.commune_code = request.to_commune
         s.status = FeedbackStatus.ROUTED
         s.forwarded += 1
-        self._changed = True
-        state = await self._record("forwarded", actor=request.actor, detail=detail)
+        self._timeline.changed()
+        state = await self._record(FeedbackEventKind.FORWARDED, actor=request.actor, detail=detail)
         await self._notify(CaseNotificationKind.FEEDBACK_ROUTED, f"forward-{s.forwarded}")
         return state
 
@@ -202,9 +190,9 @@ class FeedbackWorkflow:
         s.status = FeedbackStatus.ANSWERED
         s.answered_at = now
         s.answered_on_time = s.answer_due_at is None or now <= s.answer_due_at
-        self._changed = True
+        self._timeline.changed()
         state = await self._record(
-            "answered",
+            FeedbackEventKind.ANSWERED,
             actor=request.actor,
             detail={"on_time": "true" if s.answered_on_time else "false"},
             answer=request.text,
@@ -225,7 +213,7 @@ class FeedbackWorkflow:
     @workflow.update
     async def rate(self, request: RateInput) -> FeedbackState:
         self._state.rating = request.rating
-        return await self._record("rated", detail={"rating": str(request.rating)})
+        return await self._record(FeedbackEventKind.RATED, detail={"rating": str(request.rating)})
 
     @rate.validator
     def _validate_rate(self, request: RateInput) -> None:
@@ -250,7 +238,7 @@ class FeedbackWorkflow:
 
     async def _record(
         self,
-        kind: str,
+        kind: FeedbackEventKind,
         actor: str = "",
         detail: dict[str, str] | None = None,
         answer: str | None = None,

@@ -1,0 +1,78 @@
+"""The clock of a case workflow: wait for the earliest policy step not yet fired, fire it, and
+start again; wake early when the case changes, since an answer, an extension or a pause moves
+or cancels the steps. Temporal's updatable-timer sample, shared by the assignment, dossier and
+feedback workflows.
+
+The commands it emits are part of every recorded history: one timer per wait with a step ahead
+(`wait_condition` with the time left), none when no step applies, and whatever the step's own
+action runs. Changing how it waits changes the histories, which must keep replaying."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from vocabulary.events import StepAction
+
+
+@dataclass(frozen=True)
+class Step:
+    """A timed step of a policy; `key` identifies it so that it fires once."""
+
+    at: datetime
+    key: str
+    action: StepAction
+    value: int = 0
+
+
+Fire = Callable[[Step], Awaitable[None]]
+
+
+class Timeline:
+    """The steps a workflow has fired and whether its state changed since the clock last
+    looked. A workflow keeps one, built in its `@workflow.init`, and calls `changed()` from
+    every handler that may move or cancel a step."""
+
+    def __init__(self) -> None:
+        self._fired: set[str] = set()
+        self._changed = False
+
+    def changed(self) -> None:
+        self._changed = True
+
+    def next_step(self, steps: Iterable[Step]) -> Step | None:
+        """The earliest step not yet fired among those that apply now."""
+        pending = [step for step in steps if step.key not in self._fired]
+        return min(pending, key=lambda step: (step.at, step.key)) if pending else None
+
+    async def run(
+        self,
+        done: Callable[[], bool],
+        steps: Callable[[], Iterable[Step]],
+        actions: Mapping[StepAction, Fire],
+    ) -> None:
+        """Fire each step when its time comes until `done()`. `steps()` lists the steps that
+        apply to the state as it is now (none while nothing is chased); `actions` says what
+        each kind of step does."""
+        while not done():
+            step = self.next_step(steps())
+            self._changed = False
+            if step is None:
+                await workflow.wait_condition(lambda: self._changed)
+                continue
+            left = (step.at - workflow.now()).total_seconds()
+            if left > 0:
+                try:
+                    await workflow.wait_condition(lambda: self._changed, timeout=left)
+                    continue
+                except TimeoutError:
+                    # An answer that arrived with the timer is applied first: fire only a step
+                    # that still applies.
+                    if self.next_step(steps()) != step:
+                        continue
+            self._fired.add(step.key)
+            await actions[step.action](step)
