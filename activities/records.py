@@ -16,6 +16,7 @@ from db.models import Assignment, AssignmentEventRow, Directive, assignment_colu
 from db.upsert import insert_ignoring_duplicates
 from vocabulary.calendar import working_day_deadline
 from vocabulary.directives import AssignmentStatus, DirectiveStatus, Timeliness
+from vocabulary.events import AssignmentEventKind
 from workflows import activity_names
 from workflows.types import (
     DirectivePlan,
@@ -94,7 +95,7 @@ class RecordActivities:
                             "entity": "assignment",
                             "directive_id": request.directive_id,
                             "commune_code": code,
-                            "kind": "issued",
+                            "kind": AssignmentEventKind.ISSUED.value,
                             "detail": {"seq": 0, "status": AssignmentStatus.NOTIFIED.value},
                             "at": utcnow(),
                         }
