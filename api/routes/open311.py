@@ -236,7 +236,8 @@ async def get_request(
         return refused
     found = (
         await session.get(Feedback, int(service_request_id))
-        if service_request_id.isdigit()
+        # isdecimal, not isdigit: "³" is a digit that int() refuses.
+        if service_request_id.isdecimal()
         else None
     )
     if found is None:

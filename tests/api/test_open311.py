@@ -209,6 +209,12 @@ async def test_bad_requests_answer_in_the_specs_error_shape(api: ApiClient) -> N
         404,
         [{"code": 404, "description": "service_request_id 999999 not found"}],
     )
+    # A superscript digit is a digit to str.isdigit but not a number to int(): once a 500.
+    superscript = await http.get(f"{ROOT}/requests/³.json")
+    assert (superscript.status_code, superscript.json()) == (
+        404,
+        [{"code": 404, "description": "service_request_id ³ not found"}],
+    )
     dates = await http.get(f"{ROOT}/requests.json", params={"start_date": "yesterday"})
     assert dates.json() == [
         {"code": 400, "description": "start_date and end_date must be W3C datetimes"}

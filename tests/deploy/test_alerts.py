@@ -137,9 +137,13 @@ def test_every_alert_waits_names_a_severity_and_explains_itself() -> None:
 def test_the_rules_read_only_metrics_the_product_exports() -> None:
     used = {name for rule in alert_rules() for name in METRIC_NAME.findall(rule["expr"])}
     assert used == KNOWN_METRICS
-    # Each axis_ family is named in the API's metrics module (a counter without its _total,
-    # which prometheus-client adds), so renaming one there fails here, not silently in service.
-    source = (ROOT / "api" / "metrics.py").read_text()
+    # Each axis_ family is named in a module the API's /metrics exposes (a counter without its
+    # _total, which prometheus-client adds), so renaming one there fails here, not silently in
+    # service.
+    source = "".join(
+        (ROOT / module).read_text()
+        for module in ("api/metrics.py", "api/request_metrics.py", "services/reconcile_counts.py")
+    )
     missing = [
         name
         for name in sorted(used)
