@@ -52,6 +52,7 @@ from services.case_recovery import resume_unstarted_cases
 from services.catchup import catch_up_if_behind
 from services.directives import start_directive
 from services.principals import hash_token
+from services.reconcile_counts import record_reconcile
 from services.schemas import Health
 from services.scoring import snapshot as score_snapshot
 from serving.deps import TemporalGateway
@@ -108,9 +109,9 @@ async def _reconcile(app: FastAPI) -> None:
     # stop growing.
     try:
         resumed = await resume_issuing_directives(app)
-        metrics.record_reconcile("directives", {"stuck_issuing": resumed})
+        record_reconcile("directives", {"stuck_issuing": resumed})
         started = await resume_unstarted_cases(app)
-        metrics.record_reconcile("cases", {"unstarted": started})
+        record_reconcile("cases", {"unstarted": started})
     except Exception:
         log.exception("reconciliation failed; it runs again shortly")
 

@@ -17,48 +17,29 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import (
     CollectorRegistry,
-    Counter,
-    Histogram,
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
-from sqlalchemy import and_, exists, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.routing import get_route_path
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import current_user
+from api.request_metrics import HTTP_DURATION, HTTP_REQUESTS, RequestMetrics
 from config import Settings
-from db.models import (
-    Assignment,
-    DeadLetter,
-    Delivery,
-    Directive,
-    Dossier,
-    Feedback,
-    Notification,
-    OutboxEntry,
-)
-from vocabulary.cases import DOSSIER_DONE, DossierStatus, FeedbackStatus
+from db.operator_figures import ReadModelFigures, read_figures
+from services.reconcile_counts import RECONCILE_JOBS, RECONCILER_REPAIRS, RECONCILER_RUNS
 from vocabulary.delivery import DeliveryState
 from vocabulary.directives import (
-    ANSWERED_STATUSES,
-    CLOSED_STATUSES,
     AssignmentStatus,
-    NotificationKind,
     Timeliness,
 )
 from vocabulary.roles import Role
@@ -73,288 +54,9 @@ REFRESH_SECONDS = 15.0
 TEMPORAL_CHECK_SECONDS = 5.0
 # The same for a database that accepts the connection and then hangs (a lock, a full disk).
 DATABASE_READ_SECONDS = 4.0
-UNMATCHED = "unmatched"
 # The classic text format every Prometheus (2.x as Debian ships it, and 3.x) parses;
 # prometheus-client's CONTENT_TYPE_LATEST (1.0.0) is not announced to older servers.
 EXPOSITION_TYPE = CONTENT_TYPE_PLAIN_0_0_4
-# Any other method string would make a new series per invented method.
-METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-RECONCILE_JOBS = ("directives", "cases")
-
-# Process-wide, as Prometheus expects of a counter: one series per API process. Each app's
-# registry adds them beside its own read-model figures.
-HTTP_REQUESTS = Counter(
-    "axis_http_requests",
-    "HTTP requests answered, by route template, method and status code.",
-    ["route", "method", "status"],
-    registry=None,
-)
-HTTP_DURATION = Histogram(
-    "axis_http_request_duration_seconds",
-    "Time from the request's arrival to the end of its answer, by route template and method.",
-    ["route", "method"],
-    registry=None,
-)
-RECONCILER_RUNS = Counter(
-    "axis_reconciler_runs", "Runs of a reconciliation job.", ["job"], registry=None
-)
-RECONCILER_REPAIRS = Counter(
-    "axis_reconciler_repairs",
-    "What the reconciliation jobs repaired, by job and kind of repair.",
-    ["job", "kind"],
-    registry=None,
-)
-
-
-def record_reconcile(job: str, repairs: dict[str, int]) -> None:
-    """Count one run of a reconciliation job and what it repaired, by kind (a kind with 0 still
-    makes its series, so a rule sees 0 rather than nothing)."""
-    RECONCILER_RUNS.labels(job).inc()
-    for kind, count in repairs.items():
-        RECONCILER_REPAIRS.labels(job, kind).inc(count)
-
-
-# ---- requests ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Template:
-    regex: re.Pattern[str]
-    methods: frozenset[str] | None
-    template: str
-
-
-def route_templates(app: Any) -> list[_Template]:
-    """Every route of the app with its full template, in the router's order. FastAPI keeps an
-    included router's routes with their own path (`/communes`) and matches the prefix
-    separately, so the route a request leaves in its scope does not give the template: the
-    effective routes do (older FastAPI copied them into `app.routes`, prefix included)."""
-    try:
-        from fastapi.routing import iter_route_contexts
-    except ImportError:  # FastAPI before lazily included routers
-        routes: Iterable[Any] = app.routes
-    else:
-        routes = iter_route_contexts(app.routes)
-    found = []
-    for route in routes:
-        regex, template = getattr(route, "path_regex", None), getattr(route, "path_format", None)
-        if regex is None or not template:
-            continue
-        methods = getattr(route, "methods", None)
-        found.append(_Template(regex, frozenset(methods) if methods else None, template))
-    return found
-
-
-def match_template(templates: list[_Template], path: str, method: str) -> str:
-    """The template of the route the router picks: the first that matches path and method, else
-    the first that matches the path (405); UNMATCHED when none does."""
-    partial = None
-    for candidate in templates:
-        if candidate.regex.match(path):
-            if candidate.methods is None or method in candidate.methods:
-                return candidate.template
-            partial = partial or candidate.template
-    return partial or UNMATCHED
-
-
-class RequestMetrics:
-    """Counts every HTTP request and times it to the last byte of the answer. A request that
-    raises counts as 500, which is what the server error middleware around it answers."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        # Built at the first request, once every route is in place.
-        self._templates: list[_Template] | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        answered = 500
-
-        async def send_counting(message: Message) -> None:
-            nonlocal answered
-            if message["type"] == "http.response.start":
-                answered = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_counting)
-        finally:
-            if self._templates is None:
-                self._templates = route_templates(scope["app"])
-            # The path as the router sees it: without a root_path a proxy may put in front.
-            route = match_template(self._templates, get_route_path(scope), scope["method"])
-            method = scope["method"] if scope["method"] in METHODS else "other"
-            HTTP_REQUESTS.labels(route, method, str(answered)).inc()
-            HTTP_DURATION.labels(route, method).observe(time.perf_counter() - started)
-
-
-# ---- the read model ------------------------------------------------------------------------
-
-UNANSWERED = [s.value for s in AssignmentStatus if s not in ANSWERED_STATUSES]
-OPEN = [s.value for s in AssignmentStatus if s not in CLOSED_STATUSES]
-# A dossier waiting for the applicant's supplement has its clock stopped: not past due.
-DOSSIER_RUNNING = [
-    s.value
-    for s in DossierStatus
-    if s not in DOSSIER_DONE and s != DossierStatus.SUPPLEMENT_REQUESTED
-]
-FEEDBACK_WAITING = [FeedbackStatus.RECEIVED.value, FeedbackStatus.ROUTED.value]
-
-
-@dataclass(frozen=True)
-class ReadModelFigures:
-    """The read model's figures at one moment."""
-
-    assignments: dict[tuple[str, str], int]
-    overdue: int
-    escalations: dict[int, int]
-    messages: dict[str, int]
-    dead_letters: int
-    unconfirmed_sends: int
-    oldest_queued_message_age_seconds: float
-    dossiers_past_due: int
-    feedback_past_due: int
-    timers_late_seconds: float
-
-
-def _seconds_since(now: datetime, moment: datetime | None) -> float:
-    return max(0.0, (now - moment).total_seconds()) if moment is not None else 0.0
-
-
-async def read_figures(session: AsyncSession, now: datetime) -> ReadModelFigures:
-    """Every figure from a handful of aggregates: nothing here grows with the rows but the
-    per-directive groups of the late-timer figure (see `timers_late_seconds`)."""
-    unanswered = Assignment.status.in_(UNANSWERED)
-    scalars = (
-        await session.execute(
-            select(
-                select(func.count()).where(unanswered, Assignment.deadline < now).scalar_subquery(),
-                select(func.count()).select_from(DeadLetter).scalar_subquery(),
-                select(func.count())
-                .where(OutboxEntry.status == DeliveryState.UNCONFIRMED.value)
-                .scalar_subquery(),
-                select(func.min(Delivery.updated_at))
-                .where(Delivery.state == DeliveryState.QUEUED.value)
-                .scalar_subquery(),
-                select(func.count())
-                .where(Dossier.status.in_(DOSSIER_RUNNING), Dossier.due_at < now)
-                .scalar_subquery(),
-                select(func.count())
-                .where(Feedback.status.in_(FEEDBACK_WAITING), Feedback.answer_due_at < now)
-                .scalar_subquery(),
-            )
-        )
-    ).one()
-    overdue, dead_letters, unconfirmed, oldest_queued, dossiers, feedback = scalars
-    assignments = {
-        (row_status, timeliness): count
-        for row_status, timeliness, count in await session.execute(
-            select(Assignment.status, Assignment.timeliness, func.count()).group_by(
-                Assignment.status, Assignment.timeliness
-            )
-        )
-    }
-    escalations = {
-        int(level): count
-        for level, count in await session.execute(
-            select(Assignment.escalation_level, func.count())
-            .where(Assignment.status.in_(OPEN))
-            .group_by(Assignment.escalation_level)
-        )
-    }
-    messages = {
-        state: count
-        for state, count in await session.execute(
-            select(Delivery.state, func.count()).group_by(Delivery.state)
-        )
-    }
-    return ReadModelFigures(
-        assignments=assignments,
-        overdue=overdue,
-        escalations=escalations,
-        messages=messages,
-        dead_letters=dead_letters,
-        unconfirmed_sends=unconfirmed,
-        oldest_queued_message_age_seconds=_seconds_since(now, oldest_queued),
-        dossiers_past_due=dossiers,
-        feedback_past_due=feedback,
-        timers_late_seconds=await timers_late_seconds(session, now),
-    )
-
-
-async def timers_late_seconds(session: AsyncSession, now: datetime) -> float:
-    """How late, at most, is a timed step of an assignment that the read model shows due and not
-    done: 0 when none is. The assignment workflow records each of these steps when it fires, so
-    one that stays unrecorded past its time means a timer that did not fire (no worker, a stuck
-    task). Three steps are checked, for assignments still waiting for a report:
-
-    - the deadline: the workflow marks the assignment overdue (`timeliness`) at its deadline;
-    - the first reminder after the deadline (the policy's negative offset nearest to 0): an
-      `overdue` notification is recorded for the commune at or after the current deadline;
-    - the next escalation (`escalation_level` + 1 … in the policy): the workflow raises the level
-      at the deadline plus the step's `after_seconds`.
-
-    The reminder check is lenient: an `overdue` notice from before an extension that landed after
-    the new deadline counts, so it can miss a late reminder but never invents one. Reminders
-    before the deadline and acknowledge-by reminders leave no trace the read model could check
-    without the workflow's own rules about when a deadline was set, so they are not counted."""
-    unanswered = Assignment.status.in_(UNANSWERED)
-    latest_due: list[datetime] = []
-    deadline_missed = await session.scalar(
-        select(func.min(Assignment.deadline)).where(
-            unanswered,
-            Assignment.timeliness == Timeliness.WITHIN_DEADLINE.value,
-            Assignment.deadline < now,
-        )
-    )
-    if deadline_missed is not None:
-        latest_due.append(deadline_missed)
-    by_level = (
-        await session.execute(
-            select(
-                Assignment.directive_id, Assignment.escalation_level, func.min(Assignment.deadline)
-            )
-            .where(unanswered, Assignment.deadline < now)
-            .group_by(Assignment.directive_id, Assignment.escalation_level)
-        )
-    ).all()
-    no_overdue_notice = ~exists().where(
-        Notification.directive_id == Assignment.directive_id,
-        Notification.commune_code == Assignment.commune_code,
-        Notification.kind == NotificationKind.OVERDUE.value,
-        Notification.created_at >= Assignment.deadline,
-    )
-    unreminded = (
-        await session.execute(
-            select(Assignment.directive_id, func.min(Assignment.deadline))
-            .where(and_(unanswered, Assignment.deadline < now, no_overdue_notice))
-            .group_by(Assignment.directive_id)
-        )
-    ).all()
-    directive_ids = {row[0] for row in by_level} | {row[0] for row in unreminded}
-    policies: dict[int, dict[str, Any]] = {}
-    if directive_ids:
-        policies = {
-            directive_id: policy
-            for directive_id, policy in await session.execute(
-                select(Directive.id, Directive.policy).where(Directive.id.in_(directive_ids))
-            )
-        }
-    for directive_id, level, deadline in by_level:
-        steps = policies.get(directive_id, {}).get("escalation", [])
-        latest_due.extend(deadline + timedelta(seconds=s["after_seconds"]) for s in steps[level:])
-    for directive_id, deadline in unreminded:
-        after = [
-            o for o in policies.get(directive_id, {}).get("reminder_offsets_seconds", []) if o < 0
-        ]
-        if after:
-            latest_due.append(deadline + timedelta(seconds=-max(after)))
-    past = [now - due for due in latest_due if due < now]
-    return max(past).total_seconds() if past else 0.0
-
 
 # ---- the collector -------------------------------------------------------------------------
 

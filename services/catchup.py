@@ -42,7 +42,6 @@ from activities.notifications import NotificationActivities
 from activities.procedures import ProcedureActivities
 from activities.records import RecordActivities
 from activities.rendering import Renderer
-from api import metrics
 from config import Settings, get_settings
 from db.backup import CAUGHT_UP, pending_restore
 from db.engine import make_engine
@@ -56,6 +55,7 @@ from db.models import (
     Feedback,
     FeedbackEventRow,
 )
+from services.reconcile_counts import record_reconcile
 from temporal_client import connect
 from vocabulary.cases import (
     DOSSIER_CLOSED,
@@ -403,7 +403,7 @@ async def catch_up(
     )
     if report.missing:
         log.warning("workflows without their row in the read model: %s", report.missing[:100])
-    metrics.record_reconcile(JOB, dict(report.repairs))
+    record_reconcile(JOB, dict(report.repairs))
     return report
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import RESUME_AFTER, _reconcile
-from api.metrics import REFRESH_SECONDS, OperatorGauges, read_figures
+from api.metrics import REFRESH_SECONDS, OperatorGauges
 from db.engine import make_async_engine, make_engine
 from db.models import (
     Assignment,
@@ -35,6 +35,7 @@ from db.models import (
     Procedure,
     policy_to_json,
 )
+from db.operator_figures import read_figures
 from tests.api.test_directives_api import act, eventually, issue, opened
 from tests.api.test_health_and_recovery import closed_port, serve
 from tests.conftest import ApiClient, api_app, temporal_address
