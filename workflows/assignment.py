@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 
-from workflows.timeline import Step, Timeline
+from workflows.timeline import Step, Timeline, escalations, reminders
 
 # Passed through the sandbox: the payload converter must see the real datetime class in
 # these dataclasses, and nothing in them has side effects.
@@ -103,15 +103,11 @@ class AssignmentWorkflow:
         steps: list[Step] = []
         if self._request.acknowledge_by is not None and s.acknowledged_revision == 0:
             steps.append(Step(self._request.acknowledge_by, "acknowledge", StepAction.ACKNOWLEDGE))
-        for offset in policy.reminder_offsets_seconds:
-            at = s.deadline - timedelta(seconds=offset)
-            if at >= self._deadline_set_at:
-                steps.append(Step(at, f"reminder:{offset}:{version}", StepAction.REMINDER, offset))
+        steps += reminders(
+            s.deadline, policy.reminder_offsets_seconds, self._deadline_set_at, version
+        )
         steps.append(Step(s.deadline, f"deadline:{version}", StepAction.DEADLINE))
-        for level, escalation in enumerate(policy.escalation, start=1):
-            if level > s.escalation_level:
-                at = s.deadline + timedelta(seconds=escalation.after_seconds)
-                steps.append(Step(at, f"escalation:{level}", StepAction.ESCALATION, level))
+        steps += escalations(s.deadline, policy.escalation, s.escalation_level)
         return steps
 
     async def _remind_to_acknowledge(self, step: Step) -> None:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from temporalio import workflow
 
-from workflows.timeline import Step, Timeline
+from workflows.timeline import Step, Timeline, escalations, reminders
 
 with workflow.unsafe.imports_passed_through():
     from vocabulary.cases import (
@@ -114,11 +114,7 @@ class DossierWorkflow:
             return []
         policy = self._request.policy
         version = self._due_version
-        steps: list[Step] = []
-        for offset in policy.reminder_offsets_seconds:
-            at = s.due_at - timedelta(seconds=offset)
-            if at >= self._due_set_at:
-                steps.append(Step(at, f"reminder:{offset}:{version}", StepAction.REMINDER, offset))
+        steps = reminders(s.due_at, policy.reminder_offsets_seconds, self._due_set_at, version)
         if s.appointment_at is None:
             at = s.due_at - timedelta(seconds=policy.apology_before_seconds)
             # A dossier received closer to its due time than that (same-day ones) gets its
@@ -126,10 +122,7 @@ class DossierWorkflow:
             apology_at = at if at >= self._due_set_at else s.due_at
             steps.append(Step(apology_at, "apology", StepAction.APOLOGY))
         steps.append(Step(s.due_at, f"due:{version}", StepAction.DUE))
-        for level, escalation in enumerate(policy.escalation, start=1):
-            if level > s.escalation_level:
-                at = s.due_at + timedelta(seconds=escalation.after_seconds)
-                steps.append(Step(at, f"escalation:{level}", StepAction.ESCALATION, level))
+        steps += escalations(s.due_at, policy.escalation, s.escalation_level)
         return steps
 
     async def _remind(self, step: Step) -> None:

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.timeline import Step, Timeline
+from workflows.timeline import Step, Timeline, escalations, reminders
 
 with workflow.unsafe.imports_passed_through():
     from vocabulary.cases import (
@@ -119,21 +119,9 @@ class FeedbackWorkflow:
         if s.status != FeedbackStatus.ROUTED or s.answer_due_at is None:
             return []
         policy = self._request.policy
-        steps = [
-            Step(
-                s.answer_due_at - timedelta(seconds=offset),
-                f"reminder:{offset}",
-                StepAction.REMINDER,
-                offset,
-            )
-            for offset in policy.reminder_offsets_seconds
-            if s.answer_due_at - timedelta(seconds=offset) >= self._request.received_at
-        ]
-        for level, escalation in enumerate(policy.escalation, start=1):
-            if level > s.escalation_level:
-                at = s.answer_due_at + timedelta(seconds=escalation.after_seconds)
-                steps.append(Step(at, f"escalation:{level}", StepAction.ESCALATION, level))
-        return steps
+        return reminders(
+            s.answer_due_at, policy.reminder_offsets_seconds, self._request.received_at
+        ) + escalations(s.answer_due_at, policy.escalation, s.escalation_level)
 
     async def _remind(self, step: Step) -> None:
         await self._notify(

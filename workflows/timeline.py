@@ -9,13 +9,14 @@ action runs. Changing how it waits changes the histories, which must keep replay
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from vocabulary.directives import EscalationStep
     from vocabulary.events import StepAction
 
 
@@ -30,6 +31,40 @@ class Step:
 
 
 Fire = Callable[[Step], Awaitable[None]]
+
+
+def reminders(
+    due: datetime, offsets: Iterable[int], since: datetime, version: int | None = None
+) -> list[Step]:
+    """A reminder `offset` seconds before `due` (after it, for a negative offset), for each
+    offset whose time is not before `since`: a reminder already past when the due time was
+    set would be noise. `version` tells the reminders of a moved due time from the old ones."""
+    suffix = "" if version is None else f":{version}"
+    return [
+        Step(
+            due - timedelta(seconds=offset),
+            f"reminder:{offset}{suffix}",
+            StepAction.REMINDER,
+            offset,
+        )
+        for offset in offsets
+        if due - timedelta(seconds=offset) >= since
+    ]
+
+
+def escalations(due: datetime, ladder: Sequence[EscalationStep], reached: int) -> list[Step]:
+    """The rungs of the escalation ladder past `due` above the level already reached; a step's
+    value is its level, from 1."""
+    return [
+        Step(
+            due + timedelta(seconds=rung.after_seconds),
+            f"escalation:{level}",
+            StepAction.ESCALATION,
+            level,
+        )
+        for level, rung in enumerate(ladder, start=1)
+        if level > reached
+    ]
 
 
 class Timeline:
