@@ -132,16 +132,23 @@ def feedback_rated_in(start: datetime, end: datetime) -> ColumnElement[bool]:
     )
 
 
+def feedback_judged_in(start: datetime, end: datetime) -> ColumnElement[bool]:
+    """Feedback due in [start, end) that the stored state has judged: answered (on time or
+    not), or unanswered and escalated (the workflow escalates once the answer-by time has
+    passed). The one denominator of "answered on time", for the scores and the indicators."""
+    return and_(
+        feedback_owed_in(start, end),
+        or_(Feedback.answered_on_time.is_not(None), Feedback.escalation_level > 0),
+    )
+
+
 def feedback_fields(start: datetime, end: datetime) -> dict[str, ColumnElement[bool]]:
     """The feedback figures of the published scores. Responsiveness counts feedback whose
     answer was due in the period and that the stored state has judged: answered (on time or
     not), or unanswered and escalated (the workflow escalates once the answer-by time has
     passed). An unanswered one not escalated yet counts for nobody, so the current month is
     not scored against answers not yet owed."""
-    judged = and_(
-        feedback_owed_in(start, end),
-        or_(Feedback.answered_on_time.is_not(None), Feedback.escalation_level > 0),
-    )
+    judged = feedback_judged_in(start, end)
     rated = feedback_rated_in(start, end)
     return {
         "feedback_due": judged,

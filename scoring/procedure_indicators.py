@@ -14,10 +14,10 @@ The predicates are those of scoring/indicators.py, the ones the published scores
 - Dossier timeliness: dossiers finished in the period (result ready, or refused), by the
   early / on-time / late bucket of their end state. `on_time_share` counts early and on time
   together, as the public-service portals' "đúng hạn" does.
-- Feedback on time: answered on time (the scores' numerator) over all feedback whose answer
-  was owed in the period, so an unanswered one counts against here even before it is
-  escalated; the published scores' `feedback_due` counts only the judged ones (answered, or
-  unanswered and escalated).
+- Feedback on time: answered on time over the feedback due in the period that is judged
+  (answered, or unanswered and escalated): the published scores' definition, one condition
+  in scoring/indicators.py, so the indicator and the scorecard never disagree. An unanswered
+  one not yet escalated counts for nobody.
 - Satisfaction: the mean rating (1–5) of feedback answered in the period and rated."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from scoring.indicators import (
     DOSSIER_FIELDS,
     FEEDBACK_ANSWERED_ON_TIME,
     dossiers_finished_in,
-    feedback_owed_in,
+    feedback_judged_in,
     feedback_rated_in,
 )
 
@@ -127,7 +127,7 @@ def feedback_on_time_query(
     due = func.count(Feedback.id)
     on_time = _count(FEEDBACK_ANSWERED_ON_TIME)
     return _per_commune(
-        Feedback, feedback_owed_in(start, end), province_code, due, on_time, _share(on_time, due)
+        Feedback, feedback_judged_in(start, end), province_code, due, on_time, _share(on_time, due)
     )
 
 
