@@ -1,7 +1,5 @@
-"""Recurring directives: the steering office creates, lists, pauses, resumes and deletes them;
-each runs as a Temporal Schedule (`recurring-{id}`, every Monday 00:00 Asia/Ho_Chi_Minh) that
-opens the week's period for every commune. A commune leader reports activities against their
-own commune's open period; the period closes as met or missed at the end of the week."""
+"""Recurring directives: the office's routes to create, list, pause, resume and delete them,
+and the commune leader's report of an activity (the use cases: services/recurring.py)."""
 
 from __future__ import annotations
 
