@@ -30,7 +30,7 @@ PRUNE_EVERY_SECONDS = 60
 # Rows kept at most after a prune: far above 102 communes' offices and a day of citizens, and
 # still a small table (about 100 bytes a row).
 MAX_ROWS = 100_000
-# The columns' widths (db/models.py): a longer key is stored as its digest.
+# The columns' widths (db/models/): a longer key is stored as its digest.
 MAX_SCOPE_CHARS = 32
 MAX_KEY_CHARS = 200
 

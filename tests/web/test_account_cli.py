@@ -1,4 +1,4 @@
-"""The operator's commands, on SQLite and PostgreSQL: `python -m web.account_cli create` opens
+"""The operator's commands, on SQLite and PostgreSQL: `python -m accounts_cli create` opens
 the first steering-office account and prints its setup link once; `invite` (what
 `make roster INVITE=1` runs) opens an account for every real roster person who has none, and a
 second run opens none; links are printed only with --show-links, emailed when SMTP is set."""
