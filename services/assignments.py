@@ -9,17 +9,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.converter import value_to_type
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCStatusCode
 
 from activities.fanout import assignment_start_options
 from config import Settings
 from db import queries
 from db.models import Assignment, Directive, assignment_columns, policy_from_json
 from services.directives import load_directive, release_connection
-from services.errors import NotFound, Refused
+from services.errors import NotFound, Refused, ServiceError
 from services.principals import Principal
 from services.schemas import (
     AcknowledgeResult,
@@ -28,7 +28,7 @@ from services.schemas import (
     AssignmentPublic,
     AssignmentsPublic,
 )
-from services.workflow_calls import engine_unavailable, refusal_message
+from services.workflow_calls import FINISHED_STATUSES, send_update
 from vocabulary.directives import (
     CLOSED_STATUSES,
     AssignmentState,
@@ -293,31 +293,29 @@ async def update_assignment(
         **assignment_start_options(start, commune_code),
     )
     await release_connection(session)
-    try:
-        await temporal.execute_update_with_start_workflow(
+    await send_update(
+        temporal.execute_update_with_start_workflow(
             update, argument, start_workflow_operation=operation
-        )
-    except WorkflowUpdateFailedError as e:
-        cause = e.cause
-        if isinstance(cause, ApplicationError) and cause.type == ALREADY_ACKNOWLEDGED:
-            state = value_to_type(AssignmentState, cause.details[0]) if cause.details else None
-            raise AlreadyAcknowledged(state) from e
-        raise Refused(refusal_message(e)) from e
-    except (RPCError, WorkflowAlreadyStartedError) as e:
-        closed = isinstance(e, WorkflowAlreadyStartedError) or e.status in (
-            RPCStatusCode.NOT_FOUND,
-            RPCStatusCode.FAILED_PRECONDITION,
-            RPCStatusCode.ALREADY_EXISTS,
-        )
-        if not closed:
-            raise engine_unavailable(e) from e
-        raise await _closed_refusal(session, directive_id, commune_code) from e
+        ),
+        lambda: _closed_refusal(session, directive_id, commune_code),
+        refusals=_already_acknowledged,
+        # The id of a run that has finished is refused to the start as taken.
+        closed_statuses=(*FINISHED_STATUSES, RPCStatusCode.ALREADY_EXISTS),
+    )
     return await current_assignment(session, directive_id, commune_code)
+
+
+def _already_acknowledged(cause: ApplicationError) -> AlreadyAcknowledged | None:
+    """A repeat acknowledgement, with the workflow's state sent with the refusal."""
+    if cause.type != ALREADY_ACKNOWLEDGED:
+        return None
+    state = value_to_type(AssignmentState, cause.details[0]) if cause.details else None
+    return AlreadyAcknowledged(state)
 
 
 async def _closed_refusal(
     session: AsyncSession, directive_id: int, commune_code: str
-) -> NotFound | Refused:
+) -> ServiceError:
     """Why a workflow that is not running refused: the assignment is gone, finished, or not
     opened yet."""
     found = await queries.get_assignment(session, directive_id, commune_code)

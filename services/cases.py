@@ -16,7 +16,7 @@ from db.models import Commune, DossierEventRow, FeedbackEventRow
 from services.case_schemas import CaseEventPublic
 from services.errors import Forbidden, Invalid
 from services.principals import Principal
-from services.workflow_calls import send_update, start_or_join
+from services.workflow_calls import refused_as, send_update, start_or_join
 from vocabulary.roles import Role
 
 T = TypeVar("T")
@@ -57,7 +57,7 @@ async def start_case(
 
 async def send_step(call: Awaitable[T], what: str) -> T:
     """One update to a case's workflow: a refusal is `Refused`, a finished workflow too."""
-    return await send_update(call, closed=lambda: f"{what} is closed")
+    return await send_update(call, closed=refused_as(f"{what} is closed"))
 
 
 async def _timeline(

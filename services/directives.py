@@ -33,7 +33,12 @@ from services.schemas import (
     DirectivesPublic,
     policy_out,
 )
-from services.workflow_calls import check_deadline_ahead, send_update, start_or_join
+from services.workflow_calls import (
+    check_deadline_ahead,
+    refused_as,
+    send_update,
+    start_or_join,
+)
 from vocabulary.directives import (
     DirectivePolicy,
     DirectiveStatus,
@@ -256,7 +261,7 @@ async def _update_directive(
     handle = temporal.get_workflow_handle(directive_workflow_id(directive.id))
     await send_update(
         handle.execute_update(update, argument),
-        closed=lambda: f"the directive is {directive.status}",
+        closed=refused_as(f"the directive is {directive.status}"),
     )
     await session.refresh(directive)
     return await directive_public(session, directive)

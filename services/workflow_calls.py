@@ -13,12 +13,12 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.errors import EngineUnavailable, Invalid, Refused
+from services.errors import EngineUnavailable, Invalid, Refused, ServiceError
 
 T = TypeVar("T")
 
 # What the engine answers for an update to a workflow that has finished (or never ran).
-CLOSED_STATUSES = (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
+FINISHED_STATUSES = (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
 
 
 def check_deadline_ahead(deadline: datetime | None, now: datetime) -> None:
@@ -57,25 +57,41 @@ async def start_or_join(
         raise EngineUnavailable(unstarted(e.message)) from e
 
 
-def refusal_message(error: WorkflowUpdateFailedError) -> str:
+def _refusal_message(cause: BaseException | None, error: WorkflowUpdateFailedError) -> str:
     """What the workflow said when it refused an update."""
-    cause = error.cause
     return cause.message if isinstance(cause, ApplicationError) else str(cause or error)
 
 
-def engine_unavailable(error: RPCError | WorkflowAlreadyStartedError) -> EngineUnavailable:
-    return EngineUnavailable(f"the workflow engine refused: {getattr(error, 'message', error)}")
-
-
-async def send_update(call: Awaitable[T], closed: Callable[[], str]) -> T:
-    """Send one update to a workflow: its refusal is `Refused` with the workflow's reason, a
-    finished workflow `Refused` with `closed()`, an engine that does not answer
-    `EngineUnavailable`."""
+async def send_update(
+    call: Awaitable[T],
+    closed: Callable[[], Awaitable[ServiceError]],
+    *,
+    refusals: Callable[[ApplicationError], Exception | None] = lambda cause: None,
+    closed_statuses: tuple[RPCStatusCode, ...] = FINISHED_STATUSES,
+) -> T:
+    """Send one update to a workflow (or an update-with-start) and read what the engine
+    answers: the workflow's refusal is `Refused` with its reason (or what `refusals` makes of a
+    refusal of a kind of `vocabulary.refusals`), a workflow that has finished is `await
+    closed()`, an engine that does not answer `EngineUnavailable`."""
     try:
         return await call
     except WorkflowUpdateFailedError as e:
-        raise Refused(refusal_message(e)) from e
-    except RPCError as e:
-        if e.status in CLOSED_STATUSES:
-            raise Refused(closed()) from e
-        raise engine_unavailable(e) from e
+        cause = e.cause
+        special = refusals(cause) if isinstance(cause, ApplicationError) else None
+        if special is not None:
+            raise special from e
+        raise Refused(_refusal_message(cause, e)) from e
+    except (RPCError, WorkflowAlreadyStartedError) as e:
+        # An update-with-start finds the id taken by a run that has finished.
+        if isinstance(e, WorkflowAlreadyStartedError) or e.status in closed_statuses:
+            raise await closed() from e
+        raise EngineUnavailable(f"the workflow engine refused: {getattr(e, 'message', e)}") from e
+
+
+def refused_as(message: str) -> Callable[[], Awaitable[ServiceError]]:
+    """A `closed` answer for `send_update` that needs no lookup: `Refused` with this message."""
+
+    async def closed() -> ServiceError:
+        return Refused(message)
+
+    return closed
