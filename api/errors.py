@@ -21,35 +21,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.openapi_errors import document
 from services.errors import (
-    Conflict,
-    EngineUnavailable,
-    Forbidden,
-    Invalid,
-    NotFound,
-    Refused,
     ServiceError,
 )
+from serving.error_status import status_of
 
-STATUS_OF: dict[type[ServiceError], int] = {
-    NotFound: status.HTTP_404_NOT_FOUND,
-    Invalid: status.HTTP_422_UNPROCESSABLE_CONTENT,
-    Refused: status.HTTP_409_CONFLICT,
-    Conflict: status.HTTP_409_CONFLICT,
-    Forbidden: status.HTTP_403_FORBIDDEN,
-    EngineUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
-}
 # A database that cannot be reached is the service being unavailable, not a server error: the
 # caller may repeat the request after this long.
 DATABASE_RETRY_AFTER_SECONDS = 5
 DATABASE_UNAVAILABLE = "the database is not reachable; try again shortly"
 OUT_OF_RANGE = "a number in the request is out of range"
-
-
-def status_of(error: ServiceError) -> int:
-    for kind in type(error).__mro__:
-        if kind in STATUS_OF:
-            return STATUS_OF[kind]
-    return status.HTTP_500_INTERNAL_SERVER_ERROR
 
 
 def _field_errors(exc: RequestValidationError) -> tuple[str, list[Any]]:

@@ -28,10 +28,11 @@ from services.schemas import (
     ReviewCreate,
 )
 from serving.deps import SessionDep, SettingsDep, TemporalDep
+from serving.error_status import status_of
 from vocabulary.calendar import VIETNAM, working_day_deadline
 from vocabulary.directives import AssignmentStatus, Timeliness
 from web import queries
-from web.errors import page_status, refusal
+from web.errors import refusal
 from web.render import local, render
 from web.scores_pages import band_colour, current_ranking
 from web.sessions import OfficeWeb, PageRefused, SignedIn, check_csrf
@@ -142,7 +143,7 @@ def _new_page(
 ) -> Response:
     days = form.get("due_in_working_days") or "5"
     preview = None
-    if str(days).isdigit() and 1 <= int(days) <= 365:
+    if str(days).isdecimal() and 1 <= int(days) <= 365:
         preview = working_day_deadline(datetime.now(UTC), int(days))
     return render(
         request,
@@ -228,7 +229,7 @@ async def issue(
             session, temporal, settings, payload, user.principal, form["key"][:200]
         )
     except ServiceError as e:
-        return _new_page(request, user, form, e.message, page_status(e))
+        return _new_page(request, user, form, e.message, status_of(e))
     return RedirectResponse(f"/directives/{created.id}", status_code=303)
 
 

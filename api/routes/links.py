@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from activities.links import LINK_PATH, AckLink, LinkError, resolve_link_keys, verify_link
-from api.errors import status_of
 from api.pages import page
 from api.rate_limits import limit_link_posts
 from config import Settings
@@ -22,6 +21,7 @@ from db.upsert import insert_ignoring_duplicates
 from services.assignments import AlreadyAcknowledged, update_assignment
 from services.errors import ServiceError
 from serving.deps import SessionDep, SettingsDep, TemporalDep
+from serving.error_status import status_of
 from vocabulary.directives import CLOSED_STATUSES, AssignmentStatus
 from workflows.assignment import AssignmentWorkflow
 from workflows.types import AcknowledgeInput
