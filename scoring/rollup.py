@@ -37,6 +37,7 @@ from db.models import Assignment, AssignmentEventRow, Commune, Directive
 from scoring.indicators import ALL_FIELDS, EVENT_FIELDS, FIELDS, Rows
 from scoring.periods import Period
 from vocabulary.directives import AssignmentStatus
+from vocabulary.events import AssignmentEventKind
 
 
 class seconds_between(FunctionElement[float]):
@@ -65,9 +66,9 @@ def _seconds_sqlite(element: seconds_between, compiler: SQLCompiler, **kw: Any) 
 
 # Counts of events rather than of assignments.
 EVENT_TOTALS = {
-    "returns": "returned",
-    "extension_requests": "extension_requested",
-    "extensions_granted": "extension_granted",
+    "returns": AssignmentEventKind.RETURNED.value,
+    "extension_requests": AssignmentEventKind.EXTENSION_REQUESTED.value,
+    "extensions_granted": AssignmentEventKind.EXTENSION_GRANTED.value,
 }
 MEDIANS = ("median_acknowledgement_seconds", "median_completion_seconds")
 

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from vocabulary.calendar import VIETNAM
+from vocabulary.events import AssignmentEventKind
 from web.sessions import LANG_COOKIE, WebUser, set_cookie
 
 APP_PAGES = Path(__file__).resolve().parents[1] / "templates" / "pages" / "app"
@@ -37,14 +38,14 @@ LABELS: dict[str, tuple[str, str]] = {
     "official_in_charge": ("Cán bộ phụ trách", "Official in charge"),
     "steering_office": ("Văn phòng Ban Chỉ đạo", "Steering office"),
     "commune_leader": ("Lãnh đạo xã, phường", "Commune leader"),
-    "issued": ("Đã giao", "Issued"),
+    AssignmentEventKind.ISSUED: ("Đã giao", "Issued"),
     "reminded": ("Đã nhắc", "Reminded"),
-    "escalated": ("Chuyển cấp đôn đốc", "Escalated"),
-    "accepted": ("Văn phòng chấp nhận", "Accepted by the office"),
-    "amended": ("Chỉ đạo được sửa đổi", "Directive amended"),
-    "extension_requested": ("Xin gia hạn", "Extension asked"),
-    "extension_granted": ("Được gia hạn", "Extension granted"),
-    "extension_refused": ("Không được gia hạn", "Extension refused"),
+    AssignmentEventKind.ESCALATED: ("Chuyển cấp đôn đốc", "Escalated"),
+    AssignmentEventKind.ACCEPTED: ("Văn phòng chấp nhận", "Accepted by the office"),
+    AssignmentEventKind.AMENDED: ("Chỉ đạo được sửa đổi", "Directive amended"),
+    AssignmentEventKind.EXTENSION_REQUESTED: ("Xin gia hạn", "Extension asked"),
+    AssignmentEventKind.EXTENSION_GRANTED: ("Được gia hạn", "Extension granted"),
+    AssignmentEventKind.EXTENSION_REFUSED: ("Không được gia hạn", "Extension refused"),
     "green": ("Đạt", "Met"),
     "yellow": ("Cần cố gắng", "Needs effort"),
     "red": ("Chưa đạt", "Not met"),
