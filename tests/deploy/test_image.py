@@ -135,9 +135,7 @@ def test_migrations_run_from_the_image(image: Image, migrated: list[str]) -> Non
 
 def test_api_serves_from_the_image(image: Image, migrated: list[str]) -> None:
     port = free_port()
-    process = image.start(
-        "api", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port)
-    )
+    process = image.start("api", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port))
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{base}/healthz", process, "the API")
