@@ -256,6 +256,28 @@ class AssignmentActions:
         )
 
 
+async def acknowledge_by_link(
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    directive_id: int,
+    commune_code: str,
+    link_id: str,
+) -> AssignmentPublic:
+    """A leader's one-click link acknowledges through the assignment's own update, as the
+    leader's token would; the actor names the link, never the secret in it. A repeat raises
+    AlreadyAcknowledged."""
+    return await update_assignment(
+        session,
+        temporal,
+        settings,
+        directive_id,
+        commune_code,
+        AssignmentWorkflow.acknowledge,
+        AcknowledgeInput(actor=f"commune_leader:link {link_id[:8]}"),
+    )
+
+
 async def update_assignment(
     session: AsyncSession,
     temporal: Client,

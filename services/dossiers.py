@@ -5,6 +5,7 @@ update on the dossier's own workflow."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select
@@ -34,6 +35,7 @@ from vocabulary.cases import (
     CasePolicy,
     DossierStatus,
     DossierTimeliness,
+    Level,
     LimitUnit,
     dossier_workflow_id,
 )
@@ -216,13 +218,38 @@ async def list_dossiers(
     return DossiersPublic(data=[dossier_public(d) for d in rows], count=int(total or 0))
 
 
+class DossierAction(StrEnum):
+    """The steps a handling officer takes on a dossier, each one update of its workflow."""
+
+    START = "start"
+    TRANSFER = "transfer"
+    REQUEST_SUPPLEMENT = "request_supplement"
+    SUPPLEMENT_RECEIVED = "supplement_received"
+    RESULT_READY = "result_ready"
+    RETURNED = "returned"
+    REFUSE = "refuse"
+
+
+UPDATE_OF: dict[DossierAction, Any] = {
+    DossierAction.START: DossierWorkflow.start_processing,
+    DossierAction.TRANSFER: DossierWorkflow.transfer,
+    DossierAction.REQUEST_SUPPLEMENT: DossierWorkflow.request_supplement,
+    DossierAction.SUPPLEMENT_RECEIVED: DossierWorkflow.supplement_received,
+    DossierAction.RESULT_READY: DossierWorkflow.result_ready,
+    DossierAction.RETURNED: DossierWorkflow.returned,
+    DossierAction.REFUSE: DossierWorkflow.refuse,
+}
+
+
 async def take_step(
     session: AsyncSession,
     temporal: Client,
     user: Principal,
     dossier_id: int,
-    update: Any,
-    argument: DossierStepInput,
+    step: DossierAction,
+    *,
+    reason: str = "",
+    to_level: Level | None = None,
 ) -> DossierPublic:
     """One step of a dossier (start, transfer, supplement, result, return, refuse) through its
     workflow; the answer is the dossier as the workflow then wrote it."""
@@ -230,6 +257,7 @@ async def take_step(
     await load_dossier(session, user, dossier_id)
     await session.commit()
     handle = temporal.get_workflow_handle(dossier_workflow_id(dossier_id))
-    await send_step(handle.execute_update(update, argument), f"dossier {dossier_id}")
+    argument = DossierStepInput(actor=user.actor, reason=reason, to_level=to_level)
+    await send_step(handle.execute_update(UPDATE_OF[step], argument), f"dossier {dossier_id}")
     session.expire_all()
     return dossier_public(await load_dossier(session, user, dossier_id))

@@ -168,6 +168,13 @@ def test_the_api_and_the_pages_never_import_each_other(graph: dict[str, dict[str
     assert "api" not in graph["web"], graph["web"]
 
 
+def test_the_api_and_the_pages_reach_workflows_only_through_the_services(
+    graph: dict[str, dict[str, str]],
+) -> None:
+    assert "workflows" not in graph["api"], graph["api"]
+    assert "workflows" not in graph["web"], graph["web"]
+
+
 def test_the_services_know_nothing_of_http() -> None:
     http = {"fastapi", "starlette", "api", "web"}
     found = {

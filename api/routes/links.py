@@ -18,13 +18,12 @@ from api.rate_limits import limit_link_posts
 from config import Settings
 from db.models import Assignment, Commune, Directive, UsedLink
 from db.upsert import insert_ignoring_duplicates
-from services.assignments import AlreadyAcknowledged, update_assignment
+from services import assignments
+from services.assignments import AlreadyAcknowledged
 from services.errors import ServiceError
 from serving.deps import SessionDep, SettingsDep, TemporalDep
 from serving.error_status import status_of
 from vocabulary.directives import CLOSED_STATUSES, AssignmentStatus
-from workflows.assignment import AssignmentWorkflow
-from workflows.types import AcknowledgeInput
 
 router = APIRouter(tags=["acknowledgement links"])
 PAGE = "acknowledge.html.j2"
@@ -168,14 +167,8 @@ async def acknowledge_by_link(
     names: dict[str, Any] = {"directive_title": directive.title, "commune_name": commune_name}
     already = False
     try:
-        await update_assignment(
-            session,
-            temporal,
-            settings,
-            link.directive_id,
-            link.commune_code,
-            AssignmentWorkflow.acknowledge,
-            AcknowledgeInput(actor=f"commune_leader:link {link.link_id[:8]}"),
+        await assignments.acknowledge_by_link(
+            session, temporal, settings, link.directive_id, link.commune_code, link.link_id
         )
     except AlreadyAcknowledged:
         already = True

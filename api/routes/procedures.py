@@ -3,7 +3,7 @@ and move it through its steps (each an update on the dossier's own workflow)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 
@@ -23,11 +23,9 @@ from services.case_schemas import (
     ProceduresPublic,
     ProcedureUpdate,
 )
-from services.principals import Principal
+from services.dossiers import DossierAction
 from serving.deps import SessionDep, SettingsDep, TemporalDep
 from vocabulary.cases import DossierStatus, DossierTimeliness
-from workflows.dossier import DossierWorkflow
-from workflows.procedure_types import DossierStepInput
 
 catalogue = APIRouter(prefix="/procedures", tags=["procedures"])
 router = APIRouter(prefix="/dossiers", tags=["dossiers"])
@@ -133,30 +131,12 @@ async def get_dossier(dossier_id: int, user: CurrentUser, session: SessionDep) -
     return await dossiers.read_dossier(session, user, dossier_id)
 
 
-async def _step(
-    dossier_id: int,
-    user: Principal,
-    session: SessionDep,
-    temporal: TemporalDep,
-    update: Any,
-    argument: DossierStepInput,
-) -> DossierPublic:
-    return await dossiers.take_step(session, temporal, user, dossier_id, update, argument)
-
-
 @router.post("/{dossier_id}/start")
 async def start_processing(
     dossier_id: int, user: CurrentUser, session: SessionDep, temporal: TemporalDep
 ) -> DossierPublic:
     """The handling officer starts processing."""
-    return await _step(
-        dossier_id,
-        user,
-        session,
-        temporal,
-        DossierWorkflow.start_processing,
-        DossierStepInput(actor=user.actor),
-    )
+    return await dossiers.take_step(session, temporal, user, dossier_id, DossierAction.START)
 
 
 @router.post("/{dossier_id}/transfer")
@@ -168,13 +148,14 @@ async def transfer(
     temporal: TemporalDep,
 ) -> DossierPublic:
     """Move the dossier between the commune and the province (the two-level model)."""
-    return await _step(
-        dossier_id,
-        user,
+    return await dossiers.take_step(
         session,
         temporal,
-        DossierWorkflow.transfer,
-        DossierStepInput(actor=user.actor, reason=payload.reason, to_level=payload.to_level),
+        user,
+        dossier_id,
+        DossierAction.TRANSFER,
+        reason=payload.reason,
+        to_level=payload.to_level,
     )
 
 
@@ -188,13 +169,8 @@ async def request_supplement(
 ) -> DossierPublic:
     """Ask the applicant to supplement the dossier (`reason`: what is missing); the clock
     pauses until the supplement is received."""
-    return await _step(
-        dossier_id,
-        user,
-        session,
-        temporal,
-        DossierWorkflow.request_supplement,
-        DossierStepInput(actor=user.actor, reason=payload.reason),
+    return await dossiers.take_step(
+        session, temporal, user, dossier_id, DossierAction.REQUEST_SUPPLEMENT, reason=payload.reason
     )
 
 
@@ -204,13 +180,8 @@ async def supplement_received(
 ) -> DossierPublic:
     """The supplement arrived: the clock runs again; the due time moves by the working days
     of the pause."""
-    return await _step(
-        dossier_id,
-        user,
-        session,
-        temporal,
-        DossierWorkflow.supplement_received,
-        DossierStepInput(actor=user.actor),
+    return await dossiers.take_step(
+        session, temporal, user, dossier_id, DossierAction.SUPPLEMENT_RECEIVED
     )
 
 
@@ -219,14 +190,7 @@ async def result_ready(
     dossier_id: int, user: CurrentUser, session: SessionDep, temporal: TemporalDep
 ) -> DossierPublic:
     """The result is ready: the dossier is early, on time or late from here on."""
-    return await _step(
-        dossier_id,
-        user,
-        session,
-        temporal,
-        DossierWorkflow.result_ready,
-        DossierStepInput(actor=user.actor),
-    )
+    return await dossiers.take_step(session, temporal, user, dossier_id, DossierAction.RESULT_READY)
 
 
 @router.post("/{dossier_id}/returned")
@@ -234,14 +198,7 @@ async def returned(
     dossier_id: int, user: CurrentUser, session: SessionDep, temporal: TemporalDep
 ) -> DossierPublic:
     """The result was handed to the applicant: the dossier is closed."""
-    return await _step(
-        dossier_id,
-        user,
-        session,
-        temporal,
-        DossierWorkflow.returned,
-        DossierStepInput(actor=user.actor),
-    )
+    return await dossiers.take_step(session, temporal, user, dossier_id, DossierAction.RETURNED)
 
 
 @router.post("/{dossier_id}/refuse")
@@ -253,11 +210,6 @@ async def refuse(
     temporal: TemporalDep,
 ) -> DossierPublic:
     """Refuse the dossier with a written reason."""
-    return await _step(
-        dossier_id,
-        user,
-        session,
-        temporal,
-        DossierWorkflow.refuse,
-        DossierStepInput(actor=user.actor, reason=payload.reason),
+    return await dossiers.take_step(
+        session, temporal, user, dossier_id, DossierAction.REFUSE, reason=payload.reason
     )
