@@ -35,11 +35,6 @@ GEOREPORT_STATUSES = {400, 403, 404, 429}
 # Rate limits a route takes inside its body rather than as a dependency: the receipt-code
 # lookups count the wrong codes only, which a dependency cannot know before the lookup.
 LIMITED_INSIDE = {"/api/v1/lookup/{code}", "/api/v1/lookup/{code}/rating"}
-# Success answers a route sends besides the one its decorator declares. A snapshot taken already
-# today stores nothing and answers 200 with the 201's body; the route's decorator could say so
-# (`responses={200: …}`), and this entry then goes.
-SUCCESS_ALSO = {("post", "/api/v1/scores/snapshots"): ("200", "201")}
-
 DESCRIPTIONS = {
     400: "The body is not valid JSON (Open311: a parameter is wrong)",
     401: "No bearer token, or one that is unknown, revoked or expired",
@@ -93,9 +88,6 @@ def declare_errors(schema: dict[str, Any], app: FastAPI) -> None:
             responses = operation.setdefault("responses", {})
             for code in statuses_of(route, method.lower(), operation):
                 responses[str(code)] = _response(code, responses.get(str(code)), route)
-            also = SUCCESS_ALSO.get((method.lower(), path))
-            if also is not None:
-                responses.setdefault(also[0], responses[also[1]])
     # Nothing refers to FastAPI's default validation body any more.
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)

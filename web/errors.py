@@ -3,9 +3,7 @@ own message on an error page, with the status code the API gives the same refusa
 
 from __future__ import annotations
 
-from services.errors import (
-    ServiceError,
-)
+from services.errors import ServiceError
 from serving.error_status import status_of
 from web.sessions import PageRefused
 

@@ -89,7 +89,16 @@ async def score_history(
     return await scorecards.score_history(session, user, commune_code, period, rules, limit)
 
 
-@router.post("/scores/snapshots", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/scores/snapshots",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        status.HTTP_200_OK: {
+            "model": SnapshotTaken,
+            "description": "Taken already today: nothing new stored (stored 0)",
+        }
+    },
+)
 async def take_score_snapshot(
     user: OfficeUser, session: SessionDep, response: Response, period: PeriodQuery = None
 ) -> SnapshotTaken:
