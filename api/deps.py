@@ -14,7 +14,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ApiToken
-from services.principals import Principal, hash_token, official_communes
+from services.principals import Principal, hash_token, official_communes, require_role
 from serving.deps import SessionDep
 from vocabulary.roles import Role
 
@@ -86,13 +86,8 @@ CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
 def require(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
-    allowed = ", ".join(r.value for r in roles)
-
     async def check(user: CurrentUser) -> Principal:
-        if user.role not in roles:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"this action is for the role(s): {allowed}"
-            )
+        require_role(user, *roles)
         return user
 
     return check

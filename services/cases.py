@@ -14,21 +14,12 @@ from config import Settings
 from db.communes import DAK_LAK
 from db.models import Commune, DossierEventRow, FeedbackEventRow
 from services.case_schemas import CaseEventPublic
-from services.errors import Forbidden, Invalid
-from services.principals import Principal
+from services.errors import Invalid
 from services.workflow_calls import refused_as, send_update, start_or_join
-from vocabulary.roles import Role
 
 T = TypeVar("T")
 # A new receipt code is drawn this many times when one collides (1 in 2^60) before giving up.
 RECEIPT_ATTEMPTS = 5
-
-
-def require_role(user: Principal, *roles: Role) -> None:
-    """An action some roles only take (the API's token roles say the same for whole routes)."""
-    if user.role not in roles:
-        allowed = ", ".join(r.value for r in roles)
-        raise Forbidden(f"this action is for the role(s): {allowed}")
 
 
 async def commune_of_province(session: AsyncSession, code: str) -> Commune:

@@ -21,13 +21,12 @@ from services.cases import (
     RECEIPT_ATTEMPTS,
     commune_of_province,
     dossier_events,
-    require_role,
     send_step,
     start_case,
 )
 from services.errors import EngineUnavailable, Invalid, NotFound
 from services.idempotency import find_replayed, fingerprint
-from services.principals import Principal
+from services.principals import Principal, require_role
 from services.procedures import limit_for
 from services.receipts import new_receipt_code
 from vocabulary.calendar import processing_due

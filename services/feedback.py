@@ -27,12 +27,11 @@ from services.cases import (
     RECEIPT_ATTEMPTS,
     commune_of_province,
     feedback_events,
-    require_role,
     send_step,
     start_case,
 )
 from services.errors import EngineUnavailable, NotFound, Refused
-from services.principals import Principal
+from services.principals import Principal, require_role
 from services.receipts import new_receipt_code
 from vocabulary.cases import CasePolicy, FeedbackStatus, feedback_workflow_id
 from vocabulary.roles import Role

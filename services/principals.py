@@ -88,3 +88,11 @@ async def official_communes(session: AsyncSession, person_id: int | None) -> fro
         )
     )
     return frozenset(rows)
+
+
+def require_role(user: Principal, *roles: Role) -> None:
+    """An action some roles only take: the API's role-bound routes and the use cases refuse with
+    the same words."""
+    if user.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise Forbidden(f"this action is for the role(s): {allowed}")
