@@ -51,6 +51,9 @@ with workflow.unsafe.imports_passed_through():
 
 RECORD_TIMEOUT = timedelta(seconds=30)
 NOTIFY_TIMEOUT = timedelta(minutes=2)
+# An amendment no longer takes back a later extension granted to the commune: the later of the
+# two dates stands. Before this, the amended date replaced the extension.
+EXTENSION_OUTLASTS_AMENDMENT = "extension-outlasts-amendment"
 
 
 @workflow.defn(name="Assignment")
@@ -70,6 +73,9 @@ class AssignmentWorkflow:
         # extension, a reminder whose time is already past would be noise.
         self._deadline_set_at = request.issued_at
         self._deadline_version = 1
+        # The date of the last extension granted to this commune, which an amendment moving
+        # the directive's deadline to an earlier date does not take back.
+        self._extended_until: datetime | None = None
         self._timeline = Timeline()
         # Every read-model write asked for, kept for the catch-up after a restore: rebuilt by
         # replay like the rest of this state, so it adds nothing to history.
@@ -264,6 +270,7 @@ class AssignmentWorkflow:
         if request.grant:
             until = request.until or requested
             assert until is not None  # the validator ensures a request is pending
+            self._extended_until = until
             self._move_deadline(until)
             detail["until"] = until.isoformat()
         state = await self._record(
@@ -283,10 +290,20 @@ class AssignmentWorkflow:
     @decide_extension.validator
     def _validate_decide_extension(self, request: ExtensionDecisionInput) -> None:
         self._refuse_if_closed()
-        if self._state.extension_requested_until is None:
+        s = self._state
+        if s.extension_requested_until is None:
             raise refusal("no extension request is waiting for a decision")
-        if request.grant and request.until is not None and request.until <= self._state.deadline:
+        if not request.grant:
+            return
+        if request.until is not None and request.until <= s.deadline:
             raise refusal("an extension must move the deadline later")
+        if request.until is None and s.extension_requested_until <= s.deadline:
+            # The request was later than the deadline when it was made; an amendment has
+            # since moved the deadline to the same date or beyond it.
+            raise refusal(
+                "the requested date is no longer later than the current deadline: "
+                "grant a later date, or refuse the request"
+            )
 
     # ---- messages from the directive --------------------------------------------------------
 
@@ -304,9 +321,11 @@ class AssignmentWorkflow:
         if change.revision <= s.revision:
             return
         s.revision = change.revision
-        if change.deadline is not None and change.deadline != s.deadline:
-            # The directive's own deadline changed: that is the new original too.
-            self._move_deadline(change.deadline)
+        if change.deadline is not None:
+            deadline = self._deadline_after_amendment(change.deadline)
+            if deadline != s.deadline:
+                self._move_deadline(deadline)
+            # The directive's own deadline changed: that is the new original.
             s.original_deadline = change.deadline
         if change.content_changed:
             if s.status == AssignmentStatus.ACKNOWLEDGED:
@@ -345,6 +364,18 @@ class AssignmentWorkflow:
                 Timeliness.WITHIN_DEADLINE if workflow.now() < deadline else Timeliness.OVERDUE
             )
         self._timeline.changed()
+
+    def _deadline_after_amendment(self, amended: datetime) -> datetime:
+        """The commune's deadline once the directive's deadline is amended: the later of the
+        amended date and an extension granted to the commune."""
+        extended = self._extended_until
+        if (
+            extended is not None
+            and extended > amended
+            and workflow.patched(EXTENSION_OUTLASTS_AMENDMENT)
+        ):
+            return extended
+        return amended
 
     def _refuse_if_closed(self) -> None:
         if self._state.status in CLOSED_STATUSES:
