@@ -1,8 +1,10 @@
 """Scorecards and the ranking, from the figures of the registered sources and one rule set.
 
 A commune's score is 100 × Σ weight × value / Σ weight, over the indicators that apply to it
-(those whose `of` figure is above zero). A commune with nothing to judge in the period has no
-score: it is listed with band `not_rated` and ranked after every scored commune.
+(those whose `of` figure is above zero). A commune with nothing judged in the period has no
+score: it is listed with band `not_rated` and ranked after every scored commune. Where a rule
+set limits its bands, a commune with too many assignments overdue and not completed falls to
+the band it keeps within, and its explanation says so.
 
 Ranking is standard competition ranking ("1, 2, 2, 4") on the score rounded to two decimals:
 communes with equal scores share a rank and the next rank skips. Within a tie, and among the
@@ -24,6 +26,10 @@ NOT_RATED = "not_rated"
 NOT_RATED_LABEL_VI = "Chưa xếp loại (không có nhiệm vụ đến hạn)"
 NOT_RATED_LABEL_EN = "Not rated (nothing due)"
 NO_COLOUR = "none"
+# The band limit reads the Government Office's bucket "overdue and not completed" of the
+# assignments judged on timeliness.
+OVERDUE, JUDGED_ON_TIMELINESS = "overdue_now", "decided"
+BAND_LIMIT = "band"
 
 
 @dataclass
@@ -61,6 +67,9 @@ class Scorecard:
     figures: dict[str, Any] = field(default_factory=dict)
     # Filled for one commune's scorecard: the assignments behind each point lost.
     explanation: list[dict[str, Any]] = field(default_factory=list)
+    # The band the score alone reaches, when a limit on overdue assignments lowered it.
+    band_limited_from: str | None = None
+    band_rule: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +85,8 @@ class Scorecard:
             "colours": {i.key: i.colour for i in self.indicators},
             "indicators": [i.__dict__ | {"applies": i.applies} for i in self.indicators],
             "figures": self.figures,
+            "band_rule": self.band_rule,
+            "band_limited_from": self.band_limited_from,
             "explanation": self.explanation,
         }
 
@@ -97,9 +108,10 @@ def score_commune(
         own = figures[indicator.source]
         of = int(own[indicator.of])
         count = int(own[indicator.good or indicator.bad or ""])
+        credited = count + sum(credit * int(own[figure]) for figure, credit in indicator.partly)
         value: float | None = None
         if of > 0:
-            value = count / of if indicator.good else 1 - count / of
+            value = credited / of if indicator.good else 1 - count / of
         shares.append((indicator, count, of, value))
     weight_applying = sum(i.weight for i, _, _, v in shares if v is not None)
     scores: list[IndicatorScore] = []
@@ -136,10 +148,14 @@ def score_commune(
             NOT_RATED_LABEL_EN,
             indicators=scores,
             figures=flat,
+            band_rule=rules.describe_bands(),
         )
     total = sum(100 * i.weight / weight_applying * v for i, _, _, v in shares if v is not None)
     score = round(total, 2)
-    band = rules.band_for(score)
+    judged = int(figures["assignments"].get(JUDGED_ON_TIMELINESS, 0))
+    overdue = int(figures["assignments"].get(OVERDUE, 0))
+    band = rules.band_for(score, overdue / judged if judged else 0.0)
+    by_score = rules.band_for(score)
     return Scorecard(
         code,
         name,
@@ -151,6 +167,8 @@ def score_commune(
         band.label_en,
         indicators=scores,
         figures=flat,
+        band_limited_from=by_score.key if by_score != band else None,
+        band_rule=rules.describe_bands(),
     )
 
 
@@ -197,12 +215,45 @@ def ranking(session: Session, rules: RuleSet, period: Period, as_of: datetime) -
     return rank(cards)
 
 
+def _record_key(record: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(sorted(record.items()))
+
+
+def _lost_per_record(
+    session: Session,
+    period: Period,
+    as_of: datetime,
+    commune_code: str,
+    indicator: Indicator,
+    scored: IndicatorScore,
+    behind: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """With partial credits, each record says what it earned and what it lost: a late
+    completion half, say, one overdue and never done all of its share."""
+    source = SOURCES[indicator.source]
+    credits: dict[tuple[Any, ...], float] = {}
+    for figure, credit in indicator.partly:
+        for record in source.evidence(session, period, as_of, commune_code, figure, None):
+            credits[_record_key(record)] = credit
+    share = scored.max_points / scored.of if scored.of else 0.0
+    return [
+        record
+        | {
+            "credit": credits.get(_record_key(record), 0.0),
+            "points_lost": round(share * (1 - credits.get(_record_key(record), 0.0)), 4),
+        }
+        for record in behind
+    ]
+
+
 def explain(
     session: Session, rules: RuleSet, period: Period, as_of: datetime, card: Scorecard
 ) -> Scorecard:
     """Name, for every indicator that lost points, the rule and the records behind it. The list
     keeps the name `assignments` whatever the source; each record names itself by its id field
-    (`assignment_id`, `obligation_period_id`, `dossier_id`, `feedback_id`)."""
+    (`assignment_id`, `obligation_period_id`, `dossier_id`, `feedback_id`). With partial
+    credits each record carries its `credit` and `points_lost`. A band lowered by assignments
+    overdue and not completed adds an entry `band` that names them."""
     by_key = {i.key: i for i in rules.indicators}
     for scored in card.indicators:
         if not scored.applies or scored.points_lost <= 0:
@@ -217,6 +268,13 @@ def explain(
             behind = source.evidence(
                 session, period, as_of, card.commune_code, indicator.bad or "", None
             )
+        per_record: float | None = round(scored.points_lost / len(behind), 4) if behind else None
+        if indicator.partly:
+            behind = _lost_per_record(
+                session, period, as_of, card.commune_code, indicator, scored, behind
+            )
+            each = {r["points_lost"] for r in behind}
+            per_record = each.pop() if len(each) == 1 else None
         card.explanation.append(
             {
                 "indicator": scored.key,
@@ -224,11 +282,33 @@ def explain(
                 "label_vi": scored.label_vi,
                 "label_en": scored.label_en,
                 "rule": scored.rule,
+                "explain_vi": indicator.explain_vi,
+                "explain_en": indicator.explain_en,
                 "points_lost": scored.points_lost,
-                "points_per_assignment": round(scored.points_lost / len(behind), 4)
-                if behind
-                else None,
+                "points_per_assignment": per_record,
                 "assignments": behind,
+            }
+        )
+    if card.band_limited_from is not None:
+        limited = next(b for b in rules.bands if b.key == card.band_limited_from)
+        card.explanation.append(
+            {
+                "indicator": BAND_LIMIT,
+                "source": "assignments",
+                "label_vi": f"Xếp loại hạ từ “{limited.label_vi}” do có nhiệm vụ quá hạn "
+                "chưa hoàn thành",
+                "label_en": f"Band lowered from “{limited.label_en}”: assignments overdue "
+                "and not completed",
+                "rule": card.band_rule,
+                "explain_vi": "Mỗi mức xếp loại chỉ cho phép một tỉ lệ nhiệm vụ quá hạn chưa "
+                "hoàn thành (trên số nhiệm vụ đã đến hạn hoặc đã trả lời).",
+                "explain_en": "Each band allows at most a share of assignments overdue and "
+                "not completed (of those past their deadline or answered).",
+                "points_lost": 0.0,
+                "points_per_assignment": None,
+                "assignments": SOURCES["assignments"].evidence(
+                    session, period, as_of, card.commune_code, OVERDUE, None
+                ),
             }
         )
     return card

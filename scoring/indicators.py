@@ -71,7 +71,24 @@ EVENT_FIELDS: dict[str, Predicate] = {
     "extension_asked": lambda r: r.extensions_requested > 0,
     "extension_granted": lambda r: r.extensions_granted > 0,
 }
-ALL_FIELDS = {**FIELDS, **EVENT_FIELDS}
+
+
+def judged_by_state(r: Rows) -> ColumnElement[bool]:
+    """Judged on the assignment's own columns: its deadline has passed or it was answered, or
+    it was escalated (an escalation stays when an extension then moves the deadline)."""
+    return or_(r.timeliness.in_(_DECIDED), r.escalation_level >= 1)
+
+
+def judged(r: Rows) -> ColumnElement[bool]:
+    """Something about it has been judged, for or against the commune: the denominator of the
+    indicators that count what went wrong (escalated, returned for rework). An assignment
+    issued minutes ago, not yet due, is judged on nothing: it counts for no indicator, and a
+    commune with nothing judged is not rated. The roll-up counts it in two parts (its own
+    columns, then the returns of its timeline); the evidence lists it with this predicate."""
+    return or_(judged_by_state(r), r.returns > 0)
+
+
+ALL_FIELDS = {**FIELDS, **EVENT_FIELDS, "judged": judged}
 
 
 # Recurring obligations: a commune's periods that ended in the reporting period, met or

@@ -34,7 +34,7 @@ from sqlalchemy.sql.expression import FunctionElement
 
 from db.communes import DAK_LAK
 from db.models import Assignment, AssignmentEventRow, Commune, Directive
-from scoring.indicators import ALL_FIELDS, EVENT_FIELDS, FIELDS, Rows
+from scoring.indicators import ALL_FIELDS, EVENT_FIELDS, FIELDS, Rows, judged_by_state
 from scoring.periods import Period
 from vocabulary.directives import AssignmentStatus
 from vocabulary.events import AssignmentEventKind
@@ -161,6 +161,7 @@ def rollup_query(
                 for name, predicate in FIELDS.items()
                 if name not in ("received", "escalated")
             ),
+            _counted(judged_by_state(rows)).label("judged_by_state"),
         )
         .where(*_in_period(period))
         .group_by(Assignment.commune_code)
@@ -171,6 +172,10 @@ def rollup_query(
             Assignment.commune_code,
             *(_counted(predicate(rows)).label(name) for name, predicate in EVENT_FIELDS.items()),
             *(func.sum(events.c[name]).label(name) for name in EVENT_TOTALS),
+            # Judged by a return only: returned for rework before its deadline, not escalated.
+            _counted(and_(rows.returns > 0, ~_holds(judged_by_state(rows)))).label(
+                "judged_by_return"
+            ),
         )
         .select_from(events)
         .join(
@@ -200,6 +205,10 @@ def rollup_query(
         ),
         *(func.coalesce(event_totals.c[name], 0).label(name) for name in EVENT_FIELDS),
         *(func.coalesce(event_totals.c[name], 0).label(name) for name in EVENT_TOTALS),
+        (
+            func.coalesce(totals.c.judged_by_state, 0)
+            + func.coalesce(event_totals.c.judged_by_return, 0)
+        ).label("judged"),
     ]
     query = (
         select(*columns)

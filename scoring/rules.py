@@ -30,9 +30,21 @@ class Indicator:
     weight: float
     green: float
     yellow: float
+    # With `good` only: figures that earn part of a good one's credit (0 < credit < 1), such
+    # as {"completed_late": 0.5}; what is in `of` and in none of them earns nothing.
+    partly: tuple[tuple[str, float], ...] = ()
+    # The rule in words, shown with every point it loses.
+    explain_vi: str | None = None
+    explain_en: str | None = None
 
     def describe(self) -> str:
-        share = f"{self.good} / {self.of}" if self.good else f"1 - {self.bad} / {self.of}"
+        credited = "".join(f" + {credit:g} × {figure}" for figure, credit in self.partly)
+        if self.good and credited:
+            share = f"({self.good}{credited}) / {self.of}"
+        elif self.good:
+            share = f"{self.good} / {self.of}"
+        else:
+            share = f"1 - {self.bad} / {self.of}"
         return (
             f"{self.key}: value = {share} ({self.source}); weight {self.weight:g}; "
             f"green >= {self.green:g}, yellow >= {self.yellow:g}, red below"
@@ -45,6 +57,15 @@ class Band:
     label_vi: str
     label_en: str
     min: float
+    # The largest share of a commune's judged assignments (`decided`) that may be overdue and
+    # not completed (`overdue_now`) in this band; None: no limit.
+    overdue_at_most: float | None = None
+
+    def describe(self) -> str:
+        limit = ""
+        if self.overdue_at_most is not None:
+            limit = f" and overdue_now / decided <= {self.overdue_at_most:g}"
+        return f"{self.key}: score >= {self.min:g}{limit}"
 
 
 @dataclass(frozen=True)
@@ -54,11 +75,22 @@ class RuleSet:
     indicators: tuple[Indicator, ...]
     bands: tuple[Band, ...]
 
-    def band_for(self, score: float) -> Band:
+    def band_for(self, score: float, overdue_share: float = 0.0) -> Band:
+        """The best band whose minimum the score reaches and whose limit on assignments
+        overdue and not completed the commune keeps within."""
         for band in self.bands:
-            if score >= band.min:
+            if score >= band.min and (
+                band.overdue_at_most is None or overdue_share <= band.overdue_at_most
+            ):
                 return band
         return self.bands[-1]
+
+    @property
+    def limits_bands(self) -> bool:
+        return any(b.overdue_at_most is not None for b in self.bands)
+
+    def describe_bands(self) -> str:
+        return "; ".join(b.describe() for b in self.bands)
 
 
 def _parse(raw: dict[str, Any], origin: str) -> RuleSet:
@@ -75,6 +107,12 @@ def _parse(raw: dict[str, Any], origin: str) -> RuleSet:
                 weight=float(i["weight"]),
                 green=float(i["green"]),
                 yellow=float(i["yellow"]),
+                partly=tuple(
+                    (str(figure), float(credit))
+                    for figure, credit in (i.get("partly") or {}).items()
+                ),
+                explain_vi=i.get("explain_vi"),
+                explain_en=i.get("explain_en"),
             )
             for i in raw["indicators"]
         )
@@ -84,6 +122,9 @@ def _parse(raw: dict[str, Any], origin: str) -> RuleSet:
                 label_vi=str(b["label_vi"]),
                 label_en=str(b["label_en"]),
                 min=float(b["min"]),
+                overdue_at_most=(
+                    float(b["overdue_at_most"]) if b.get("overdue_at_most") is not None else None
+                ),
             )
             for b in raw["bands"]
         )
@@ -103,6 +144,13 @@ def _parse(raw: dict[str, Any], origin: str) -> RuleSet:
             raise RulesError(f"{origin}: indicator {i.key} needs exactly one of good/bad")
         if i.weight < 0 or not 0 <= i.yellow <= i.green <= 1:
             raise RulesError(f"{origin}: indicator {i.key}: weight >= 0, 0 <= yellow <= green <= 1")
+        if i.partly and i.good is None:
+            raise RulesError(f"{origin}: indicator {i.key}: partly goes with good")
+        if any(not 0 < credit < 1 for _, credit in i.partly):
+            raise RulesError(f"{origin}: indicator {i.key}: a partial credit is between 0 and 1")
+    for b in bands:
+        if b.overdue_at_most is not None and not 0 <= b.overdue_at_most <= 1:
+            raise RulesError(f"{origin}: band {b.key}: 0 <= overdue_at_most <= 1")
     if [b.min for b in bands] != sorted((b.min for b in bands), reverse=True) or bands[-1].min > 0:
         raise RulesError(f"{origin}: bands go from the highest minimum down to 0")
     return rules
@@ -121,13 +169,23 @@ def load_rules(version: str) -> RuleSet:
     return rules
 
 
+def _number(version: str) -> int:
+    digits = version.lstrip("v")
+    return int(digits) if digits.isdigit() else 0
+
+
 def known_versions() -> list[str]:
-    return sorted(p.stem for p in RULES_DIR.glob("*.yaml"))
+    return sorted((p.stem for p in RULES_DIR.glob("*.yaml")), key=lambda v: (_number(v), v))
 
 
 def rules_in_effect(day: date) -> RuleSet:
-    """The rule set with the latest effective date on or before `day` (the earliest if none)."""
-    sets = sorted((load_rules(v) for v in known_versions()), key=lambda r: r.effective_from)
+    """The rule set with the latest effective date on or before `day` (the earliest if none).
+    Of two with the same effective date, the later version: it was published to replace the
+    other before that date came (v4 replaces v2, v5 replaces v3)."""
+    sets = sorted(
+        (load_rules(v) for v in known_versions()),
+        key=lambda r: (r.effective_from, _number(r.version)),
+    )
     chosen = sets[0]
     for rules in sets:
         if rules.effective_from <= day:

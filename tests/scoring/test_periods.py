@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from scoring.periods import PeriodError, parse_period
-from scoring.rules import RulesError, load_rules, rules_in_effect
+from scoring.rules import RulesError, known_versions, load_rules, rules_in_effect
 
 
 def utc(year: int, month: int, day: int, hour: int) -> datetime:
@@ -48,8 +48,13 @@ def test_a_period_that_cannot_be_read_is_refused(text: str) -> None:
 
 def test_the_rule_set_in_effect_follows_the_effective_dates() -> None:
     assert rules_in_effect(date(2026, 12, 31)).version == "v1"
-    assert rules_in_effect(date(2027, 1, 1)).version == "v2"
+    # v4 and v5 take effect on the days v2 and v3 were to, and replace them: of two versions
+    # effective the same day, the later one is in effect.
+    assert rules_in_effect(date(2027, 1, 1)).version == "v4"
+    assert rules_in_effect(date(2027, 6, 30)).version == "v4"
+    assert rules_in_effect(date(2027, 7, 1)).version == "v5"
     assert rules_in_effect(date(2020, 1, 1)).version == "v1"  # before any: the earliest
     assert [i.weight for i in load_rules("v2").indicators] == [70, 10, 20, 0, 10]
+    assert known_versions() == ["v1", "v2", "v3", "v4", "v5"]
     with pytest.raises(RulesError):
         load_rules("../v1")

@@ -234,16 +234,16 @@ async def test_the_ranking_orders_the_communes_by_their_services(
         "feedback_satisfied": "none",
     }
     assert colours[C]["on_time"] == "none"  # no assignment: nothing to judge there
-    # Without `rules` the ranking uses the rule set in effect for the period (v2 for March
-    # 2027). v2 has no procedure indicators: nobody in this history is rated by it, and v3
-    # comes into effect on 1 July 2027.
+    # Without `rules` the ranking uses the rule set in effect for the period (v4 for March
+    # 2027). v2 (and v4 after it) has no procedure indicators: nobody in this history is rated
+    # by it; v5 (v3 with v4's credit for late completion) comes into effect on 1 July 2027.
     default = (await http.get("/api/v1/scores", period=history.period)).json()
     assert default["rules_version"] == rules_for(parse_period(history.period), None).version
     by_v2 = (await http.get("/api/v1/scores", period=history.period, rules="v2")).json()
     assert by_v2["rules_version"] == "v2"
     assert {r["band"] for r in by_v2["data"]} == {"not_rated"}
-    assert rules_in_effect(date(2027, 6, 30)).version == "v2"
-    assert rules_in_effect(date(2027, 7, 1)).version == "v3"
+    assert rules_in_effect(date(2027, 6, 30)).version == "v4"
+    assert rules_in_effect(date(2027, 7, 1)).version == "v5"
 
 
 async def test_each_scorecard_names_the_dossiers_and_feedback_behind_its_points(
