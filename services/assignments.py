@@ -20,6 +20,7 @@ from db import queries
 from db.models import Assignment, Directive, assignment_columns, policy_from_json
 from services.directives import load_directive, release_connection
 from services.errors import NotFound, Refused, ServiceError
+from services.idempotency import act_once
 from services.principals import Principal
 from services.schemas import (
     AcknowledgeResult,
@@ -185,19 +186,23 @@ async def current_assignment(
 
 @dataclass
 class AssignmentActions:
-    """One commune's assignment, ready to receive an action: `actions.send(update, input)`."""
+    """One commune's assignment, ready to receive an action: `actions.report(user, …)`. With an
+    idempotency key, the action is taken once and a repeat gets the first answer."""
 
     directive_id: int
     commune_code: str
     session: AsyncSession
     temporal: Client
     settings: Settings
+    idempotency_key: str | None = None
 
     def check_scope(self, user: Principal) -> None:
         """Another commune's assignment answers as a missing one."""
         check_commune(user, self.directive_id, self.commune_code)
 
-    async def send(self, update: Any, argument: object) -> AssignmentPublic:
+    async def send(
+        self, update: Any, argument: object, update_id: str | None = None
+    ) -> AssignmentPublic:
         return await update_assignment(
             self.session,
             self.temporal,
@@ -206,33 +211,61 @@ class AssignmentActions:
             self.commune_code,
             update,
             argument,
+            update_id=update_id,
+        )
+
+    async def once(self, update: Any, argument: object) -> AssignmentPublic:
+        """Send the update, once per idempotency key."""
+        return await act_once(
+            self.session,
+            assignment_workflow_id(self.directive_id, self.commune_code),
+            update.__name__,
+            self.idempotency_key,
+            argument,
+            AssignmentPublic,
+            lambda update_id: self.send(update, argument, update_id),
         )
 
     async def acknowledge(self, user: Principal) -> AcknowledgeResult:
         """Acknowledge receipt. Acknowledging again is harmless: the answer says it already
         was."""
         self.check_scope(user)
-        try:
-            current = await self.send(AssignmentWorkflow.acknowledge, AcknowledgeInput(user.actor))
-        except AlreadyAcknowledged as repeat:
-            # A click racing the first one: the read model may not show that one yet; the
-            # workflow's state, sent with its refusal, does.
-            stored = await current_assignment(self.session, self.directive_id, self.commune_code)
-            current = overlay_state(stored, repeat.state)
-            return AcknowledgeResult(**current.model_dump(), already_acknowledged=True)
-        return AcknowledgeResult(**current.model_dump(), already_acknowledged=False)
+        argument = AcknowledgeInput(user.actor)
+
+        async def acknowledge(update_id: str | None) -> AcknowledgeResult:
+            try:
+                current = await self.send(AssignmentWorkflow.acknowledge, argument, update_id)
+            except AlreadyAcknowledged as repeat:
+                # A click racing the first one: the read model may not show that one yet; the
+                # workflow's state, sent with its refusal, does.
+                stored = await current_assignment(
+                    self.session, self.directive_id, self.commune_code
+                )
+                current = overlay_state(stored, repeat.state)
+                return AcknowledgeResult(**current.model_dump(), already_acknowledged=True)
+            return AcknowledgeResult(**current.model_dump(), already_acknowledged=False)
+
+        return await act_once(
+            self.session,
+            assignment_workflow_id(self.directive_id, self.commune_code),
+            "acknowledge",
+            self.idempotency_key,
+            argument,
+            AcknowledgeResult,
+            acknowledge,
+        )
 
     async def report(self, user: Principal, summary: str, evidence: list[str]) -> AssignmentPublic:
         """Report completion with a summary and evidence (links or document references)."""
         self.check_scope(user)
-        return await self.send(
+        return await self.once(
             AssignmentWorkflow.report,
             ReportInput(actor=user.actor, summary=summary, evidence=evidence),
         )
 
     async def review(self, user: Principal, accept: bool, comment: str) -> AssignmentPublic:
         """Accept a report (done), or return it for rework with a comment."""
-        return await self.send(
+        return await self.once(
             AssignmentWorkflow.review, ReviewInput(actor=user.actor, accept=accept, comment=comment)
         )
 
@@ -241,7 +274,7 @@ class AssignmentActions:
     ) -> AssignmentPublic:
         """Ask the steering office to move the deadline."""
         self.check_scope(user)
-        return await self.send(
+        return await self.once(
             AssignmentWorkflow.request_extension,
             ExtensionRequestInput(actor=user.actor, until=until, reason=reason),
         )
@@ -250,7 +283,7 @@ class AssignmentActions:
         self, user: Principal, grant: bool, until: datetime | None, comment: str
     ) -> AssignmentPublic:
         """Grant (moving the live deadline; the original stays on record) or refuse."""
-        return await self.send(
+        return await self.once(
             AssignmentWorkflow.decide_extension,
             ExtensionDecisionInput(actor=user.actor, grant=grant, until=until, comment=comment),
         )
@@ -286,9 +319,12 @@ async def update_assignment(
     commune_code: str,
     update: Any,
     argument: object,
+    *,
+    update_id: str | None = None,
 ) -> AssignmentPublic:
     """Send one update to the assignment's own workflow and answer with the state it recorded:
-    the update returns only after its read-model write.
+    the update returns only after its read-model write. An update id already used is answered
+    by the engine with that update's result, without a second effect.
 
     An answer can arrive before the fan-out has started this commune's workflow (a leader who
     clicks within a second, or one of 3,321 communes): update-with-start then starts it with
@@ -315,16 +351,19 @@ async def update_assignment(
         **assignment_start_options(start, commune_code),
     )
     await release_connection(session)
-    await send_update(
+    recorded = await send_update(
         temporal.execute_update_with_start_workflow(
-            update, argument, start_workflow_operation=operation
+            update, argument, start_workflow_operation=operation, id=update_id
         ),
         lambda: _closed_refusal(session, directive_id, commune_code),
         refusals=_already_acknowledged,
         # The id of a run that has finished is refused to the start as taken.
         closed_statuses=(*FINISHED_STATUSES, RPCStatusCode.ALREADY_EXISTS),
     )
-    return await current_assignment(session, directive_id, commune_code)
+    current = await current_assignment(session, directive_id, commune_code)
+    # A repeated update id is answered with the first update's state, which the read model
+    # may have moved past since (the office has accepted the report): that state stands.
+    return overlay_state(current, recorded if isinstance(recorded, AssignmentState) else None)
 
 
 def _already_acknowledged(cause: ApplicationError) -> AlreadyAcknowledged | None:

@@ -1,6 +1,7 @@
 """A directive's assignments: the list, one commune's detail and timeline, and the actions of
 the commune leader (acknowledge, report, ask for an extension) and of the steering office
-(review, decide an extension). Every action is an update on the assignment's own workflow."""
+(review, decide an extension). Every action is an update on the assignment's own workflow, and
+takes an `Idempotency-Key`: a repeat with the same key gets the first answer."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from api.action_keys import ActionKey
 from api.deps import CurrentUser, LeaderUser, OfficeUser
 from api.rate_limits import limit_acknowledgements
 from services import assignments
@@ -84,8 +86,11 @@ def assignment_actions(
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
+    idempotency_key: ActionKey = None,
 ) -> AssignmentActions:
-    return AssignmentActions(directive_id, commune_code, session, temporal, settings)
+    return AssignmentActions(
+        directive_id, commune_code, session, temporal, settings, idempotency_key
+    )
 
 
 Actions = Annotated[AssignmentActions, Depends(assignment_actions)]

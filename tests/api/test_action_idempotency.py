@@ -1,0 +1,186 @@
+"""Actions repeated with an `Idempotency-Key`: a client that retries after a lost answer gets
+the first answer again (the same status and body) and the workflow acts once; the same key with
+another request is refused; without a key, a repeat is judged as before."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, update
+from sqlalchemy.orm import Session
+
+from db.models.action_keys import ActionKey
+from tests.api.test_assignments_api import detail, open_directive
+from tests.api.test_directives_api import DIRECTIVES, finished
+from tests.conftest import ApiClient
+from vocabulary.directives import assignment_workflow_id
+
+CODE = "24133"
+REPORT = {"summary": "Đã rà soát 120 hộ.", "evidence": ["https://example.invalid/bc-1.pdf"]}
+DIFFERENT_REQUEST = {
+    "detail": "this Idempotency-Key was used for a different request: use a new key for a new"
+    " action"
+}
+
+
+async def act(
+    api: ApiClient,
+    token: str,
+    directive_id: int,
+    action: str,
+    body: Any = None,
+    key: str | bytes | None = None,
+) -> httpx.Response:
+    path = f"{DIRECTIVES}/{directive_id}/assignments/{CODE}/{action}"
+    headers = {} if key is None else {"Idempotency-Key": key}
+    return await api.request("POST", path, token=token, json=body, headers=headers)
+
+
+async def kinds(api: ApiClient, directive_id: int) -> list[str]:
+    return [e["kind"] for e in (await detail(api, directive_id, CODE))["events"]]
+
+
+def forget_answers(engine: Engine, directive_id: int) -> None:
+    """What a process that died between the workflow's answer and storing it leaves."""
+    workflow_id = assignment_workflow_id(directive_id, CODE)
+    with Session(engine) as session:
+        session.execute(
+            update(ActionKey).where(ActionKey.workflow_id == workflow_id).values(response=None)
+        )
+        session.commit()
+
+
+async def test_a_report_repeated_with_one_key_gets_the_first_answer_and_is_recorded_once(
+    api: ApiClient,
+) -> None:
+    directive_id = (await open_directive(api, [CODE]))["id"]
+    leader = await api.token("commune_leader", CODE)
+
+    first = await act(api, leader, directive_id, "report", REPORT, key="report-1")
+    again = await act(api, leader, directive_id, "report", REPORT, key="report-1")
+
+    assert first.status_code == 200, first.text
+    assert first.json()["status"] == "reported"
+    assert (again.status_code, again.content) == (first.status_code, first.content)
+    assert await kinds(api, directive_id) == ["reported"]
+
+    # The office accepts: the workflow closes. A repeat still gets the first answer, not 409.
+    accepted = await act(api, api.admin_token, directive_id, "review", {"decision": "accept"})
+    assert accepted.status_code == 200, accepted.text
+    await finished(api, directive_id, CODE)
+    late = await act(api, leader, directive_id, "report", REPORT, key="report-1")
+    assert (late.status_code, late.content) == (first.status_code, first.content)
+    assert await kinds(api, directive_id) == ["reported", "accepted"]
+
+
+async def test_an_acknowledgement_repeated_with_one_key_gets_the_first_answer(
+    api: ApiClient,
+) -> None:
+    directive_id = (await open_directive(api, [CODE]))["id"]
+    leader = await api.token("commune_leader", CODE)
+
+    first = await act(api, leader, directive_id, "acknowledge", key="ack-1")
+    again = await act(api, leader, directive_id, "acknowledge", key="ack-1")
+
+    assert first.status_code == 200, first.text
+    assert first.json()["already_acknowledged"] is False
+    assert (again.status_code, again.content) == (first.status_code, first.content)
+    assert await kinds(api, directive_id) == ["acknowledged"]
+
+
+async def test_a_repeat_whose_first_answer_was_never_stored_is_deduplicated_by_the_engine(
+    api: ApiClient, engine: Engine
+) -> None:
+    directive_id = (await open_directive(api, [CODE]))["id"]
+    leader = await api.token("commune_leader", CODE)
+    first = await act(api, leader, directive_id, "report", REPORT, key="report-2")
+    assert first.status_code == 200, first.text
+    forget_answers(engine, directive_id)
+
+    again = await act(api, leader, directive_id, "report", REPORT, key="report-2")
+
+    # Without the update id, the workflow would refuse a second report (409).
+    assert (again.status_code, again.content) == (first.status_code, first.content)
+    assert await kinds(api, directive_id) == ["reported"]
+
+
+async def test_one_key_with_a_different_request_is_refused_and_changes_nothing(
+    api: ApiClient,
+) -> None:
+    directive_id = (await open_directive(api, [CODE]))["id"]
+    leader = await api.token("commune_leader", CODE)
+    first = await act(api, leader, directive_id, "report", REPORT, key="report-3")
+    assert first.status_code == 200, first.text
+
+    other = {**REPORT, "summary": "Đã rà soát 121 hộ."}
+    refused = await act(api, leader, directive_id, "report", other, key="report-3")
+    assert (refused.status_code, refused.json()) == (422, DIFFERENT_REQUEST)
+    # The same key for another action is another request too.
+    review = {"decision": "accept"}
+    crossed = await act(api, api.admin_token, directive_id, "review", review, key="report-3")
+    assert (crossed.status_code, crossed.json()) == (422, DIFFERENT_REQUEST)
+
+    after = await detail(api, directive_id, CODE)
+    assert (after["status"], after["report_summary"]) == ("reported", REPORT["summary"])
+    assert [e["kind"] for e in after["events"]] == ["reported"]
+
+
+async def test_a_key_that_is_too_long_or_not_printable_is_refused(api: ApiClient) -> None:
+    directive_id = (await open_directive(api, [CODE]))["id"]
+    leader = await api.token("commune_leader", CODE)
+
+    too_long = await act(api, leader, directive_id, "acknowledge", key="k" * 201)
+    unprintable = await act(api, leader, directive_id, "acknowledge", key="khóa".encode())
+
+    assert too_long.status_code == 422, too_long.text
+    assert unprintable.status_code == 422, unprintable.text
+    assert unprintable.json() == {
+        "detail": "an Idempotency-Key is 1 to 200 printable ASCII characters (a UUID, say)"
+    }
+    assert await kinds(api, directive_id) == []
+
+
+async def test_without_a_key_a_repeat_is_judged_as_before(api: ApiClient) -> None:
+    directive_id = (await open_directive(api, [CODE]))["id"]
+    leader = await api.token("commune_leader", CODE)
+
+    acknowledged = await act(api, leader, directive_id, "acknowledge")
+    acknowledged_again = await act(api, leader, directive_id, "acknowledge")
+    reported = await act(api, leader, directive_id, "report", REPORT)
+    reported_again = await act(api, leader, directive_id, "report", REPORT)
+
+    assert acknowledged.status_code == 200, acknowledged.text
+    assert (acknowledged_again.status_code, acknowledged_again.json()["already_acknowledged"]) == (
+        200,
+        True,
+    )
+    assert reported.status_code == 200, reported.text
+    assert (reported_again.status_code, reported_again.json()) == (
+        409,
+        {"detail": "already reported: the report is waiting for review"},
+    )
+    assert await kinds(api, directive_id) == ["acknowledged", "reported"]
+
+
+async def test_a_repeat_to_a_closed_assignment_whose_answer_was_never_stored_says_what_it_did(
+    api: ApiClient, engine: Engine
+) -> None:
+    directive_id = (await open_directive(api, [CODE]))["id"]
+    leader = await api.token("commune_leader", CODE)
+    first = await act(api, leader, directive_id, "report", REPORT, key="report-4")
+    assert first.status_code == 200, first.text
+    accepted = await act(api, api.admin_token, directive_id, "review", {"decision": "accept"})
+    assert accepted.status_code == 200, accepted.text
+    await finished(api, directive_id, CODE)
+    forget_answers(engine, directive_id)
+
+    again = await act(api, leader, directive_id, "report", REPORT, key="report-4")
+
+    # The engine answers with the first update's result although the workflow has closed:
+    # the report's state, not the completed assignment's, and no second report.
+    assert again.status_code == 200, again.text
+    said, was = again.json(), first.json()
+    for field in ("status", "timeliness", "reported_at", "completed_at", "report_summary"):
+        assert said[field] == was[field], field
+    assert await kinds(api, directive_id) == ["reported", "accepted"]
