@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
 from temporalio import workflow
@@ -55,6 +57,10 @@ CALENDAR_TIMEOUT = timedelta(seconds=30)
 # day without time zone data in the sandbox.
 VIETNAM_OFFSET = timezone(timedelta(hours=7))
 OPEN = frozenset({DossierStatus.RECEIVED, DossierStatus.PROCESSING})
+# Dossiers started before this change replay without it (workflow.patched): a received
+# supplement, which asks the calendar before it changes the dossier, takes its turn with a
+# refusal accepted meanwhile, and a second one is refused while the first is in flight.
+STEPS_TAKE_TURNS = "dossier-steps-take-turns"
 
 
 def timeliness_of(finished_at: datetime, due_at: datetime) -> DossierTimeliness:
@@ -85,6 +91,10 @@ class DossierWorkflow:
         # Every read-model write asked for, kept for the catch-up after a restore: rebuilt by
         # replay like the rest of this state, so it adds nothing to history.
         self._journal = DossierJournal()
+        # A step that awaits before it changes the dossier holds the lock meanwhile
+        # (Temporal's safe_message_handlers sample); the flag lets the validators see it.
+        self._lock = asyncio.Lock()
+        self._receiving_supplement = False
 
     @workflow.run
     async def run(self, request: DossierInput) -> DossierState:
@@ -226,20 +236,36 @@ class DossierWorkflow:
 
     @workflow.update
     async def supplement_received(self, request: DossierStepInput) -> DossierState:
+        # The new due time comes from the calendar (an activity) before the dossier changes:
+        # meanwhile a second identical step is refused and a refusal waits for its turn.
+        self._receiving_supplement = True
+        try:
+            async with self._in_turn():
+                return await self._receive_supplement(request)
+        finally:
+            self._receiving_supplement = False
+
+    async def _receive_supplement(self, request: DossierStepInput) -> DossierState:
         s = self._state
         now = workflow.now()
-        assert s.paused_at is not None  # the validator ensures a pause
+        paused_at = s.paused_at
+        assert paused_at is not None  # the validator ensures a pause
         resumed = await workflow.execute_activity(
             activity_names.DOSSIER_RESUMED_DUE,
             ResumeDueInput(
-                due_at=s.due_at, paused_at=s.paused_at, resumed_at=now, unit=self._request.unit
+                due_at=s.due_at, paused_at=paused_at, resumed_at=now, unit=self._request.unit
             ),
             result_type=DueTime,
             start_to_close_timeout=CALENDAR_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
+        if s.paused_at is None:
+            # Only a dossier started before the steps took turns gets here: a second identical
+            # step accepted while the first was in flight, which used to fail the workflow
+            # task on every retry. Refusing it lets the dossier go on.
+            raise refusal(f"the supplement was received already: the dossier is {s.status.value}")
         detail = {"from": s.due_at.isoformat(), "to": resumed.at.isoformat()}
-        s.paused_seconds += int((now - s.paused_at).total_seconds())
+        s.paused_seconds += int((now - paused_at).total_seconds())
         s.paused_at = None
         s.due_at = resumed.at
         s.status = DossierStatus.PROCESSING
@@ -255,6 +281,8 @@ class DossierWorkflow:
 
     @supplement_received.validator
     def _validate_supplement_received(self, request: DossierStepInput) -> None:
+        if self._receiving_supplement:
+            raise refusal("the supplement is being received already")
         self._refuse_unless(
             {DossierStatus.SUPPLEMENT_REQUESTED}, "no supplement was requested of this dossier"
         )
@@ -291,17 +319,19 @@ class DossierWorkflow:
 
     @workflow.update
     async def refuse(self, request: DossierStepInput) -> DossierState:
-        s = self._state
-        now = workflow.now()
-        s.status = DossierStatus.REFUSED
-        s.refusal_reason = request.reason
-        s.closed_at = now
-        # The written refusal is the answer the applicant is owed: it is timed like a result.
-        s.timeliness = timeliness_of(now, s.due_at)
-        self._timeline.changed()
-        return await self._record(
-            DossierEventKind.REFUSED, actor=request.actor, detail={"reason": request.reason}
-        )
+        # A refusal accepted while a supplement is being received comes after it, and stands.
+        async with self._in_turn():
+            s = self._state
+            now = workflow.now()
+            s.status = DossierStatus.REFUSED
+            s.refusal_reason = request.reason
+            s.closed_at = now
+            # The written refusal is the answer the applicant is owed: it is timed like a result.
+            s.timeliness = timeliness_of(now, s.due_at)
+            self._timeline.changed()
+            return await self._record(
+                DossierEventKind.REFUSED, actor=request.actor, detail={"reason": request.reason}
+            )
 
     @refuse.validator
     def _validate_refuse(self, request: DossierStepInput) -> None:
@@ -321,6 +351,16 @@ class DossierWorkflow:
         return self._journal
 
     # ---- helpers ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _in_turn(self) -> AsyncIterator[None]:
+        """Hold the steps' lock, for the dossiers that take turns. A free lock is taken without
+        yielding, so a step nobody races emits the same commands as before."""
+        if not workflow.patched(STEPS_TAKE_TURNS):
+            yield
+            return
+        async with self._lock:
+            yield
 
     def _refuse_unless(
         self, allowed: set[DossierStatus] | frozenset[DossierStatus], why: str

@@ -154,9 +154,14 @@ class FeedbackWorkflow:
         s.commune_code = request.to_commune
         s.status = FeedbackStatus.ROUTED
         s.forwarded += 1
+        # The notice names this forward and its commune as they are now: the commune may
+        # forward it on again while the record is written.
+        step = f"forward-{s.forwarded}"
         self._timeline.changed()
         state = await self._record(FeedbackEventKind.FORWARDED, actor=request.actor, detail=detail)
-        await self._notify(CaseNotificationKind.FEEDBACK_ROUTED, f"forward-{s.forwarded}")
+        await self._notify(
+            CaseNotificationKind.FEEDBACK_ROUTED, step, commune_code=request.to_commune
+        )
         return state
 
     @forward.validator
@@ -253,10 +258,12 @@ class FeedbackWorkflow:
         step: str,
         to: str = Role.COMMUNE_LEADER.value,
         context: dict[str, str] | None = None,
+        commune_code: str | None = None,
     ) -> None:
+        """Ask for one notice, to the commune the feedback is with unless `commune_code`."""
         notice = CaseNotifyInput(
             case_id=feedback_workflow_id(self._state.feedback_id),
-            commune_code=self._state.commune_code or "",
+            commune_code=commune_code or self._state.commune_code or "",
             kind=kind,
             step=step,
             to=to,
