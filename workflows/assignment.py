@@ -226,10 +226,14 @@ class AssignmentWorkflow:
         event = AssignmentEventKind.ACCEPTED if request.accept else AssignmentEventKind.RETURNED
         state = await self._record(event, actor=request.actor, review_comment=request.comment)
         if not request.accept:
+            # From the snapshot, not the live state: a new report and a second return can
+            # arrive while this return is written, and a notice keyed by the live sequence
+            # number would share the second return's key (one of the two notices dropped as a
+            # repeat) and show its deadline.
             await self._notify(
                 NotificationKind.RETURNED,
-                f"returned-{s.seq}",
-                context={"deadline": s.deadline.isoformat(), "comment": request.comment},
+                f"returned-{state.seq}",
+                context={"deadline": state.deadline.isoformat(), "comment": request.comment},
             )
         return state
 
@@ -280,10 +284,12 @@ class AssignmentWorkflow:
             actor=request.actor,
             detail=detail,
         )
+        # From the snapshot, as for a return: a new request and a second decision can arrive
+        # while this decision is written.
         await self._notify(
             NotificationKind.EXTENSION_DECIDED,
-            f"extension-{s.seq}",
-            context={**detail, "deadline": s.deadline.isoformat()},
+            f"extension-{state.seq}",
+            context={**detail, "deadline": state.deadline.isoformat()},
         )
         return state
 
