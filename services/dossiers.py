@@ -25,7 +25,7 @@ from services.cases import (
     start_case,
 )
 from services.errors import EngineUnavailable, Invalid, NotFound
-from services.idempotency import find_replayed, fingerprint
+from services.idempotency import act_once, find_replayed, fingerprint
 from services.principals import Principal, require_role
 from services.procedures import limit_for
 from services.receipts import new_receipt_code
@@ -249,14 +249,26 @@ async def take_step(
     *,
     reason: str = "",
     to_level: Level | None = None,
+    idempotency_key: str | None = None,
 ) -> DossierPublic:
     """One step of a dossier (start, transfer, supplement, result, return, refuse) through its
-    workflow; the answer is the dossier as the workflow then wrote it."""
+    workflow; the answer is the dossier as the workflow then wrote it. With an idempotency key
+    the step is taken once, and a repeat gets the first answer."""
     require_role(user, *HANDLERS)
     await load_dossier(session, user, dossier_id)
-    await session.commit()
-    handle = temporal.get_workflow_handle(dossier_workflow_id(dossier_id))
+    workflow_id = dossier_workflow_id(dossier_id)
     argument = DossierStepInput(actor=user.actor, reason=reason, to_level=to_level)
-    await send_step(handle.execute_update(UPDATE_OF[step], argument), f"dossier {dossier_id}")
-    session.expire_all()
-    return dossier_public(await load_dossier(session, user, dossier_id))
+
+    async def send(update_id: str | None) -> DossierPublic:
+        await session.commit()
+        handle = temporal.get_workflow_handle(workflow_id)
+        await send_step(
+            handle.execute_update(UPDATE_OF[step], argument, id=update_id),
+            f"dossier {dossier_id}",
+        )
+        session.expire_all()
+        return dossier_public(await load_dossier(session, user, dossier_id))
+
+    return await act_once(
+        session, workflow_id, step.value, idempotency_key, argument, DossierPublic, send
+    )

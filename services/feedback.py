@@ -31,6 +31,7 @@ from services.cases import (
     start_case,
 )
 from services.errors import EngineUnavailable, NotFound, Refused
+from services.idempotency import act_once
 from services.principals import Principal, require_role
 from services.receipts import new_receipt_code
 from vocabulary.cases import CasePolicy, FeedbackStatus, feedback_workflow_id
@@ -175,30 +176,26 @@ async def forward_feedback(
     user: Principal,
     feedback_id: int,
     payload: FeedbackForward,
+    idempotency_key: str | None = None,
 ) -> FeedbackPublic:
     """Send a misrouted feedback to the commune it belongs to: the commune leader it was routed
-    to, or the steering office (which also routes what nobody could place)."""
+    to, or the steering office (which also routes what nobody could place). With an
+    idempotency key it is sent once, and a repeat gets the first answer."""
     require_role(user, Role.COMMUNE_LEADER, Role.STEERING_OFFICE)
     feedback = await load_feedback(session, user, feedback_id)
     await commune_of_province(session, payload.to_commune)
     from_commune = (
         user.commune_code if user.role == Role.COMMUNE_LEADER else feedback.commune_code
     ) or ""
-    await session.commit()
-    handle = temporal.get_workflow_handle(feedback_workflow_id(feedback_id))
-    await send_step(
-        handle.execute_update(
-            FeedbackWorkflow.forward,
-            ForwardInput(
-                actor=user.actor,
-                from_commune=from_commune,
-                to_commune=payload.to_commune,
-                reason=payload.reason,
-            ),
-        ),
-        f"feedback {feedback_id}",
+    argument = ForwardInput(
+        actor=user.actor,
+        from_commune=from_commune,
+        to_commune=payload.to_commune,
+        reason=payload.reason,
     )
-    return await _after_step(session, feedback_id)
+    return await _step_once(
+        session, temporal, feedback_id, FeedbackWorkflow.forward, argument, idempotency_key
+    )
 
 
 async def answer_feedback(
@@ -207,21 +204,44 @@ async def answer_feedback(
     user: Principal,
     feedback_id: int,
     payload: FeedbackAnswer,
+    idempotency_key: str | None = None,
 ) -> FeedbackPublic:
-    """The commune's answer to the citizen (the leader of the commune it is routed to)."""
+    """The commune's answer to the citizen (the leader of the commune it is routed to). With an
+    idempotency key it is sent once, and a repeat gets the first answer."""
     require_role(user, Role.COMMUNE_LEADER)
     await load_feedback(session, user, feedback_id)
-    await session.commit()
-    handle = temporal.get_workflow_handle(feedback_workflow_id(feedback_id))
-    await send_step(
-        handle.execute_update(
-            FeedbackWorkflow.answer,
-            # The workflow checks the leader's commune against its own, newest routing.
-            AnswerInput(actor=user.actor, commune_code=user.commune_code or "", text=payload.text),
-        ),
-        f"feedback {feedback_id}",
+    # The workflow checks the leader's commune against its own, newest routing.
+    argument = AnswerInput(
+        actor=user.actor, commune_code=user.commune_code or "", text=payload.text
     )
-    return await _after_step(session, feedback_id)
+    return await _step_once(
+        session, temporal, feedback_id, FeedbackWorkflow.answer, argument, idempotency_key
+    )
+
+
+async def _step_once(
+    session: AsyncSession,
+    temporal: Client,
+    feedback_id: int,
+    update: Any,
+    argument: object,
+    idempotency_key: str | None,
+) -> FeedbackPublic:
+    """One update to the feedback's workflow, once per idempotency key; the answer is the
+    feedback as the step wrote it."""
+    workflow_id = feedback_workflow_id(feedback_id)
+
+    async def send(update_id: str | None) -> FeedbackPublic:
+        await session.commit()
+        handle = temporal.get_workflow_handle(workflow_id)
+        await send_step(
+            handle.execute_update(update, argument, id=update_id), f"feedback {feedback_id}"
+        )
+        return await _after_step(session, feedback_id)
+
+    return await act_once(
+        session, workflow_id, update.__name__, idempotency_key, argument, FeedbackPublic, send
+    )
 
 
 async def rate_feedback(

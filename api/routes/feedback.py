@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api.action_keys import ActionKey
 from api.deps import CurrentUser, OfficeUser
 from services import feedback
 from services.case_schemas import (
@@ -51,10 +52,13 @@ async def forward(
     user: CurrentUser,
     session: SessionDep,
     temporal: TemporalDep,
+    idempotency_key: ActionKey = None,
 ) -> FeedbackPublic:
     """Send a misrouted feedback to the commune it belongs to: the commune leader it was routed
     to, or the steering office (which also routes what nobody could place)."""
-    return await feedback.forward_feedback(session, temporal, user, feedback_id, payload)
+    return await feedback.forward_feedback(
+        session, temporal, user, feedback_id, payload, idempotency_key
+    )
 
 
 @router.post("/{feedback_id}/answer")
@@ -64,9 +68,12 @@ async def answer(
     user: CurrentUser,
     session: SessionDep,
     temporal: TemporalDep,
+    idempotency_key: ActionKey = None,
 ) -> FeedbackPublic:
     """The commune's answer to the citizen (the commune leader of the commune it is routed to)."""
-    return await feedback.answer_feedback(session, temporal, user, feedback_id, payload)
+    return await feedback.answer_feedback(
+        session, temporal, user, feedback_id, payload, idempotency_key
+    )
 
 
 @router.post("/{feedback_id}/publish")

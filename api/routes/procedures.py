@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 
+from api.action_keys import ActionKey
 from api.deps import CurrentUser, OfficeUser
 from services import dossiers, procedures
 from services.case_schemas import (
@@ -133,10 +134,16 @@ async def get_dossier(dossier_id: int, user: CurrentUser, session: SessionDep) -
 
 @router.post("/{dossier_id}/start")
 async def start_processing(
-    dossier_id: int, user: CurrentUser, session: SessionDep, temporal: TemporalDep
+    dossier_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: ActionKey = None,
 ) -> DossierPublic:
     """The handling officer starts processing."""
-    return await dossiers.take_step(session, temporal, user, dossier_id, DossierAction.START)
+    return await dossiers.take_step(
+        session, temporal, user, dossier_id, DossierAction.START, idempotency_key=idempotency_key
+    )
 
 
 @router.post("/{dossier_id}/transfer")
@@ -146,6 +153,7 @@ async def transfer(
     user: CurrentUser,
     session: SessionDep,
     temporal: TemporalDep,
+    idempotency_key: ActionKey = None,
 ) -> DossierPublic:
     """Move the dossier between the commune and the province (the two-level model)."""
     return await dossiers.take_step(
@@ -156,6 +164,7 @@ async def transfer(
         DossierAction.TRANSFER,
         reason=payload.reason,
         to_level=payload.to_level,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -166,39 +175,72 @@ async def request_supplement(
     user: CurrentUser,
     session: SessionDep,
     temporal: TemporalDep,
+    idempotency_key: ActionKey = None,
 ) -> DossierPublic:
     """Ask the applicant to supplement the dossier (`reason`: what is missing); the clock
     pauses until the supplement is received."""
     return await dossiers.take_step(
-        session, temporal, user, dossier_id, DossierAction.REQUEST_SUPPLEMENT, reason=payload.reason
+        session,
+        temporal,
+        user,
+        dossier_id,
+        DossierAction.REQUEST_SUPPLEMENT,
+        reason=payload.reason,
+        idempotency_key=idempotency_key,
     )
 
 
 @router.post("/{dossier_id}/supplement-received")
 async def supplement_received(
-    dossier_id: int, user: CurrentUser, session: SessionDep, temporal: TemporalDep
+    dossier_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: ActionKey = None,
 ) -> DossierPublic:
     """The supplement arrived: the clock runs again; the due time moves by the working days
     of the pause."""
     return await dossiers.take_step(
-        session, temporal, user, dossier_id, DossierAction.SUPPLEMENT_RECEIVED
+        session,
+        temporal,
+        user,
+        dossier_id,
+        DossierAction.SUPPLEMENT_RECEIVED,
+        idempotency_key=idempotency_key,
     )
 
 
 @router.post("/{dossier_id}/result-ready")
 async def result_ready(
-    dossier_id: int, user: CurrentUser, session: SessionDep, temporal: TemporalDep
+    dossier_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: ActionKey = None,
 ) -> DossierPublic:
     """The result is ready: the dossier is early, on time or late from here on."""
-    return await dossiers.take_step(session, temporal, user, dossier_id, DossierAction.RESULT_READY)
+    return await dossiers.take_step(
+        session,
+        temporal,
+        user,
+        dossier_id,
+        DossierAction.RESULT_READY,
+        idempotency_key=idempotency_key,
+    )
 
 
 @router.post("/{dossier_id}/returned")
 async def returned(
-    dossier_id: int, user: CurrentUser, session: SessionDep, temporal: TemporalDep
+    dossier_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    temporal: TemporalDep,
+    idempotency_key: ActionKey = None,
 ) -> DossierPublic:
     """The result was handed to the applicant: the dossier is closed."""
-    return await dossiers.take_step(session, temporal, user, dossier_id, DossierAction.RETURNED)
+    return await dossiers.take_step(
+        session, temporal, user, dossier_id, DossierAction.RETURNED, idempotency_key=idempotency_key
+    )
 
 
 @router.post("/{dossier_id}/refuse")
@@ -208,8 +250,15 @@ async def refuse(
     user: CurrentUser,
     session: SessionDep,
     temporal: TemporalDep,
+    idempotency_key: ActionKey = None,
 ) -> DossierPublic:
     """Refuse the dossier with a written reason."""
     return await dossiers.take_step(
-        session, temporal, user, dossier_id, DossierAction.REFUSE, reason=payload.reason
+        session,
+        temporal,
+        user,
+        dossier_id,
+        DossierAction.REFUSE,
+        reason=payload.reason,
+        idempotency_key=idempotency_key,
     )

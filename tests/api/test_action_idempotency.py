@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from db.models.action_keys import ActionKey
 from tests.api.test_assignments_api import detail, open_directive
 from tests.api.test_directives_api import DIRECTIVES, finished
+from tests.api.test_open311 import EA_KAR, post_request, routed
+from tests.api.test_procedures_api import DOSSIERS, dossier_body
 from tests.conftest import ApiClient
 from vocabulary.directives import assignment_workflow_id
 
@@ -184,3 +186,58 @@ async def test_a_repeat_to_a_closed_assignment_whose_answer_was_never_stored_say
     for field in ("status", "timeliness", "reported_at", "completed_at", "report_summary"):
         assert said[field] == was[field], field
     assert await kinds(api, directive_id) == ["reported", "accepted"]
+
+
+async def test_a_dossier_step_repeated_with_one_key_gets_the_first_answer(api: ApiClient) -> None:
+    leader = await api.token("commune_leader", "24133")
+    received = await api.request("POST", DOSSIERS, token=leader, json=dossier_body())
+    assert received.status_code == 201, received.text
+    path = f"{DOSSIERS}/{received.json()['id']}"
+    key = {"Idempotency-Key": "start-1"}
+
+    first = await api.request("POST", f"{path}/start", token=leader, headers=key)
+    again = await api.request("POST", f"{path}/start", token=leader, headers=key)
+    refuse = {"reason": "Thiếu giấy tờ."}
+    crossed = await api.request("POST", f"{path}/refuse", token=leader, json=refuse, headers=key)
+
+    assert first.status_code == 200, first.text
+    assert first.json()["status"] == "processing"
+    assert (again.status_code, again.content) == (first.status_code, first.content)
+    assert (crossed.status_code, crossed.json()) == (422, DIFFERENT_REQUEST)
+    after = (await api.request("GET", path, token=leader)).json()
+    # Received in November: it is overdue, and its own timers write their events meanwhile.
+    started = [e["kind"] for e in after["events"]].count("processing")
+    assert (after["status"], started) == ("processing", 1)
+
+
+async def test_a_feedback_answer_repeated_with_one_key_gets_the_first_answer(
+    api: ApiClient,
+) -> None:
+    filed = await post_request(
+        api.http,
+        jurisdiction_id="daklak.gov.vn",
+        description="Đèn đường trước chợ xã Ea Kar tắt cả tuần nay, buổi tối rất nguy hiểm",
+        lat="12.80449",
+        long="108.4505",
+    )
+    assert filed.status_code == 200, filed.text
+    [receipt] = filed.json()
+    request_id = receipt["service_request_id"]
+    await routed(api, request_id)
+    leader = await api.token("commune_leader", EA_KAR)
+    path = f"/api/v1/feedback/{request_id}"
+    key = {"Idempotency-Key": "answer-1"}
+    text = {"text": "Đã thay bóng đèn."}
+
+    first = await api.request("POST", f"{path}/answer", token=leader, json=text, headers=key)
+    again = await api.request("POST", f"{path}/answer", token=leader, json=text, headers=key)
+    other = {"text": "Lần hai"}
+    changed = await api.request("POST", f"{path}/answer", token=leader, json=other, headers=key)
+
+    assert first.status_code == 200, first.text
+    assert first.json()["status"] == "answered"
+    assert (again.status_code, again.content) == (first.status_code, first.content)
+    assert (changed.status_code, changed.json()) == (422, DIFFERENT_REQUEST)
+    after = (await api.request("GET", path, token=leader)).json()
+    answered = [e["kind"] for e in after["events"]].count("answered")
+    assert (after["answer"], answered) == (text["text"], 1)
