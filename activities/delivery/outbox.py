@@ -1,11 +1,13 @@
-"""The delivery workflows' activities. A send goes through the outbox: its unique (key,
-channel) row is claimed before the provider is called and settled after, so each message goes
-out once on each channel. Beside it: where messages stand, dead letters, and joining a digest."""
+"""The delivery workflows' activities. A send goes through the outbox: once the message is
+read and rendered, its unique (key, channel) row is claimed, the provider called and the row
+settled, so each message goes out once on each channel. Beside it: where messages stand, dead
+letters, and joining a digest."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import Engine, func, select, update
@@ -38,6 +40,13 @@ from workflows.delivery_types import (
 DEDUPLICATING_CHANNELS = frozenset({"sms"})
 
 
+def outbox_idempotency_key(request: SendInput) -> str:
+    """What the provider sees as the message's key (Message-ID, Idempotency-Key, RequestId):
+    the same for every attempt of one message on one channel."""
+    key = hashlib.sha256(f"{request.notification_key}|{request.channel}".encode()).hexdigest()
+    return f"axis-{key[:40]}"
+
+
 class DeliveryActivities:
     def __init__(self, engine: Engine, client: Client | None, config: DeliveryConfig) -> None:
         """`client` starts the office's notices and the digests; without one (driving the
@@ -50,20 +59,28 @@ class DeliveryActivities:
 
     @activity.defn(name=delivery_names.SEND_MESSAGE)
     async def send_message(self, request: SendInput) -> SendOutcome:
-        """Send one message (or digest) on one channel, once: the outbox row is claimed before
-        the provider is called and settled after; a second call finds it and sends nothing
-        again (an attempt whose outcome was lost stays unconfirmed)."""
+        """Send one message (or digest) on one channel, once: the message is read and rendered
+        first, then its outbox row is claimed, the provider called and the row settled; a
+        second call finds the row and sends nothing again (an attempt whose outcome was lost
+        stays unconfirmed). Between the claim and the provider call nothing can fail: a
+        database or template error before it leaves nothing claimed, and the retry sends."""
         channel = self._config.channels.get(request.channel)
         if channel is None or not channel.configured:
             return SendOutcome(SendStatus.PERMANENT, detail=f"{request.channel} not configured")
+        message = await asyncio.to_thread(
+            compose_message,
+            self._engine,
+            self._config.renderer,
+            request,
+            outbox_idempotency_key(request),
+        )
         claim = await asyncio.to_thread(self._claim, request)
         if isinstance(claim, SendOutcome):
             if claim.status in (SendStatus.ACCEPTED, SendStatus.AMBIGUOUS):
                 await asyncio.to_thread(self._write_final_state, request, claim)
             return claim
-        message = await asyncio.to_thread(
-            compose_message, self._engine, self._config.renderer, request, claim
-        )
+        if claim != message.idempotency_key:
+            message = replace(message, idempotency_key=claim)
         result = await channel.send(message)
         outcome = SendOutcome(
             status=SendStatus(result.outcome.value),
@@ -76,8 +93,6 @@ class DeliveryActivities:
 
     def _claim(self, request: SendInput) -> SendOutcome | str:
         """The idempotency key to send with, or the outcome already known."""
-        key = hashlib.sha256(f"{request.notification_key}|{request.channel}".encode()).hexdigest()
-        idempotency_key = f"axis-{key[:40]}"
         now = datetime.now(UTC)
         # The workflow's clock decides the day: a day waited out durably is a new day.
         zone = timezone(timedelta(minutes=request.utc_offset_minutes))
@@ -94,6 +109,7 @@ class DeliveryActivities:
                 .with_for_update()
             )
             if row is None:
+                idempotency_key = outbox_idempotency_key(request)
                 session.add(
                     OutboxEntry(
                         notification_key=request.notification_key,
