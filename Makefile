@@ -64,9 +64,12 @@ reconcile: $(INSTALLED)
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 
+# Recorded histories go into a new version folder, never over an existing file
+# (tests/histories/README.md): make histories [HISTORIES_VERSION=<name>], today's date by default.
+HISTORIES_VERSION ?= $(shell date -u +%F)
 histories: $(INSTALLED)
-	$(BIN)/python -m tests.histories.record
-	$(BIN)/python -m tests.histories.record_procedures
+	$(BIN)/python -m tests.histories.record $(HISTORIES_VERSION)
+	$(BIN)/python -m tests.histories.record_procedures $(HISTORIES_VERSION)
 
 .PHONY: recompute bench-rollup test-browser chromium
 

@@ -57,9 +57,11 @@ CALENDAR_TIMEOUT = timedelta(seconds=30)
 # day without time zone data in the sandbox.
 VIETNAM_OFFSET = timezone(timedelta(hours=7))
 OPEN = frozenset({DossierStatus.RECEIVED, DossierStatus.PROCESSING})
-# Dossiers started before this change replay without it (workflow.patched): a received
-# supplement, which asks the calendar before it changes the dossier, takes its turn with a
-# refusal accepted meanwhile, and a second one is refused while the first is in flight.
+# Dossiers started before these changes replay without them (workflow.patched):
+# the first write, telling the read model the workflow runs;
+RECORDS_RECEIPT = "dossier-records-receipt"
+# a received supplement, which asks the calendar before it changes the dossier, takes its turn
+# with a refusal accepted meanwhile, and a second one is refused while the first is in flight.
 STEPS_TAKE_TURNS = "dossier-steps-take-turns"
 
 
@@ -100,7 +102,10 @@ class DossierWorkflow:
     async def run(self, request: DossierInput) -> DossierState:
         # The first write tells the read model the workflow runs (the reconciler starts
         # those that never did).
-        await self._record(DossierEventKind.RECEIVED, detail={"due_at": request.due_at.isoformat()})
+        if workflow.patched(RECORDS_RECEIPT):
+            await self._record(
+                DossierEventKind.RECEIVED, detail={"due_at": request.due_at.isoformat()}
+            )
         await self._timeline.run(
             done=lambda: self._state.status in DOSSIER_CLOSED,
             steps=self._steps,

@@ -1,12 +1,15 @@
-"""Record the event histories that CI replays against the current workflow code.
+"""Record the event histories that CI replays against the current workflow code, into a new
+version folder of the archive (tests/histories/README.md):
 
-    make histories
+    make histories [HISTORIES_VERSION=<name>]       (default: today's date, YYYY-MM-DD)
+    python -m tests.histories.record [<name>]
 
 Runs one directive through every path an assignment can take (acknowledged, reported, returned
 for rework, accepted late, extension granted, reminded and escalated, amended, recalled) on the
-time-skipping server with the product's activities on a scratch SQLite database, and writes each
-workflow's history to tests/histories/*.json. Record again only when a workflow change is meant
-to break replay of running workflows; otherwise guard the change with `workflow.patched`."""
+time-skipping server with the product's activities on a scratch SQLite database, a directive
+long enough to continue as new on the dev server, a week of a recurring obligation and the
+delivery paths, and writes each workflow's history to tests/histories/<name>/*.json. A file the
+folder holds already is never overwritten: the recorder refuses before it starts."""
 
 from __future__ import annotations
 
@@ -21,12 +24,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
+from db.communes import communes_of_province
 from db.engine import make_engine
 from db.migrate import load_communes, upgrade
 from db.models import RecurringDirective
 from db.roster import DEMO_ROSTER, import_roster
-from tests.conftest import TEST_SERVER, running_worker
+from tests.conftest import TEMPORAL_CLI, TEST_SERVER, running_worker
 from tests.factories import store_directive
+from tests.histories.archive import claim, version_folder, write
 from tests.workflows.helpers import DAY, advance_to, issue
 from vocabulary.calendar import VIETNAM as VIETNAM_TZ
 from vocabulary.directives import DirectivePolicy, EscalationStep, assignment_workflow_id
@@ -46,7 +51,25 @@ from workflows.types import (
     ReviewInput,
 )
 
-HERE = Path(__file__).parent
+NAMES = [
+    "directive-recalled",
+    "assignment-reworked-accepted-late",
+    "assignment-extended-on-time",
+    "assignment-escalated-recalled",
+    "assignment-acknowledged-amended-recalled",
+]
+OBLIGATION_NAME = "obligation-period-closed"
+CONTINUED_NAMES = ["directive-continued-as-new", "directive-carried-closed"]
+DELIVERY_NAMES = [
+    "delivery-retried-sent",
+    "delivery-fallback-sent",
+    "delivery-dead-lettered",
+    "delivery-in-digest",
+    "digest-sent",
+]
+# The dev server suggests continuing as new past this many events (its default is 4,096): a
+# directive to six communes crosses it, as a national one crosses the workflow's own bound.
+SUGGEST_CONTINUE_AFTER_EVENTS = 30
 # One commune per path: accepted after rework, extended, escalated, and acknowledged then asked
 # to acknowledge the amended text again before the recall.
 REWORKED, EXTENDED, ESCALATED, RECALLED = "24121", "24133", "24175", "24163"
@@ -124,17 +147,19 @@ async def record(out: Path) -> list[Path]:
                     DirectiveWorkflow.recall, RecallDirectiveInput(office, "Thay bằng văn bản mới")
                 )
                 await directive.result()
-                for workflow_id, name in [
-                    (directive.id, "directive-recalled"),
-                    (handle(REWORKED).id, "assignment-reworked-accepted-late"),
-                    (handle(EXTENDED).id, "assignment-extended-on-time"),
-                    (handle(ESCALATED).id, "assignment-escalated-recalled"),
-                    (handle(RECALLED).id, "assignment-acknowledged-amended-recalled"),
-                ]:
+                for workflow_id, name in zip(
+                    [
+                        directive.id,
+                        handle(REWORKED).id,
+                        handle(EXTENDED).id,
+                        handle(ESCALATED).id,
+                        handle(RECALLED).id,
+                    ],
+                    NAMES,
+                    strict=True,
+                ):
                     history = await env.client.get_workflow_handle(workflow_id).fetch_history()
-                    path = out / f"{name}.json"
-                    path.write_text(history.to_json())
-                    written.append(path)
+                    written.append(write(out, name, history))
                 written.append(await record_obligation_period(env, engine, queue, out))
     finally:
         await env.shutdown()
@@ -163,9 +188,67 @@ async def record_obligation_period(
     )
     await advance_to(env, await env.get_current_time() + 8 * DAY)
     await handle.result()
-    path = out / "obligation-period-closed.json"
-    path.write_text((await handle.fetch_history()).to_json())
-    return path
+    return write(out, OBLIGATION_NAME, await handle.fetch_history())
+
+
+async def record_continued_directive(out: Path) -> list[Path]:
+    """A directive to six communes on the dev server told to suggest continuing as new early:
+    its first run continues as new after an amendment, a later run closes once every commune
+    has been accepted. The suggestion is in the history, so the runs replay as recorded."""
+    scratch = Path(tempfile.mkdtemp(prefix="histories-"))
+    url = f"sqlite:///{scratch / 'axis.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    load_communes(engine)
+    import_roster(engine, DEMO_ROSTER, demo=True)
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        ui=False,
+        dev_server_log_level="error",
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            f"limit.historyCount.suggestContinueAsNew={SUGGEST_CONTINUE_AFTER_EVENTS}",
+        ],
+    )
+    try:
+        t0 = await env.get_current_time()
+        communes = [c.code for c in communes_of_province()][:6]
+        request = store_directive(engine, communes, t0, DirectivePolicy(), deadline=t0 + 5 * DAY)
+        queue = f"histories-{uuid.uuid4().hex[:8]}"
+        office, leader = "steering_office:demo", "commune_leader:demo"
+        with ThreadPoolExecutor(ACTIVITY_THREADS) as pool:
+            async with running_worker(env.client, engine, queue, pool):
+                directive = await issue(env, request, queue)
+                await directive.execute_update(
+                    DirectiveWorkflow.amend, AmendDirectiveInput(office, body="Bổ sung")
+                )
+                for code in communes:
+                    assignment = env.client.get_workflow_handle(
+                        assignment_workflow_id(request.directive_id, code)
+                    )
+                    await assignment.execute_update(
+                        AssignmentWorkflow.report, ReportInput(leader, "Xong")
+                    )
+                    await assignment.execute_update(
+                        AssignmentWorkflow.review, ReviewInput(office, True)
+                    )
+                await env.client.get_workflow_handle(directive.id).result()
+                first = env.client.get_workflow_handle(
+                    directive.id, run_id=directive.first_execution_run_id
+                )
+                histories = [
+                    await first.fetch_history(),
+                    await env.client.get_workflow_handle(directive.id).fetch_history(),
+                ]
+    finally:
+        await env.shutdown()
+        engine.dispose()
+    started = histories[1].events[0].workflow_execution_started_event_attributes
+    assert (
+        histories[0].events[-1].HasField("workflow_execution_continued_as_new_event_attributes")
+    ), "the first run did not continue as new"
+    assert started.continued_execution_run_id, "the last run was not continued"
+    return [write(out, n, h) for n, h in zip(CONTINUED_NAMES, histories, strict=True)]
 
 
 async def record_delivery(out: Path) -> list[Path]:
@@ -290,9 +373,7 @@ async def record_delivery(out: Path) -> list[Path]:
                         (digest_workflow_id(f"digest:{person}:{date}"), "digest-sent"),
                     ]:
                         history = await env.client.get_workflow_handle(workflow_id).fetch_history()
-                        path = out / f"{name}.json"
-                        path.write_text(history.to_json())
-                        written.append(path)
+                        written.append(write(out, name, history))
     finally:
         await env.shutdown()
         engine.dispose()
@@ -300,7 +381,8 @@ async def record_delivery(out: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for path in asyncio.run(record(HERE)):
-        sys.stdout.write(f"wrote {path}\n")
-    for path in asyncio.run(record_delivery(HERE)):
-        sys.stdout.write(f"wrote {path}\n")
+    folder = version_folder(sys.argv[1] if len(sys.argv) > 1 else None)
+    claim(folder, [*NAMES, OBLIGATION_NAME, *CONTINUED_NAMES, *DELIVERY_NAMES])
+    for recorder in (record, record_continued_directive, record_delivery):
+        for path in asyncio.run(recorder(folder)):
+            sys.stdout.write(f"wrote {path}\n")

@@ -1,6 +1,7 @@
-"""Record the histories of the dossier and feedback workflows that CI replays:
+"""Record the histories of the dossier and feedback workflows that CI replays, into a new
+version folder of the archive (tests/histories/README.md), never over a file it holds:
 
-    python -m tests.histories.record_procedures      (also run by `make histories`)
+    python -m tests.histories.record_procedures [<name>]     (also run by `make histories`)
 
 A late dossier (apology, both escalation steps), a dossier paused for a supplement, a refused
 one; a feedback escalated then answered and rated, and one forwarded and answered."""
@@ -23,6 +24,7 @@ from db.migrate import load_communes, upgrade
 from db.procedures import load_procedures
 from db.roster import DEMO_ROSTER, import_roster
 from tests.conftest import TEST_SERVER, running_worker
+from tests.histories.archive import claim, version_folder, write
 from tests.procedure_factories import store_dossier, store_feedback
 from tests.workflows.helpers import DAY, advance_to
 from vocabulary.cases import Level, dossier_workflow_id, feedback_workflow_id
@@ -31,7 +33,6 @@ from workflows.dossier import DossierWorkflow
 from workflows.feedback import FeedbackWorkflow
 from workflows.procedure_types import AnswerInput, DossierStepInput, ForwardInput, RateInput
 
-HERE = Path(__file__).parent
 NAMES = [
     "dossier-late-apologised-escalated",
     "dossier-supplemented-transferred",
@@ -127,10 +128,7 @@ async def record(out: Path) -> list[Path]:
                 for handle in handles:
                     await handle.result()
                 for handle, name in zip(handles, NAMES, strict=True):
-                    history = await handle.fetch_history()
-                    path = out / f"{name}.json"
-                    path.write_text(history.to_json())
-                    written.append(path)
+                    written.append(write(out, name, await handle.fetch_history()))
     finally:
         await env.shutdown()
         engine.dispose()
@@ -138,5 +136,6 @@ async def record(out: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for path in asyncio.run(record(HERE)):
+    folder = claim(version_folder(sys.argv[1] if len(sys.argv) > 1 else None), NAMES)
+    for path in asyncio.run(record(folder)):
         sys.stdout.write(f"wrote {path}\n")

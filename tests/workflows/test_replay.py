@@ -1,5 +1,6 @@
-"""Running workflows must keep replaying on new code. The histories under tests/histories were
-recorded from every path of a directive (`make histories`); CI replays them on each change."""
+"""Running workflows must keep replaying on new code. tests/histories holds the histories of
+every released version side by side (tests/histories/README.md), recorded from every path of
+every workflow (`make histories`); CI replays all of them on each change."""
 
 from __future__ import annotations
 
@@ -9,39 +10,49 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from tests.histories.archive import HERE, archived, versions
 from tests.workflows.unpatched_assignment import AssignmentChangedWithoutPatch
 from worker import WORKFLOWS
 
-HISTORIES = sorted((Path(__file__).parents[1] / "histories").glob("*.json"))
+HISTORIES = archived()
+LATEST = HERE / versions()[-1]
+# Every path the recorders take. A version recorded before a path existed lacks it; the latest
+# version holds them all.
+EVERY_PATH = [
+    "assignment-acknowledged-amended-recalled",
+    "assignment-escalated-recalled",
+    "assignment-extended-on-time",
+    "assignment-reworked-accepted-late",
+    "delivery-dead-lettered",
+    "delivery-fallback-sent",
+    "delivery-in-digest",
+    "delivery-retried-sent",
+    "digest-sent",
+    "directive-carried-closed",
+    "directive-continued-as-new",
+    "directive-recalled",
+    "dossier-late-apologised-escalated",
+    "dossier-refused",
+    "dossier-supplemented-transferred",
+    "feedback-escalated-answered-rated",
+    "feedback-forwarded-answered",
+    "obligation-period-closed",
+]
 
 
 def load(path: Path) -> WorkflowHistory:
-    workflow_id = path.stem
-    return WorkflowHistory.from_json(workflow_id, path.read_text())
+    return WorkflowHistory.from_json(path.stem, path.read_text())
 
 
-def test_every_recorded_path_is_present() -> None:
-    assert [p.stem for p in HISTORIES] == [
-        "assignment-acknowledged-amended-recalled",
-        "assignment-escalated-recalled",
-        "assignment-extended-on-time",
-        "assignment-reworked-accepted-late",
-        "delivery-dead-lettered",
-        "delivery-fallback-sent",
-        "delivery-in-digest",
-        "delivery-retried-sent",
-        "digest-sent",
-        "directive-recalled",
-        "dossier-late-apologised-escalated",
-        "dossier-refused",
-        "dossier-supplemented-transferred",
-        "feedback-escalated-answered-rated",
-        "feedback-forwarded-answered",
-        "obligation-period-closed",
-    ]
+def test_the_latest_version_holds_every_recorded_path() -> None:
+    assert sorted(p.stem for p in LATEST.glob("*.json")) == EVERY_PATH
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+def test_every_version_holds_only_known_paths() -> None:
+    assert {p.stem for p in HISTORIES} <= set(EVERY_PATH)
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_recorded_history_replays_without_nondeterminism(path: Path) -> None:
     result = await Replayer(workflows=WORKFLOWS).replay_workflow(
         load(path), raise_on_replay_failure=False
@@ -49,8 +60,16 @@ async def test_recorded_history_replays_without_nondeterminism(path: Path) -> No
     assert result.replay_failure is None
 
 
+def test_the_directive_histories_take_the_continue_as_new_branch() -> None:
+    first = load(LATEST / "directive-continued-as-new.json").events
+    last = load(LATEST / "directive-carried-closed.json").events
+    assert first[-1].HasField("workflow_execution_continued_as_new_event_attributes")
+    assert last[0].workflow_execution_started_event_attributes.continued_execution_run_id != ""
+    assert last[-1].HasField("workflow_execution_completed_event_attributes")
+
+
 async def test_an_unpatched_change_to_running_code_is_caught() -> None:
-    history = load(next(p for p in HISTORIES if p.stem == "assignment-escalated-recalled"))
+    history = load(LATEST / "assignment-escalated-recalled.json")
     result = await Replayer(workflows=[AssignmentChangedWithoutPatch]).replay_workflow(
         history, raise_on_replay_failure=False
     )
