@@ -298,3 +298,16 @@ async def test_a_commune_with_nothing_judged_is_not_rated(http: Http, history: H
                      r"<strong>([^<]*)</strong>", overview.text)  # fmt: skip
     assert tile, overview.text[:2000]
     assert (tile.group(1), tile.group(2), tile.group(4)) == ("grey", "not_rated", "—")
+    assert "Chưa xếp loại" in overview.text
+
+    # The pages that explain the scores render under the version in effect for the period:
+    # the ranking's note, and Y's points lost with the rule behind them.
+    in_effect = rules_in_effect(parse_period(history.period).last_day)
+    ranking = await page.get("/scores", params={"period": history.period})
+    assert ranking.status_code == 200, ranking.text
+    assert "chưa có gì được đánh giá thì chưa xếp loại" in ranking.text
+    commune = await page.get(f"/communes/{Y}", params={"period": history.period})
+    assert commune.status_code == 200, commune.text
+    first = in_effect.indicators[0]
+    assert f'id="lost-{first.key}"' in commune.text
+    assert first.describe().split(":")[0] in commune.text
