@@ -298,8 +298,9 @@ async def acknowledge_by_link(
     link_id: str,
 ) -> AssignmentPublic:
     """A leader's one-click link acknowledges through the assignment's own update, as the
-    leader's token would; the actor names the link, never the secret in it. A repeat raises
-    AlreadyAcknowledged."""
+    leader's token would; the actor names the link, never the secret in it. The link is its
+    own idempotency key: the same link pressed again after an answer that was lost gets the
+    first answer. A repeat of another kind raises AlreadyAcknowledged."""
     return await update_assignment(
         session,
         temporal,
@@ -308,6 +309,7 @@ async def acknowledge_by_link(
         commune_code,
         AssignmentWorkflow.acknowledge,
         AcknowledgeInput(actor=f"commune_leader:link {link_id[:8]}"),
+        update_id=f"acknowledge:link:{link_id}",
     )
 
 

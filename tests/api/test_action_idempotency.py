@@ -7,12 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, update
 from sqlalchemy.orm import Session
 
+from db.models import UsedLink
 from db.models.action_keys import ActionKey
+from tests.api.test_ack_links import (  # noqa: F401 (the fixture)
+    Stack,
+    acknowledgements,
+    links_of,
+    stack,
+)
 from tests.api.test_assignments_api import detail, open_directive
-from tests.api.test_directives_api import DIRECTIVES, finished
+from tests.api.test_directives_api import DIRECTIVES, finished, in_days, iso7, unique_title
 from tests.api.test_open311 import EA_KAR, post_request, routed
 from tests.api.test_procedures_api import DOSSIERS, dossier_body
 from tests.conftest import ApiClient
@@ -241,3 +248,35 @@ async def test_a_feedback_answer_repeated_with_one_key_gets_the_first_answer(
     after = (await api.request("GET", path, token=leader)).json()
     answered = [e["kind"] for e in after["events"]].count("answered")
     assert (after["answer"], answered) == (text["text"], 1)
+
+
+async def test_a_link_pressed_again_after_a_lost_answer_gets_the_first_answer(
+    stack: Stack,  # noqa: F811
+) -> None:
+    issued = await stack.http.post(
+        DIRECTIVES,
+        json={
+            "title": unique_title(),
+            "body": "Mỗi xã rà soát dữ liệu.",
+            "communes": [CODE],
+            "deadline": iso7(in_days(3)),
+            "reminder_offsets": [],
+            "escalation": [],
+        },
+        headers=stack.auth(),
+    )
+    assert issued.status_code == 201, issued.text
+    directive_id = issued.json()["id"]
+    link = (await links_of(stack, directive_id, "issued", 1))[CODE]
+
+    first = await stack.http.post(f"/a/{link}")
+    # The process died before it wrote the link down as used.
+    with Session(stack.engine) as session:
+        session.execute(delete(UsedLink).where(UsedLink.directive_id == directive_id))
+        session.commit()
+    again = await stack.http.post(f"/a/{link}")
+
+    assert first.status_code == 200, first.text
+    assert "Đã xác nhận</" in first.text or ">Đã xác nhận<" in first.text
+    assert (again.status_code, again.text) == (first.status_code, first.text)
+    assert acknowledgements(stack.engine, directive_id) == {CODE: 1}
