@@ -42,7 +42,10 @@ DESCRIPTIONS = {
     404: "Nothing has this id or code, or the token may not see it",
     409: "The object's state refuses the action, or the action collides with another",
     413: "The body is larger than the limit",
-    422: "The request does not fit the schema, or names what cannot be",
+    422: (
+        "The request does not fit the schema, or names what cannot be, or repeats an"
+        " Idempotency-Key with a different request"
+    ),
     429: "Too many requests; try again after Retry-After seconds",
     503: "The database or the workflow engine does not answer; nothing changed, try again",
 }

@@ -280,3 +280,27 @@ async def test_a_link_pressed_again_after_a_lost_answer_gets_the_first_answer(
     assert "Đã xác nhận</" in first.text or ">Đã xác nhận<" in first.text
     assert (again.status_code, again.text) == (first.status_code, first.text)
     assert acknowledgements(stack.engine, directive_id) == {CODE: 1}
+
+
+async def test_every_action_documents_the_key_in_the_openapi(api: ApiClient) -> None:
+    paths = (await api.request("GET", "/openapi.json")).json()["paths"]
+    actions = [
+        path
+        for path in paths
+        if path.startswith(f"{DIRECTIVES}/{{directive_id}}/assignments/{{commune_code}}/")
+        or path.startswith(f"{DOSSIERS}/{{dossier_id}}/")
+        or path.startswith("/api/v1/feedback/{feedback_id}/")
+    ]
+    keyed = {
+        path
+        for path in actions
+        for parameter in paths[path]["post"]["parameters"]
+        if (parameter["in"], parameter["name"]) == ("header", "Idempotency-Key")
+    }
+    publishing = {
+        "/api/v1/feedback/{feedback_id}/publish",
+        "/api/v1/feedback/{feedback_id}/unpublish",
+    }
+    # Publishing sets a flag: repeating it changes nothing already, and it is no workflow's.
+    assert sorted(keyed) == sorted(set(actions) - publishing)
+    assert len(keyed) == 5 + 7 + 2
