@@ -4,6 +4,7 @@ another request is refused; without a key, a repeat is judged as before."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -81,6 +82,19 @@ async def test_a_report_repeated_with_one_key_gets_the_first_answer_and_is_recor
     late = await act(api, leader, directive_id, "report", REPORT, key="report-1")
     assert (late.status_code, late.content) == (first.status_code, first.content)
     assert await kinds(api, directive_id) == ["reported", "accepted"]
+
+
+async def test_two_repeats_at_once_are_answered_alike_and_recorded_once(api: ApiClient) -> None:
+    directive_id = (await open_directive(api, [CODE]))["id"]
+    leader = await api.token("commune_leader", CODE)
+
+    answers = await asyncio.gather(
+        *(act(api, leader, directive_id, "report", REPORT, key="report-5") for _ in range(3))
+    )
+
+    assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+    assert len({a.content for a in answers}) == 1
+    assert await kinds(api, directive_id) == ["reported"]
 
 
 async def test_an_acknowledgement_repeated_with_one_key_gets_the_first_answer(
