@@ -21,6 +21,7 @@ from activities.rendering import Renderer
 from db.models import (
     PROVINCE_SCOPE,
     Assignment,
+    AssignmentEventRow,
     Commune,
     Delivery,
     Directive,
@@ -30,6 +31,7 @@ from db.models import (
 )
 from db.upsert import insert_ignoring_duplicates
 from vocabulary.directives import CLOSED_STATUSES, NotificationKind
+from vocabulary.events import AssignmentEventKind
 from vocabulary.roles import Role
 from workflows import activity_names
 from workflows.types import NotifyInput, NotifyResult
@@ -143,9 +145,21 @@ class NotificationActivities:
                 for key, (code, person) in keys.items()
                 if key not in existing
             ]
-            links = {key: self._link(request, directive, c, p, key) for key, c, p in fresh}
+            deadlines = self._deadlines(session, request, directive, targets)
+            links = {
+                key: self._link(request, directive, c, p, key, deadlines.get(c.code))
+                for key, c, p in fresh
+            }
             rows = [
-                self._message(request, directive, commune, person, key, links[key])
+                self._message(
+                    request,
+                    directive,
+                    commune,
+                    person,
+                    key,
+                    links[key],
+                    deadlines.get(commune.code),
+                )
                 for key, commune, person in fresh
             ]
         if rows:
@@ -173,6 +187,34 @@ class NotificationActivities:
         with_person = [key for key, (_, person) in keys.items() if person is not None]
         return NotifyResult(recorded=len(rows), already_recorded=len(existing)), with_person
 
+    @staticmethod
+    def _deadlines(
+        session: Session, request: NotifyInput, directive: Directive, communes: list[str]
+    ) -> dict[str, datetime]:
+        """The deadline an amendment notice tells each commune, where it is not the directive's:
+        the commune's workflow keeps an extension it was granted when it is later than the
+        amended date, so the notice must say that later date. Read from the granted
+        extensions, not the assignment rows, which the amendment may not have reached yet."""
+        if request.kind != NotificationKind.AMENDED or directive.deadline is None:
+            return {}
+        granted = session.execute(
+            select(AssignmentEventRow.commune_code, AssignmentEventRow.detail)
+            .where(
+                AssignmentEventRow.directive_id == directive.id,
+                AssignmentEventRow.commune_code.in_(communes),
+                AssignmentEventRow.kind == AssignmentEventKind.EXTENSION_GRANTED.value,
+            )
+            .order_by(AssignmentEventRow.commune_code, AssignmentEventRow.seq)
+        )
+        latest = {code: detail.get("until") for code, detail in granted}
+        return {
+            code: until
+            for code, until in (
+                (code, datetime.fromisoformat(text)) for code, text in latest.items() if text
+            )
+            if until > directive.deadline
+        }
+
     def _link(
         self,
         request: NotifyInput,
@@ -180,6 +222,7 @@ class NotificationActivities:
         commune: Commune,
         person: Person | None,
         key: str,
+        deadline_here: datetime | None = None,
     ) -> str:
         """The signed acknowledgement link of an issue or reminder to a commune leader; it
         expires when the deadline plus the grace period has passed."""
@@ -194,7 +237,9 @@ class NotificationActivities:
         base = (
             datetime.fromisoformat(deadline)
             if deadline
-            else directive.deadline or directive.issued_at + LINK_LIFETIME_WITHOUT_DEADLINE
+            else deadline_here
+            or directive.deadline
+            or directive.issued_at + LINK_LIFETIME_WITHOUT_DEADLINE
         )
         return link_url(
             self._public_url,
@@ -239,6 +284,7 @@ class NotificationActivities:
         person: Person | None,
         key: str,
         ack_link: str = "",
+        deadline_here: datetime | None = None,
     ) -> dict[str, Any]:
         language = person.language if person else "vi"
         channel = person.channels.split(",")[0] if person else "email"
@@ -247,7 +293,7 @@ class NotificationActivities:
             "directive": {"id": directive.id, "title": directive.title, "body": directive.body},
             "commune": {"code": commune.code, "name": commune.name},
             "recipient": {"name": person.name if person else ""},
-            "deadline": directive.deadline,
+            "deadline": deadline_here or directive.deadline,
             "acknowledge_by": directive.acknowledge_by,
             "link": ack_link
             or f"{self._public_url}/api/v1/directives/{directive.id}/assignments/{commune.code}",

@@ -241,3 +241,64 @@ def _person(engine: Engine, local_part: str) -> int:
         )
     assert person_id is not None
     return person_id
+
+
+async def test_an_amendment_notice_tells_a_commune_the_later_extension_it_keeps(
+    engine: Engine,
+) -> None:
+    """The commune's workflow keeps a granted extension that is later than the amended date;
+    its notice must say that date, not the directive's (the other communes get the amended
+    one). The sms template carries the date on one line, so the whole body is compared."""
+    request = store_directive(
+        engine, COMMUNES, ISSUED_AT, POLICY, deadline=ISSUED_AT + timedelta(days=5)
+    )
+    ActivityEnvironment().run(RecordActivities(engine).plan_directive, request)
+    extended, amended = ISSUED_AT + timedelta(days=20), ISSUED_AT + timedelta(days=10)
+    with Session(engine) as session, session.begin():
+        session.add_all(
+            [
+                AssignmentEventRow(
+                    directive_id=request.directive_id, commune_code="24133", seq=1,
+                    kind="extension_requested", at=ISSUED_AT,
+                    detail={"until": (ISSUED_AT + timedelta(days=12)).isoformat()},
+                ),
+                AssignmentEventRow(
+                    directive_id=request.directive_id, commune_code="24133", seq=2,
+                    kind="extension_granted", at=ISSUED_AT,
+                    detail={"granted": "true", "until": extended.isoformat()},
+                ),
+                AssignmentEventRow(
+                    directive_id=request.directive_id, commune_code="24175", seq=1,
+                    kind="extension_granted", at=ISSUED_AT,
+                    detail={"granted": "true", "until": (amended - timedelta(days=1)).isoformat()},
+                ),
+            ]
+        )  # fmt: skip
+        directive = session.get(Directive, request.directive_id)
+        assert directive is not None
+        directive.deadline = amended
+    notifications = NotificationActivities(engine, Renderer(), "http://axis.test")
+    notice = NotifyInput(
+        directive_id=request.directive_id,
+        communes=COMMUNES,
+        kind=NotificationKind.AMENDED,
+        step="rev-2",
+        context={"content_changed": "false"},
+    )
+    await ActivityEnvironment().run(notifications.record_notifications, notice)
+    with Session(engine) as session:
+        bodies = dict(
+            session.execute(
+                select(Notification.commune_code, Notification.body).where(
+                    Notification.directive_id == request.directive_id
+                )
+            ).all()
+        )
+    assert sorted(bodies) == COMMUNES
+    # 24133 keeps its extension (5 March, 09:00 in Vietnam); 24175's extension ends before the
+    # amended date, so it and 24121 are told the amended date (23 February).
+    told = {
+        code: [d for d in ("05/03/2026", "23/02/2026") if d in body]
+        for code, body in bodies.items()
+    }
+    assert told == {"24121": ["23/02/2026"], "24133": ["05/03/2026"], "24175": ["23/02/2026"]}
