@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         DeliveryStateInput,
         DigestInput,
         DigestItem,
+        DigestJoinAnswer,
         JoinDigestInput,
         JoinDigestResult,
         SendInput,
@@ -183,7 +184,7 @@ class DeliveryWorkflow:
     @workflow.run
     async def run(self, request: DeliveryInput) -> DeliveryResult:
         policy = request.policy
-        progress = _Progress()
+        progress = _Progress(seq=request.first_seq)
         keys = [request.notification_key]
         now = workflow.now()
         if request.kind not in URGENT_KINDS and in_quiet_hours(policy, now):
@@ -212,7 +213,10 @@ class DeliveryWorkflow:
                     result_type=JoinDigestResult,
                 )
                 if joined.joined:
-                    await _set_state(progress, keys, DeliveryState.IN_DIGEST)
+                    # The digest's key lets the sweep find a message its digest ended without.
+                    await _set_state(
+                        progress, keys, DeliveryState.IN_DIGEST, detail=joined.digest_key
+                    )
                     return DeliveryResult(DeliveryState.IN_DIGEST)
             await _set_state(progress, keys, DeliveryState.WAITING_QUIET_HOURS)
             await workflow.sleep(ends - workflow.now())
@@ -230,16 +234,30 @@ class DeliveryWorkflow:
 @workflow.defn(name="Digest")
 class DigestWorkflow:
     """One person's digest of a night: the items that join before `send_at` go out together,
-    once, as one message."""
+    once, as one message. A message asking to join once the digest has taken its items is told
+    it is too late (and joins the next round of the digest instead)."""
 
     @workflow.init
     def __init__(self, request: DigestInput) -> None:
         self._items: list[str] = []
+        # Set when the digest takes its items to send: nothing joins after that.
+        self._taken = False
 
     @workflow.signal
     def add_item(self, item: DigestItem) -> None:
+        """How items joined before joining was an update (the recorded histories replay it)."""
         if item.notification_key not in self._items:
             self._items.append(item.notification_key)
+
+    @workflow.update
+    def join(self, item: DigestItem) -> DigestJoinAnswer:
+        """Take one message, or answer that it is too late; asking again answers the same."""
+        if item.notification_key in self._items:
+            return DigestJoinAnswer(accepted=True)
+        if self._taken:
+            return DigestJoinAnswer(accepted=False)
+        self._items.append(item.notification_key)
+        return DigestJoinAnswer(accepted=True)
 
     @workflow.query
     def items(self) -> list[str]:
@@ -247,9 +265,14 @@ class DigestWorkflow:
 
     @workflow.run
     async def run(self, request: DigestInput) -> DeliveryResult:
+        if workflow.patched("digest-joined-by-update"):
+            # Started by its first item's update (update-with-start), which may be handled
+            # after this begins: a later round's digest, already due, waits for it.
+            await workflow.wait_condition(lambda: bool(self._items))
         left = request.send_at - workflow.now()
         if left > timedelta(0):
             await workflow.sleep(left)
+        self._taken = True
         items = list(self._items)
         # Its state writes come after those of the items' own workflows (in_digest).
         return await _send_over_channels(

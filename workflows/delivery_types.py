@@ -18,6 +18,9 @@ class DeliveryInput:
     channels: list[str]
     policy: DeliveryPolicy
     task_queue: str
+    # A delivery started again (its message was left in a digest that ended without it) goes
+    # on from the sequence number of the state written before it.
+    first_seq: int = 0
 
 
 @dataclass
@@ -98,3 +101,14 @@ class JoinDigestInput:
 @dataclass
 class JoinDigestResult:
     joined: bool
+    # The digest the message joined: the night's, or a later round of it when the night's had
+    # taken its items already.
+    digest_key: str = ""
+
+
+@dataclass
+class DigestJoinAnswer:
+    """A digest's answer to a message asking to join it: accepted, or too late (the digest has
+    taken its items: it is sending, retrying or waiting for the daily cap)."""
+
+    accepted: bool

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.delivery.dead_letters import keep_dead_letter
 from activities.delivery.messages import compose_message
@@ -29,11 +31,18 @@ from workflows.delivery import DigestWorkflow
 from workflows.delivery_types import (
     DeadLetterInput,
     DeliveryStateInput,
+    DigestInput,
     JoinDigestInput,
     JoinDigestResult,
     SendInput,
     SendOutcome,
 )
+
+# A message that comes too late for its night's digest joins the next round of it; past this
+# many rounds (a message that keeps missing them) it goes on its own when quiet hours end.
+MAX_DIGEST_ROUNDS = 5
+# What the server answers a message joining a digest that has ended.
+DIGEST_ENDED = (RPCStatusCode.ALREADY_EXISTS, RPCStatusCode.NOT_FOUND)
 
 # Channels whose provider deduplicates on our key (eSMS's RequestId): an attempt whose outcome
 # was lost (a crash mid-send) may be sent again there; elsewhere it stays unconfirmed.
@@ -45,6 +54,12 @@ def outbox_idempotency_key(request: SendInput) -> str:
     the same for every attempt of one message on one channel."""
     key = hashlib.sha256(f"{request.notification_key}|{request.channel}".encode()).hexdigest()
     return f"axis-{key[:40]}"
+
+
+def digest_round_key(night_key: str, round_number: int) -> str:
+    """The night's digest is round 1 (`digest:7:2026-12-04`); a later one carries its number
+    (`digest:7:2026-12-04:2`)."""
+    return night_key if round_number == 1 else f"{night_key}:{round_number}"
 
 
 class DeliveryActivities:
@@ -210,20 +225,51 @@ class DeliveryActivities:
     @activity.defn(name=delivery_names.JOIN_DIGEST)
     async def join_digest(self, request: JoinDigestInput) -> JoinDigestResult:
         """Add one message to its person's digest of the night, starting the digest if it is
-        the first; a digest already sent takes nothing more (the message goes on its own)."""
+        the first. A digest that has taken its items (it is sending, retrying or waiting for
+        the daily cap) or has ended answers too late: the message then joins the next round of
+        that digest, started for it if need be, which goes out as soon as it is due. Called
+        again (a retry), it finds the digest the message joined."""
         if self._client is None:
             return JoinDigestResult(joined=False)
-        try:
-            await self._client.start_workflow(
-                DigestWorkflow.run,
-                request.digest,
-                id=digest_workflow_id(request.digest.digest_key),
-                task_queue=request.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                start_signal="add_item",
-                start_signal_args=[request.item],
+        for round_number in range(1, MAX_DIGEST_ROUNDS + 1):
+            digest = replace(
+                request.digest, digest_key=digest_round_key(request.digest.digest_key, round_number)
             )
-        except WorkflowAlreadyStartedError:
-            return JoinDigestResult(joined=False)
-        return JoinDigestResult(joined=True)
+            if await self._join(self._client, digest, request):
+                return JoinDigestResult(joined=True, digest_key=digest.digest_key)
+        return JoinDigestResult(joined=False)
+
+    @staticmethod
+    async def _join(client: Client, digest: DigestInput, request: JoinDigestInput) -> bool:
+        """Whether the message is in this digest now, asking it to take the message."""
+        workflow_id = digest_workflow_id(digest.digest_key)
+        start = WithStartWorkflowOperation(
+            DigestWorkflow.run,
+            digest,
+            id=workflow_id,
+            task_queue=request.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        try:
+            answer = await client.execute_update_with_start_workflow(
+                DigestWorkflow.join,
+                request.item,
+                start_workflow_operation=start,
+                # The same message asking again gets the digest's first answer.
+                id=f"join-{request.item.notification_key}",
+            )
+            return answer.accepted
+        except (WorkflowAlreadyStartedError, RPCError) as error:
+            if isinstance(error, RPCError) and error.status not in DIGEST_ENDED:
+                raise
+            with suppress(WorkflowAlreadyStartedError, RPCError):
+                await start.workflow_handle()
+        # The digest has ended: it sent the message if the message was among its items.
+        try:
+            items = await client.get_workflow_handle(workflow_id).query(DigestWorkflow.items)
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return False  # past the server's retention: long gone, and not with this message
+        return request.item.notification_key in items

@@ -1,4 +1,5 @@
-"""A recorded message's first state, and the start of its delivery workflow."""
+"""A recorded message's first state, and the start of its delivery workflow (or of a new one,
+for a message left in a digest that ended without it)."""
 
 from __future__ import annotations
 
@@ -88,9 +89,60 @@ async def start_deliveries(
             ]
 
     rows = await asyncio.to_thread(queued)
+    return await _start(client, config, [(*row, 0) for row in rows])
+
+
+async def start_again(
+    client: Client, config: DeliveryConfig, keys: list[str], engine: Engine
+) -> int:
+    """Start a new delivery of every message among `keys` still in a digest, whose digest
+    ended without it: its delivery workflow ended when it joined, so a new run of it starts
+    (one for one message, however often this is called: a running one is joined), and its
+    state writes go on from the stored ones. The outbox never sends one message twice on a
+    channel whatever runs ask."""
+
+    def in_digest() -> list[tuple[str, int, str, list[str], int]]:
+        with Session(engine) as session:
+            return [
+                (
+                    key,
+                    person_id or 0,
+                    kind,
+                    config.usable_channels(channels) if case_id is None else config.case_channels(),
+                    seq,
+                )
+                for key, person_id, kind, channels, case_id, seq in session.execute(
+                    select(
+                        Delivery.notification_key,
+                        Delivery.person_id,
+                        Notification.kind,
+                        Person.channels,
+                        Notification.case_id,
+                        Delivery.seq,
+                    )
+                    .join(Notification, Notification.idempotency_key == Delivery.notification_key)
+                    .join(Person, Person.id == Delivery.person_id)
+                    .where(
+                        Delivery.notification_key.in_(keys),
+                        Delivery.state == DeliveryState.IN_DIGEST.value,
+                    )
+                )
+            ]
+
+    rows = await asyncio.to_thread(in_digest)
+    return await _start(client, config, rows, WorkflowIDReusePolicy.ALLOW_DUPLICATE)
+
+
+async def _start(
+    client: Client,
+    config: DeliveryConfig,
+    rows: list[tuple[str, int, str, list[str], int]],
+    reuse: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE,
+) -> int:
+    """Start one delivery workflow per (key, person, kind, channels, first sequence number)."""
     gate = asyncio.Semaphore(MAX_CONCURRENT_STARTS)
 
-    async def start(key: str, person_id: int, kind: str, channels: list[str]) -> None:
+    async def start(key: str, person_id: int, kind: str, channels: list[str], seq: int) -> None:
         async with gate:
             try:
                 await client.start_workflow(
@@ -102,11 +154,12 @@ async def start_deliveries(
                         channels=channels,
                         policy=config.policy,
                         task_queue=config.task_queue,
+                        first_seq=seq,
                     ),
                     id=delivery_workflow_id(key),
                     task_queue=config.task_queue,
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    id_reuse_policy=reuse,
                 )
             except WorkflowAlreadyStartedError:
                 pass
