@@ -7,6 +7,7 @@ the commune it was meant for, and no workflow task fails."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -95,6 +96,8 @@ async def worker_with(
         )
         if a.__name__ != gated.__name__
     ]
+    # As running_worker does: with AXIS_TEST_MAX_CACHED_WORKFLOWS=0 every task replays first.
+    cached = os.environ.get("AXIS_TEST_MAX_CACHED_WORKFLOWS")
     async with Worker(
         client,
         task_queue=task_queue,
@@ -102,6 +105,7 @@ async def worker_with(
         activities=[*activities, gated],
         activity_executor=executor,
         workflow_runner=WORKFLOW_RUNNER,
+        max_cached_workflows=1000 if cached is None else int(cached),
     ) as worker:
         yield worker
 
