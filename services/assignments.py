@@ -5,7 +5,7 @@ each an update on the assignment's own workflow."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -143,6 +143,11 @@ def overlay_state(public: AssignmentPublic, state: AssignmentState | None) -> As
         return public
     columns = assignment_columns(state)
     del columns["seq"]
+    # Answered in UTC as the read model's times are, whatever offset the workflow was given.
+    columns = {
+        name: value.astimezone(UTC) if isinstance(value, datetime) else value
+        for name, value in columns.items()
+    }
     needs_acknowledgement = (
         state.status not in CLOSED_STATUSES and state.acknowledged_revision < state.revision
     )

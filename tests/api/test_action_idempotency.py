@@ -318,3 +318,26 @@ async def test_every_action_documents_the_key_in_the_openapi(api: ApiClient) -> 
     # Publishing sets a flag: repeating it changes nothing already, and it is no workflow's.
     assert sorted(keyed) == sorted(set(actions) - publishing)
     assert len(keyed) == 5 + 7 + 2
+
+
+async def test_an_answer_gives_times_in_utc_whatever_offset_the_office_wrote(
+    api: ApiClient,
+) -> None:
+    directive_id = (await open_directive(api, [CODE]))["id"]
+    leader = await api.token("commune_leader", CODE)
+    request = await act(
+        api,
+        leader,
+        directive_id,
+        "extension",
+        {"until": iso7(in_days(20)), "reason": "Chờ số liệu của huyện."},
+    )
+    assert request.status_code == 200, request.text
+    granted = await act(
+        api, api.admin_token, directive_id, "extension/decision", {"decision": "grant"}
+    )
+
+    assert granted.status_code == 200, granted.text
+    stored = await detail(api, directive_id, CODE)
+    assert granted.json()["deadline"] == stored["deadline"]
+    assert stored["deadline"].endswith("Z")
