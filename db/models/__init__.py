@@ -16,6 +16,7 @@ from db.models.accounts import (
     WebAccount,
     WebSession,
 )
+from db.models.action_keys import ActionKey
 from db.models.base import Base, UtcDateTime, utcnow
 from db.models.cases import (
     Dossier,
@@ -50,6 +51,7 @@ from db.models.scores import ScoreSnapshot
 __all__ = [
     "PROVINCE_SCOPE",
     "AccountSetup",
+    "ActionKey",
     "ApiToken",
     "Assignment",
     "AssignmentEventRow",
