@@ -5,6 +5,7 @@ the sweep delivers a message left in a digest that ended without it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -23,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.channels.base import Channel, OutgoingMessage, SendResult
 from activities.delivery import DeliveryActivities, DeliveryConfig, sweep_stranded
 from activities.notifications import NotificationActivities
 from activities.records import RecordActivities
@@ -47,7 +49,13 @@ from vocabulary.directives import NotificationKind
 from worker import DELIVERY_WORKFLOWS, WORKFLOW_RUNNER
 from workflows import delivery_names
 from workflows.delivery import DigestWorkflow
-from workflows.delivery_types import DeliveryResult, JoinDigestInput, JoinDigestResult
+from workflows.delivery_types import (
+    DeliveryResult,
+    DigestInput,
+    DigestItem,
+    JoinDigestInput,
+    JoinDigestResult,
+)
 from workflows.types import NotifyInput
 
 
@@ -181,6 +189,96 @@ async def test_a_message_joining_while_the_digest_sends_goes_once_in_the_next_ro
         "07:00",
         "07:00",
     ]
+
+
+class HeldDigests:
+    """A channel whose digests wait, once sent to the provider, until the test releases them."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.name = channel.name
+        self._channel = channel
+        self.sending = asyncio.Event()
+        self.release = asyncio.Event()
+
+    @property
+    def configured(self) -> bool:
+        return self._channel.configured
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        if message.kind == "digest":
+            self.sending.set()
+            await self.release.wait()
+        return await self._channel.send(message)
+
+
+async def test_a_join_asked_while_the_digest_sends_is_too_late_and_asked_again_finds_its_round(
+    time_env: WorkflowEnvironment,
+    engine: Engine,
+    smtp: SmtpSink,
+    task_queue: str,
+    executor: ThreadPoolExecutor,
+    tmp_path: Path,
+) -> None:
+    (code,) = communes(engine, 12, 1)
+    (leader,) = leader_emails(engine, [code])
+    config = configure(tmp_path, task_queue, smtp=smtp, quiet_hours="21:00-07:00")
+    held = HeldDigests(config.channels["email"])
+    config.channels["email"] = held
+    await sleep_until(time_env, await next_local(time_env, 22))
+    seven_am = await next_local(time_env, 7)
+    async with delivery_worker(time_env, engine, config, executor):
+        (early,) = await record(
+            time_env, engine, config, [code], NotificationKind.REMINDER, title="Việc trong đêm"
+        )
+        await time_env.client.get_workflow_handle(delivery_workflow_id(early)).result()
+        await sleep_until(time_env, seven_am - timedelta(seconds=1))
+        person = deliveries(engine, [early])[early].person_id
+        assert person is not None
+        night = f"digest:{person}:{seven_am.date().isoformat()}"
+        first = time_env.client.get_workflow_handle(
+            digest_workflow_id(night), result_type=DeliveryResult
+        )
+        first_sent = asyncio.create_task(first.result())
+        await asyncio.wait_for(held.sending.wait(), timeout=30)
+        # The night's digest is with the provider: a message asking now, and its retry.
+        late = await recorded_without_delivery(time_env, engine, config, code, "Việc đến muộn")
+        join = JoinDigestInput(
+            digest=DigestInput(
+                person_id=person,
+                digest_key=night,
+                send_at=seven_am,
+                channels=["email"],
+                policy=config.policy,
+            ),
+            item=DigestItem(late),
+            task_queue=task_queue,
+        )
+        joiner = DeliveryActivities(engine, time_env.client, config)
+        answers = [await joiner.join_digest(join), await joiner.join_digest(join)]
+        held.release.set()
+        results = [await first_sent]
+        # The night's digest went out with the items it had taken, and holds no other.
+        assert await first.query(DigestWorkflow.items) == [early]
+        assert answers == [JoinDigestResult(joined=True, digest_key=f"{night}:2")] * 2
+        results.append(
+            await time_env.client.get_workflow_handle(
+                digest_workflow_id(f"{night}:2"), result_type=DeliveryResult
+            ).result()
+        )
+        # Asked once both have gone out, the message is still where it went: round 2.
+        again = await joiner.join_digest(join)
+
+    assert again == JoinDigestResult(joined=True, digest_key=f"{night}:2")
+    assert [(r.state.value, r.channel) for r in results] == [("sent", "email")] * 2
+    bodies = [text(m) for m in smtp.to(leader)]
+    assert sorted(("Việc trong đêm" in b, "Việc đến muộn" in b) for b in bodies) == [
+        (False, True),
+        (True, False),
+    ]
+    assert {k: d.state for k, d in deliveries(engine, [early, late]).items()} == {
+        early: "sent",
+        late: "sent",
+    }
 
 
 async def test_the_sweep_delivers_a_message_left_in_a_digest_that_ended_without_it(
