@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -13,6 +14,36 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # The steering office's token opens everything: as long as the 43 characters of
 # secrets.token_urlsafe(32), give or take, and never a word someone could guess.
 ADMIN_TOKEN_MIN_CHARS = 32
+
+
+# A worker process serves two task queues, the workflows' and delivery's (worker.py).
+WORKER_TASK_QUEUES = 2
+# Threads beyond one per activity: the delivery sweep reads the outbox in one.
+SWEEP_THREADS = 1
+DEFAULT_ACTIVITY_CONCURRENCY = 16
+
+
+@dataclass(frozen=True)
+class WorkerCapacity:
+    """What one worker process runs at once, sized together from one setting so that no
+    activity waits inside the worker, for a thread or for a database connection: an activity
+    that waits there spends its start-to-close timeout (30 s for a record) waiting, times out
+    and runs again, adding to the very burst that made it wait. Past the capacity, activities
+    wait on the Temporal server, where no timeout runs until a worker takes them."""
+
+    activities_per_queue: int
+
+    @property
+    def threads(self) -> int:
+        """Every activity of both task queues at once (a synchronous one runs in a thread, an
+        asynchronous one does its database work in one, `asyncio.to_thread`), and the sweep."""
+        return WORKER_TASK_QUEUES * self.activities_per_queue + SWEEP_THREADS
+
+    @property
+    def database_connections(self) -> int:
+        """One per thread: every database call of the worker runs in one of its threads, and a
+        thread holds one session at a time."""
+        return self.threads
 
 
 class InsecureSetting(Exception):
@@ -135,6 +166,10 @@ class Settings(BaseSettings):
     # The port on which each worker serves its metrics, the Temporal SDK's among them (unset:
     # none are served).
     worker_metrics_port: int | None = None
+    # Activities each of a worker's two task queues runs at once. The worker's threads and its
+    # database pool are sized from it (WorkerCapacity; README, "Capacity"): 16 gives 33 threads
+    # and at most 33 connections per worker process.
+    activity_concurrency: PositiveInt = DEFAULT_ACTIVITY_CONCURRENCY
 
     @property
     def resolved_database_url(self) -> str:
@@ -145,6 +180,10 @@ class Settings(BaseSettings):
     @property
     def resolved_temporal_address(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def worker_capacity(self) -> WorkerCapacity:
+        return WorkerCapacity(self.activity_concurrency)
 
     @property
     def demo_mode(self) -> bool:

@@ -44,7 +44,7 @@ from activities.obligations import ObligationActivities
 from activities.procedures import ProcedureActivities
 from activities.records import RecordActivities
 from activities.rendering import Renderer
-from config import Settings, get_settings
+from config import DEFAULT_ACTIVITY_CONCURRENCY, Settings, WorkerCapacity, get_settings
 from db.engine import make_engine
 from temporal_client import connect
 from workflows.assignment import AssignmentWorkflow
@@ -54,8 +54,9 @@ from workflows.dossier import DossierWorkflow
 from workflows.feedback import FeedbackWorkflow
 from workflows.obligation import ObligationPeriodWorkflow
 
-# Database activities run in threads; 102 assignments record at once during a fan-out.
-ACTIVITY_THREADS = 64
+# The threads of a worker at the default capacity, for the scripts that build an executor of
+# their own (history recording, benchmarks); the worker sizes its own from its settings.
+ACTIVITY_THREADS = WorkerCapacity(DEFAULT_ACTIVITY_CONCURRENCY).threads
 DELIVERY_WORKFLOWS = [DeliveryWorkflow, DigestWorkflow]
 CORE_WORKFLOWS = [
     DirectiveWorkflow,
@@ -72,14 +73,15 @@ WORKFLOWS = [*CORE_WORKFLOWS, *DELIVERY_WORKFLOWS]
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # Reading the SDK's metrics on loopback takes milliseconds; Prometheus gives a scrape 10 s.
 SDK_METRICS_SECONDS = 5
-# The workflow modules and the vocabulary are passed through the sandbox instead of re-imported
-# for every workflow run: they hold only code, constants and dataclasses (nothing happens at
-# import), and a replay of a national directive's history ran 4.8 s sandboxed, 3.7 s passed
-# through. The vocabulary must be among them: the converter resolves a message's field types
-# (a policy's EscalationStep) through the sandbox's own modules.
-WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows", "vocabulary")
-)
+# Workflows run in the SDK's sandbox with its default restrictions: every workflow run
+# re-imports the workflow modules, so one run's module state never leaks into another's, and a
+# call that would not replay (the wall clock, a file, the network) fails the workflow task
+# instead of passing unnoticed. Only the standard library, temporalio and pydantic are passed
+# through, as the SDK does by default; the workflows import no other third-party module. The
+# workflow modules themselves pass through only their messages and the vocabulary, which they
+# import under `imports_passed_through` (dataclasses, enums and constants: the converter and
+# the workflow must see the same classes). Tests build their workers with this runner too.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default)
 
 log = logging.getLogger("axis.worker")
 
@@ -92,13 +94,17 @@ def build_worker(
     executor: ThreadPoolExecutor,
     **options: object,
 ) -> Worker:
-    """Options go to the Worker, but for `delivery` (a DeliveryConfig), which defaults to what
-    the AXIS_* settings configure. Delivery runs on this worker's task queue too, unless the
-    config names a queue of its own (then `build_delivery_worker` serves it)."""
+    """Options go to the Worker, but for `delivery` (a DeliveryConfig) and `capacity` (a
+    WorkerCapacity), which default to what the AXIS_* settings configure. Delivery runs on this
+    worker's task queue too, unless the config names a queue of its own (then
+    `build_delivery_worker` serves it). A test that changes a workflow module's constant may
+    pass a `workflow_runner` that passes that module through."""
     delivery = options.pop("delivery", None)
     assert delivery is None or isinstance(delivery, DeliveryConfig)
     if delivery is None:
         delivery = delivery_config(get_settings(), task_queue, engine)
+    capacity = options.pop("capacity", None) or get_settings().worker_capacity
+    assert isinstance(capacity, WorkerCapacity)
     if not delivery.task_queue or delivery.task_queue == task_queue:
         delivery.task_queue = task_queue
         own_queue = False
@@ -110,6 +116,7 @@ def build_worker(
     procedures = ProcedureActivities(engine, Renderer(), public_url, client, delivery)
     obligations = ObligationActivities(engine)
     options.setdefault("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN)
+    options.setdefault("workflow_runner", WORKFLOW_RUNNER)
     activities: list[Callable[..., Any]] = [
         records.plan_directive,
         records.record_assignment,
@@ -137,8 +144,7 @@ def build_worker(
         workflows=workflows,
         activities=activities,
         activity_executor=executor,
-        max_concurrent_activities=ACTIVITY_THREADS,
-        workflow_runner=WORKFLOW_RUNNER,
+        max_concurrent_activities=capacity.activities_per_queue,
         **options,  # type: ignore[arg-type]
     )
 
@@ -156,18 +162,35 @@ def delivery_activities(
 
 
 def build_delivery_worker(
-    client: Client, engine: Engine, executor: ThreadPoolExecutor, delivery: DeliveryConfig
+    client: Client,
+    engine: Engine,
+    executor: ThreadPoolExecutor,
+    delivery: DeliveryConfig,
+    capacity: WorkerCapacity | None = None,
 ) -> Worker:
     """The worker of delivery's own task queue: its workflows and activities only."""
+    capacity = capacity or get_settings().worker_capacity
     return Worker(
         client,
         task_queue=delivery.task_queue,
         workflows=DELIVERY_WORKFLOWS,
         activities=delivery_activities(engine, client, delivery),
         activity_executor=executor,
-        max_concurrent_activities=ACTIVITY_THREADS,
+        max_concurrent_activities=capacity.activities_per_queue,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         workflow_runner=WORKFLOW_RUNNER,
+    )
+
+
+def activity_executor(capacity: WorkerCapacity) -> ThreadPoolExecutor:
+    """The threads both task queues' activities share: enough for every one of them at once."""
+    return ThreadPoolExecutor(max_workers=capacity.threads, thread_name_prefix="activity")
+
+
+def worker_engine(settings: Settings) -> Engine:
+    """The worker's database engine: a connection for each of its threads."""
+    return make_engine(
+        settings.resolved_database_url, connections=settings.worker_capacity.database_connections
     )
 
 
@@ -259,14 +282,18 @@ async def main() -> None:
             level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s"
         )
     tracing.configure(tracing.WORKER_SERVICE)
-    engine = make_engine(settings.resolved_database_url)
+    capacity = settings.worker_capacity
+    engine = worker_engine(settings)
     client = await connect(settings, runtime=worker_runtime(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     delivery = delivery_config(settings, delivery_queue(settings.task_queue), engine)
-    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
+    with activity_executor(capacity) as executor:
+        # The asynchronous activities' database work (asyncio.to_thread) and the sweep's run in
+        # the same threads, which are sized for them; the event loop's own pool is far smaller.
+        loop.set_default_executor(executor)
         worker = build_worker(
             client,
             engine,
@@ -274,13 +301,18 @@ async def main() -> None:
             settings.public_url,
             executor,
             delivery=delivery,
+            capacity=capacity,
         )
-        sender = build_delivery_worker(client, engine, executor, delivery)
+        sender = build_delivery_worker(client, engine, executor, delivery, capacity)
         log.info(
-            "worker on task queues %s and %s at %s",
+            "worker on task queues %s and %s at %s: %d activities each, %d threads, "
+            "%d database connections",
             settings.task_queue,
             delivery.task_queue,
             settings.resolved_temporal_address,
+            capacity.activities_per_queue,
+            capacity.threads,
+            capacity.database_connections,
         )
         async with worker, sender:
             sweeping = asyncio.create_task(sweep(client, delivery, engine, stop))

@@ -11,6 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 # Writers wait for the SQLite lock instead of failing: 102 assignments record at once.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# The connections of a synchronous engine unless its caller sizes it; the worker sizes its own
+# from AXIS_ACTIVITY_CONCURRENCY (config.WorkerCapacity).
+DEFAULT_CONNECTIONS = 30
+# Of those, the ones kept open while idle; the others close when returned. Every worker, API and
+# tool process of an installation shares PostgreSQL's max_connections (100 by default).
+IDLE_CONNECTIONS = 10
 
 
 def sync_url(url: str) -> str:
@@ -38,13 +44,21 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, connections: int = DEFAULT_CONNECTIONS) -> Engine:
+    """At most `connections` at once; a caller past them waits for one (30 s, then an error)."""
     url = sync_url(url)
+    kept = min(connections, IDLE_CONNECTIONS)
+    pool: dict[str, Any] = {"pool_size": kept, "max_overflow": connections - kept}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        if make_url(url).database in (None, "", ":memory:"):
+            # SQLAlchemy gives an in-memory database one connection per thread: nothing to size.
+            pool = {}
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+        )
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 def make_async_engine(url: str, pool_size: int = 10, max_overflow: int = 20) -> AsyncEngine:

@@ -23,13 +23,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from app import create_app
-from config import Settings
+from config import Settings, get_settings
 from db.engine import make_engine
 from db.migrate import load_communes, upgrade
 from db.procedures import load_procedures
 from db.roster import DEMO_ROSTER, import_roster
 from tests.skips import fail_unexpected_skip
-from worker import ACTIVITY_THREADS, build_worker
+from worker import activity_executor, build_worker
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
@@ -114,14 +114,15 @@ def _prepare(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
+    # Sized as the worker sizes its own: the tests' workers share it.
+    engine = make_engine(database_url, get_settings().worker_capacity.database_connections)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def executor() -> Iterator[ThreadPoolExecutor]:
-    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as pool:
+    with activity_executor(get_settings().worker_capacity) as pool:
         yield pool
 
 

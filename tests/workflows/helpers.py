@@ -11,9 +11,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from db.models import Assignment, Notification
 from vocabulary.directives import DirectiveStatus, directive_workflow_id
+from worker import WORKFLOW_RUNNER
 from workflows.directive import DirectiveWorkflow
 from workflows.types import DirectiveRevision, IssueDirectiveInput
 
@@ -37,6 +39,15 @@ async def issue(
             return handle
         await asyncio.sleep(0.05)
     raise AssertionError("the directive did not finish its fan-out in 30 s")
+
+
+def runner_passing_through(*packages: str) -> SandboxedWorkflowRunner:
+    """The worker's runner, passing `packages` through as well: for a test that lowers a
+    workflow module's constant (monkeypatch), which the sandbox's fresh import would not see.
+    Pass whole packages, ("workflows", "vocabulary"): a workflow module passed through alone
+    would hand the converter its messages' classes with names the sandbox's modules lack."""
+    restrictions = WORKFLOW_RUNNER.restrictions
+    return SandboxedWorkflowRunner(restrictions=restrictions.with_passthrough_modules(*packages))
 
 
 async def advance_to(env: WorkflowEnvironment, moment: datetime) -> None:
