@@ -24,6 +24,9 @@ class AssignmentEventKind(StrEnum):
     CANCELLED = "cancelled"
     OVERDUE = "overdue"
     ESCALATED = "escalated"
+    # Back after an outage, the latest of the reminders missed was sent and the earlier ones
+    # skipped (detail: the reminder sent, how many were skipped and their keys).
+    REMINDERS_SKIPPED = "reminders_skipped"
 
 
 class DossierEventKind(StrEnum):

@@ -132,7 +132,7 @@ class AssignmentWorkflow:
     async def _remind(self, step: Step) -> None:
         # A negative offset is a reminder after the deadline.
         kind = NotificationKind.REMINDER if step.value >= 0 else NotificationKind.OVERDUE
-        await self._notify(
+        notice = self._notify(
             kind,
             f"offset{step.value}s-d{self._deadline_version}",
             context={
@@ -140,6 +140,20 @@ class AssignmentWorkflow:
                 "reason": "deadline",
                 "offset_seconds": str(step.value),
             },
+        )
+        if not step.skipped:
+            await notice
+            return
+        # Back after an outage: this reminder stands for the earlier ones it replaces, and the
+        # timeline says so. Only the timeline's patched path skips reminders, so this record
+        # is new only in histories that hold the patch's marker.
+        skipped = {
+            "sent": step.key,
+            "skipped": str(len(step.skipped)),
+            "skipped_keys": ",".join(missed.key for missed in step.skipped),
+        }
+        await asyncio.gather(
+            self._record(AssignmentEventKind.REMINDERS_SKIPPED, detail=skipped), notice
         )
 
     async def _deadline_passed(self, step: Step) -> None:

@@ -5,12 +5,18 @@ feedback workflows.
 
 The commands it emits are part of every recorded history: one timer per wait with a step ahead
 (`wait_condition` with the time left), none when no step applies, and whatever the step's own
-action runs. Changing how it waits changes the histories, which must keep replaying."""
+action runs. Changing how it waits changes the histories, which must keep replaying.
+
+After an outage (no worker for days) every step whose time passed is due at once. Escalations,
+deadlines and acknowledge-by reminders all fire, in their order; of the reminders due, only the
+latest is sent, carrying the ones it replaces in `Step.skipped` (marked fired, so they never
+fire later). Three "your deadline is in N days" messages in one minute would be noise, and the
+earlier ones would be wrong."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -22,15 +28,22 @@ with workflow.unsafe.imports_passed_through():
 
 @dataclass(frozen=True)
 class Step:
-    """A timed step of a policy; `key` identifies it so that it fires once."""
+    """A timed step of a policy; `key` identifies it so that it fires once. `skipped`: the
+    earlier reminders this one replaces, missed while no worker ran (only on the reminder the
+    timeline fires; an action that does not look at it fires as before)."""
 
     at: datetime
     key: str
     action: StepAction
     value: int = 0
+    skipped: tuple[Step, ...] = ()
 
 
 Fire = Callable[[Step], Awaitable[None]]
+
+# Of the reminders due at once after an outage, only the latest is sent. Before this, each
+# fired in turn.
+LATEST_MISSED_REMINDER_ONLY = "latest-missed-reminder-only"
 
 
 def reminders(
@@ -75,6 +88,8 @@ class Timeline:
     def __init__(self) -> None:
         self._fired: set[str] = set()
         self._changed = False
+        # Reminders passed over for a later one that was due with them, by that one's key.
+        self._skipped: dict[str, list[Step]] = {}
 
     def changed(self) -> None:
         self._changed = True
@@ -110,4 +125,22 @@ class Timeline:
                     if self.next_step(steps()) != step:
                         continue
             self._fired.add(step.key)
+            if step.action == StepAction.REMINDER:
+                # Another reminder is due too (`step` is the earliest): the latest one goes,
+                # telling of this one.
+                later = self._latest_reminder_due(steps())
+                if later is not None and workflow.patched(LATEST_MISSED_REMINDER_ONLY):
+                    self._skipped.setdefault(later.key, []).append(step)
+                    continue
+                step = replace(step, skipped=tuple(self._skipped.pop(step.key, [])))
             await actions[step.action](step)
+
+    def _latest_reminder_due(self, steps: Iterable[Step]) -> Step | None:
+        """The latest reminder not yet fired whose time has come."""
+        now = workflow.now()
+        due = [
+            step
+            for step in steps
+            if step.action == StepAction.REMINDER and step.at <= now and step.key not in self._fired
+        ]
+        return max(due, key=lambda step: (step.at, step.key)) if due else None
