@@ -46,6 +46,10 @@ LABELS: dict[str, tuple[str, str]] = {
     AssignmentEventKind.EXTENSION_REQUESTED: ("Xin gia hạn", "Extension asked"),
     AssignmentEventKind.EXTENSION_GRANTED: ("Được gia hạn", "Extension granted"),
     AssignmentEventKind.EXTENSION_REFUSED: ("Không được gia hạn", "Extension refused"),
+    AssignmentEventKind.REMINDERS_SKIPPED: (
+        "Đã nhắc hạn sau gián đoạn",
+        "Reminded after an outage",
+    ),
     "green": ("Đạt", "Met"),
     "yellow": ("Cần cố gắng", "Needs effort"),
     "red": ("Chưa đạt", "Not met"),
