@@ -2,9 +2,10 @@
 
 The workflow owns time and policy: quiet hours in Vietnam time (durable timers to their end),
 the digest a night's reminders join, the daily cap, the channel order with fallback on a
-permanent failure, retries with backoff (or the provider's Retry-After) on temporary ones, and
-a dead letter with a notice to the steering office when every channel has failed. Each send is
-one activity backed by the outbox's unique (key, channel) row."""
+permanent failure, retries with backoff (or the provider's Retry-After) on temporary ones (a
+retry due in quiet hours waits for their end), and a dead letter with a notice to the steering
+office when every channel has failed. Each send is one activity backed by the outbox's unique
+(key, channel) row."""
 
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ MAX_RETRY_SECONDS = 3600.0
 # Kinds never held for quiet hours, a digest or the daily cap.
 URGENT_KINDS = frozenset({"escalation", "delivery_failed"})
 DAY_MINUTES = 24 * 60
+# Deliveries that retried before this retried when due, quiet hours or not.
+RETRIES_WAIT_OUT_QUIET_HOURS = "delivery-retries-wait-out-quiet-hours"
 
 
 def in_quiet_hours(policy: DeliveryPolicy, moment: datetime) -> bool:
@@ -110,6 +113,20 @@ async def _set_state(
     )
 
 
+async def _wait_to_retry(policy: DeliveryPolicy, kind: str, delay: timedelta) -> None:
+    """Wait `delay` for the next attempt; one that would fall due in quiet hours waits for their
+    end, as a first send does (escalations are never held)."""
+    due = workflow.now() + delay
+    if (
+        kind not in URGENT_KINDS
+        and in_quiet_hours(policy, due)
+        and workflow.patched(RETRIES_WAIT_OUT_QUIET_HOURS)
+    ):
+        assert policy.quiet_end_minutes is not None
+        due = next_local_time(policy, due, policy.quiet_end_minutes)
+    await workflow.sleep(due - workflow.now())
+
+
 async def _send_over_channels(
     progress: _Progress,
     key: str,
@@ -168,7 +185,7 @@ async def _send_over_channels(
                 outcome.retry_after_seconds if outcome.retry_after_seconds is not None else backoff
             )
             await _set_state(progress, state_keys, DeliveryState.RETRYING, channel, outcome.detail)
-            await workflow.sleep(timedelta(seconds=max(delay, 1.0)))
+            await _wait_to_retry(policy, kind, timedelta(seconds=max(delay, 1.0)))
     reason = "; ".join(failures) or "no channel"
     await _set_state(progress, state_keys, DeliveryState.FAILED, detail=reason)
     await _execute(
