@@ -41,9 +41,10 @@ class ObligationActivities:
 
     @activity.defn(name=OPEN_OBLIGATION_PERIOD)
     def open_obligation_period(self, request: OpenPeriodInput) -> OpenedPeriod:
-        """Open this week's period for every commune of the recurring directive (or record it
-        not applicable when the week has no working day and the rule skips holidays). A
-        second call finds the rows there and returns the same answer."""
+        """Open the week of `at` for every commune of the recurring directive, or record it
+        not applicable: the week has no working day and the rule skips holidays, or it opens
+        only after it has ended (an outage longer than the week: no commune could report
+        against it). A second call finds the rows there and returns the same answer."""
         starts, ends = week_of(request.at)
         with Session(self._engine) as session, session.begin():
             recurring = session.get(RecurringDirective, request.recurring_id)
@@ -51,6 +52,8 @@ class ObligationActivities:
                 return OpenedPeriod(request.recurring_id, starts, ends, applicable=False)
             days = [starts.date() + timedelta(days=i) for i in range(7)]
             applicable = not recurring.skip_holidays or any(is_working_day(d) for d in days)
+            if request.opened_at is not None and request.opened_at >= ends:
+                applicable = False
             rows = [
                 {
                     "recurring_id": recurring.id,

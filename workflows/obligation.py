@@ -1,13 +1,18 @@
 """One period of a recurring obligation, for every commune at once: a Temporal Schedule starts
 this workflow each week; it opens the period for all communes in one batch activity, waits
 for the period's end on a durable timer, and closes it as met or missed in one batch activity.
-Nothing here loops over communes: 102 or 3,321 communes cost the same two activities."""
+Nothing here loops over communes: 102 or 3,321 communes cost the same two activities.
+
+The week is the one the schedule fired for, not the one the workflow happens to run in: after an
+outage the schedule's catch-up (or a worker that comes back) runs each missed week late, and
+each must open its own week."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeKey
 
 # The message types pass through the sandbox, so their datetimes are the real class.
 with workflow.unsafe.imports_passed_through():
@@ -23,15 +28,31 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import ACTIVITY_RETRY
 
 BATCH_TIMEOUT = timedelta(minutes=2)
+# Set by a Temporal Schedule on every workflow it starts: the moment the run was due.
+SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+WEEK_OF_SCHEDULED_START = "obligation-week-of-scheduled-start"
+
+
+def scheduled_start() -> datetime:
+    """When the schedule meant this run to start; a run started by hand has no schedule and
+    starts when it starts."""
+    due = workflow.info().typed_search_attributes.get(SCHEDULED_START)
+    return due if due is not None else workflow.now()
 
 
 @workflow.defn
 class ObligationPeriodWorkflow:
     @workflow.run
     async def run(self, request: ObligationPeriodInput) -> PeriodOutcome:
+        if workflow.patched(WEEK_OF_SCHEDULED_START):
+            period = OpenPeriodInput(
+                recurring_id=request.recurring_id, at=scheduled_start(), opened_at=workflow.now()
+            )
+        else:
+            period = OpenPeriodInput(recurring_id=request.recurring_id, at=workflow.now())
         opened = await workflow.execute_activity(
             OPEN_OBLIGATION_PERIOD,
-            OpenPeriodInput(recurring_id=request.recurring_id, at=workflow.now()),
+            period,
             result_type=OpenedPeriod,
             start_to_close_timeout=BATCH_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,

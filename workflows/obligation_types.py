@@ -20,6 +20,9 @@ class OpenPeriodInput:
     recurring_id: int
     # The moment the schedule fired; the period is the week (Asia/Ho_Chi_Minh) holding it.
     at: datetime
+    # The moment the period opens (None: as `at`, from runs before it was sent). A week that
+    # opens only after it has ended, after an outage, could take no report: it owes nothing.
+    opened_at: datetime | None = None
 
 
 @dataclass

@@ -5,6 +5,7 @@ Tết week skipped, and the office's schedule on the Temporal dev server through
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -12,19 +13,29 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
-from temporalio.client import ScheduleHandle
+from temporalio.client import (
+    ScheduleActionExecutionStartWorkflow,
+    ScheduleBackfill,
+    ScheduleHandle,
+    ScheduleState,
+    WorkflowExecutionStatus,
+)
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.obligations import ObligationActivities, week_of
+from config import Settings
 from db.communes import communes_of_province
 from db.engine import make_engine
 from db.models import ObligationPeriod, RecurringDirective
 from db.obligations import NoOpenPeriod, report_activity
 from scoring.periods import month_of
+from services.recurring import schedule_for
 from services.scoring import compute, rules_for
+from tests.api.test_directives_api import eventually
 from tests.conftest import ApiClient, running_worker
 from tests.workflows.helpers import advance_to
+from vocabulary.calendar import VIETNAM
 from workflows.obligation import ObligationPeriodWorkflow
 from workflows.obligation_types import (
     ObligationPeriodInput,
@@ -202,3 +213,62 @@ async def test_the_office_creates_pauses_resumes_and_deletes_a_weekly_schedule(
     with pytest.raises(RPCError):
         await handle.describe()
     assert (await api.request("GET", f"{path}/{recurring['id']}")).status_code == 404
+
+
+async def test_a_week_run_late_by_the_schedules_catch_up_opens_the_week_it_was_due(
+    local_env: WorkflowEnvironment,
+    engine: Engine,
+    task_queue: str,
+    executor: ThreadPoolExecutor,
+) -> None:
+    """Workers (or Temporal) away for two weeks: the schedule's run for the Monday two weeks ago
+    starts only now (a backfill is the schedule's catch-up on demand). It opens that week, not
+    this one; the week ended before anyone could report against it, so it owes nothing."""
+    client = local_env.client
+    recurring_id = store_recurring(engine)
+    now = datetime.now(UTC)
+    this_monday, _ = week_of(now)
+    due = this_monday - timedelta(weeks=2)
+    schedule = schedule_for(recurring_id, Settings(task_queue=task_queue))
+    # Ids of the test's own: the tests sharing this server and database make schedules too.
+    action = dataclasses.replace(schedule.action, id=f"{task_queue}-period")
+    schedule = dataclasses.replace(schedule, action=action, state=ScheduleState(paused=True))
+    handle = await client.create_schedule(f"{task_queue}-schedule", schedule)
+
+    async def started_run() -> str:
+        actions = (await handle.describe()).info.recent_actions
+        runs = [a.action.workflow_id for a in actions
+                if isinstance(a.action, ScheduleActionExecutionStartWorkflow)]  # fmt: skip
+        assert len(runs) == 1
+        return runs[0]
+
+    async def weeks_opened() -> list[tuple[date, date, str, int]]:
+        with Session(engine) as session:
+            weeks = session.execute(
+                select(ObligationPeriod.starts_at, ObligationPeriod.ends_at,
+                       ObligationPeriod.status, func.count())
+                .where(ObligationPeriod.recurring_id == recurring_id)
+                .group_by(ObligationPeriod.starts_at, ObligationPeriod.ends_at,
+                          ObligationPeriod.status)
+            ).all()  # fmt: skip
+        assert weeks
+        return [(s.astimezone(VIETNAM).date(), e.astimezone(VIETNAM).date(), status, n)
+                for s, e, status, n in weeks]  # fmt: skip
+
+    async with running_worker(client, engine, task_queue, executor):
+        await handle.backfill(ScheduleBackfill(start_at=due - timedelta(minutes=1),
+                                               end_at=due + timedelta(minutes=1)))  # fmt: skip
+        run = client.get_workflow_handle(await eventually(started_run), result_type=PeriodOutcome)
+        try:
+            weeks = await eventually(weeks_opened)
+            monday = due.astimezone(VIETNAM).date()
+            assert weeks == [(monday, monday + timedelta(days=7), "not_applicable", 102)]
+            outcome = await asyncio.wait_for(run.result(), 30)
+        finally:
+            await handle.delete()
+            if (await run.describe()).status == WorkflowExecutionStatus.RUNNING:
+                await run.terminate("the test is over")
+    starts = outcome.starts_at.astimezone(VIETNAM)
+    assert (starts, starts.isocalendar()[:2]) == (due, due.astimezone(VIETNAM).isocalendar()[:2])
+    assert starts.isocalendar()[:2] != now.astimezone(VIETNAM).isocalendar()[:2]
+    assert (outcome.met, outcome.missed, outcome.not_applicable) == (0, 0, 102)
