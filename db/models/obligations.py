@@ -13,11 +13,14 @@ from db.models.base import Base, utcnow
 
 class RecurringDirective(Base):
     """A directive that repeats every week, run by a Temporal Schedule of the same id
-    (`recurring-{id}`)."""
+    (`recurring-{id}`). Stored `pending` first, active once its schedule exists."""
 
     __tablename__ = "recurring_directives"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # SHA-256 of the request that used the key: the same key with another request is refused.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text)
     # Activities each commune reports per period to meet it.
@@ -25,6 +28,7 @@ class RecurringDirective(Base):
     communes: Mapped[list[str]] = mapped_column(JSON)
     # A week with no working day on the Vietnamese calendar owes nothing.
     skip_holidays: Mapped[bool] = mapped_column(Boolean, default=True)
+    # pending (stored, its schedule not made yet: the request or the reconciler makes it),
     # active, paused or deleted.
     status: Mapped[str] = mapped_column(String(16))
     created_by: Mapped[str] = mapped_column(String(200))
