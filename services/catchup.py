@@ -56,6 +56,7 @@ from db.models import (
     FeedbackEventRow,
 )
 from services.reconcile_counts import record_reconcile
+from services.recurring import count_repairs, make_missing_schedules, running_recurring_count
 from temporal_client import connect
 from vocabulary.cases import (
     DOSSIER_CLOSED,
@@ -415,9 +416,30 @@ class RunningApp(Protocol):
     def state(self) -> Any: ...
 
 
+async def reconcile_recurring_schedules(app: RunningApp) -> dict[int, str]:
+    """At the API's start: every recurring directive that should run has its schedule (one left
+    pending by an engine that did not answer is finished, a missing schedule made again).
+    Returns {recurring id: what was done}; a failure is logged and the next start repairs."""
+    try:
+        async with app.state.sessions() as session:
+            if not await running_recurring_count(session):
+                return {}
+            client = await app.state.temporal.get()
+            done = await make_missing_schedules(session, client, app.state.settings)
+    except Exception as e:
+        log.warning("recurring directives' schedules not checked (%s); the next start does", e)
+        return {}
+    if done:
+        log.info("recurring directives' schedules made: %s", done)
+    record_reconcile("recurring", count_repairs(done))
+    return done
+
+
 async def catch_up_if_behind(app: RunningApp) -> CatchUpReport | None:
     """At the API's start: run the catch-up when a restore has left the read model behind.
-    Off the request path (a scheduler job): the API answers meanwhile, from the restored rows."""
+    Off the request path (a scheduler job): the API answers meanwhile, from the restored rows.
+    First, the recurring directives' schedules are reconciled."""
+    await reconcile_recurring_schedules(app)
     settings: Settings = app.state.settings
     engine = make_engine(settings.resolved_database_url)
     try:

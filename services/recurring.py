@@ -1,14 +1,22 @@
 """Recurring directives: the steering office creates, lists, pauses, resumes and deletes them;
 each runs as a Temporal Schedule (`recurring-{id}`, every Monday 00:00 Asia/Ho_Chi_Minh) that
 opens the week's period for every commune. A commune leader reports activities against their
-own commune's open period; the period closes as met or missed at the end of the week."""
+own commune's open period; the period closes as met or missed at the end of the week.
+
+A recurring directive and its schedule exist both or neither: the row is stored `pending`, the
+schedule is made, then the row becomes `active`. When the workflow engine does not answer in
+between, the request answers 503 and the row stays pending, never active without a schedule;
+the same request repeated with its Idempotency-Key, or the reconciler (`make_missing_schedules`),
+finishes it."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections import Counter
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, Field, HttpUrl
-from sqlalchemy import select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
@@ -27,7 +35,8 @@ from db.communes import DAK_LAK
 from db.models import Commune, ObligationPeriod, RecurringDirective, utcnow
 from db.obligations import NoOpenPeriod, report_activity
 from db.queries import in_communes
-from services.errors import Invalid, NotFound, Refused
+from services.errors import EngineUnavailable, Invalid, NotFound, Refused
+from services.idempotency import find_replayed, fingerprint
 from services.principals import Principal
 from services.schemas import Request
 from vocabulary.obligations import obligation_period_workflow_id, recurring_schedule_id
@@ -37,6 +46,10 @@ from workflows.obligation_types import ObligationPeriodInput
 # Every Monday at midnight in Vietnam: the week is the period.
 WEEKLY_CRON = "0 0 * * 1"
 TIME_ZONE = "Asia/Ho_Chi_Minh"
+PENDING, ACTIVE, PAUSED, DELETED = "pending", "active", "paused", "deleted"
+# A pending directive younger than this may still be in its own request's hands: the reconciler
+# leaves it to that request (finishing it twice would be harmless, but would count twice).
+PENDING_GRACE = timedelta(seconds=30)
 
 
 class RecurringDirectiveCreate(Request):
@@ -86,7 +99,7 @@ def _public(r: RecurringDirective) -> RecurringDirectivePublic:
     )  # fmt: skip
 
 
-def schedule_for(recurring_id: int, settings: Settings) -> Schedule:
+def schedule_for(recurring_id: int, settings: Settings, paused: bool = False) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
             ObligationPeriodWorkflow.run,
@@ -97,23 +110,48 @@ def schedule_for(recurring_id: int, settings: Settings) -> Schedule:
         spec=ScheduleSpec(cron_expressions=[WEEKLY_CRON], time_zone_name=TIME_ZONE),
         # Last week's period closes at the moment this week's opens.
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
-        state=ScheduleState(note="recurring directive"),
+        state=ScheduleState(note="recurring directive", paused=paused),
     )
 
 
-async def _ensure_schedule(client: Client, recurring_id: int, settings: Settings) -> None:
+async def _ensure_schedule(
+    client: Client, recurring_id: int, settings: Settings, paused: bool = False
+) -> None:
     try:
         await client.create_schedule(
-            recurring_schedule_id(recurring_id), schedule_for(recurring_id, settings)
+            recurring_schedule_id(recurring_id), schedule_for(recurring_id, settings, paused)
         )
     except ScheduleAlreadyRunningError:
         # Created by an earlier attempt of the same request: there is one schedule per id.
         pass
 
 
+async def _activate(
+    session: AsyncSession, client: Client, settings: Settings, recurring: RecurringDirective
+) -> None:
+    """Make the schedule of a pending recurring directive, then mark it active. Safe to repeat
+    and to run beside another attempt: one schedule per id, and only a pending row changes."""
+    try:
+        await _ensure_schedule(client, recurring.id, settings)
+    except RPCError as e:
+        await session.rollback()
+        raise EngineUnavailable(
+            f"the recurring directive is stored as {recurring.id} but its weekly schedule could"
+            f" not be made yet ({e.message}); it does not run until then: repeat the request"
+            " with the same Idempotency-Key to finish it"
+        ) from e
+    await session.execute(
+        update(RecurringDirective)
+        .where(RecurringDirective.id == recurring.id, RecurringDirective.status == PENDING)
+        .values(status=ACTIVE, updated_at=utcnow())
+    )
+    await session.commit()
+    await session.refresh(recurring)
+
+
 async def _get(session: AsyncSession, recurring_id: int) -> RecurringDirective:
     found = await session.get(RecurringDirective, recurring_id)
-    if found is None or found.status == "deleted":
+    if found is None or found.status == DELETED:
         raise NotFound(f"no recurring directive {recurring_id}")
     return found
 
@@ -124,9 +162,32 @@ async def create_recurring_directive(
     settings: Settings,
     user: Principal,
     body: RecurringDirectiveCreate,
-) -> RecurringDirectivePublic:
+    idempotency_key: str | None = None,
+) -> tuple[RecurringDirectivePublic, bool]:
     """A weekly obligation for every commune (or a list): a Temporal Schedule opens each
-    week's period on Monday 00:00, Asia/Ho_Chi_Minh."""
+    week's period on Monday 00:00, Asia/Ho_Chi_Minh. With an idempotency key already used,
+    the recurring directive it created (finished if it was left pending). Returns
+    (recurring directive, created)."""
+    recurring, created = await _store(session, user, body, idempotency_key)
+    if recurring.status == PENDING:
+        await _activate(session, client, settings, recurring)
+    return _public(recurring), created
+
+
+async def _store(
+    session: AsyncSession,
+    user: Principal,
+    body: RecurringDirectiveCreate,
+    idempotency_key: str | None,
+) -> tuple[RecurringDirective, bool]:
+    """The row, stored pending; or the one an earlier request with this key stored."""
+    request_fingerprint = fingerprint(body)
+    noun = "recurring directive"
+    existing = await find_replayed(
+        session, RecurringDirective, idempotency_key, request_fingerprint, noun
+    )
+    if existing is not None:
+        return existing, False
     known = set(
         await session.scalars(select(Commune.code).where(Commune.province_code == str(DAK_LAK)))
     )
@@ -135,14 +196,77 @@ async def create_recurring_directive(
     if unknown or not communes:
         raise Invalid(f"unknown communes: {', '.join(unknown[:10])}" if unknown else "no communes")
     recurring = RecurringDirective(
+        idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint if idempotency_key else None,
         title=body.title, body=body.body, required_count=body.required_activities,
-        communes=communes, skip_holidays=body.skip_holidays, status="active",
+        communes=communes, skip_holidays=body.skip_holidays, status=PENDING,
         created_by=user.actor, created_at=utcnow(), updated_at=utcnow(),
     )  # fmt: skip
     session.add(recurring)
+    try:
+        await session.commit()
+    except IntegrityError:
+        # Another request with the same key won the race: answer with its recurring directive.
+        await session.rollback()
+        existing = await find_replayed(
+            session, RecurringDirective, idempotency_key, request_fingerprint, noun
+        )
+        if existing is None:
+            raise
+        return existing, False
+    return recurring, True
+
+
+async def running_recurring_count(session: AsyncSession) -> int:
+    """Recurring directives that should have a schedule: pending, active or paused."""
+    return int(
+        await session.scalar(
+            select(func.count()).where(RecurringDirective.status.in_((PENDING, ACTIVE, PAUSED)))
+        )
+        or 0
+    )
+
+
+async def make_missing_schedules(
+    session: AsyncSession, client: Client, settings: Settings
+) -> dict[int, str]:
+    """Every recurring directive that should run has its schedule: a pending one whose request
+    did not finish (the engine did not answer, or the process died) gets it and becomes active
+    (`completed`); an active or paused one whose schedule is missing gets it back, paused as it
+    was (`recreated`). Returns {recurring id: what was done}; safe to repeat. An engine that
+    stops answering stops the run (EngineUnavailable, RPCError): the next run finishes."""
+    done: dict[int, str] = {}
+    cutoff = utcnow() - PENDING_GRACE
+    rows = (
+        await session.execute(
+            select(RecurringDirective.id, RecurringDirective.status, RecurringDirective.updated_at)
+            .where(RecurringDirective.status.in_((PENDING, ACTIVE, PAUSED)))
+            .order_by(RecurringDirective.id)
+        )
+    ).all()
+    # The connection goes back to the pool while the engine is asked, row by row.
     await session.commit()
-    await _ensure_schedule(client, recurring.id, settings)
-    return _public(recurring)
+    for recurring_id, status, updated_at in rows:
+        if status == PENDING:
+            pending = await session.get(RecurringDirective, recurring_id)
+            if pending is not None and updated_at < cutoff:
+                await _activate(session, client, settings, pending)
+                done[recurring_id] = "completed"
+            continue
+        try:
+            await client.get_schedule_handle(recurring_schedule_id(recurring_id)).describe()
+        except RPCError as e:
+            if e.status != RPCStatusCode.NOT_FOUND:
+                raise
+            await _ensure_schedule(client, recurring_id, settings, paused=status == PAUSED)
+            done[recurring_id] = "recreated"
+    return done
+
+
+def count_repairs(done: dict[int, str]) -> dict[str, int]:
+    """What `make_missing_schedules` did, by kind (both kinds present, 0 included)."""
+    counts = Counter(done.values())
+    return {kind: counts[kind] for kind in ("completed", "recreated")}
 
 
 async def list_recurring_directives(session: AsyncSession) -> RecurringDirectivesPublic:
@@ -167,12 +291,17 @@ async def set_paused(
 ) -> RecurringDirectivePublic:
     """Paused: no new period opens until it is resumed; the period open now runs to its end."""
     recurring = await _get(session, recurring_id)
+    if recurring.status == PENDING:
+        raise Refused(
+            f"recurring directive {recurring_id} is not running yet: its weekly schedule is not"
+            " made; repeat its creation with the same Idempotency-Key"
+        )
     handle = client.get_schedule_handle(recurring_schedule_id(recurring_id))
     if paused:
         await handle.pause(note=f"paused by {actor}")
     else:
         await handle.unpause(note=f"resumed by {actor}")
-    recurring.status = "paused" if paused else "active"
+    recurring.status = PAUSED if paused else ACTIVE
     recurring.updated_at = utcnow()
     await session.commit()
     return _public(recurring)
@@ -188,7 +317,7 @@ async def delete_recurring_directive(
     except RPCError as e:
         if e.status != RPCStatusCode.NOT_FOUND:
             raise
-    recurring.status = "deleted"
+    recurring.status = DELETED
     recurring.updated_at = utcnow()
     await session.commit()
 

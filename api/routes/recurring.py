@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from api.deps import CurrentUser, LeaderUser, OfficeUser
 from services import recurring
@@ -19,6 +19,15 @@ from services.recurring import (
 from serving.deps import SessionDep, SettingsDep, TemporalDep
 
 router = APIRouter(prefix="/recurring-directives", tags=["recurring directives"])
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Repeat a request with the same key and get the same recurring directive, "
+        "never two",
+    ),
+]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -28,10 +37,18 @@ async def create_recurring_directive(
     session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> RecurringDirectivePublic:
     """A weekly obligation for every commune (or a list): a Temporal Schedule opens each
-    week's period on Monday 00:00, Asia/Ho_Chi_Minh."""
-    return await recurring.create_recurring_directive(session, client, settings, user, body)
+    week's period on Monday 00:00, Asia/Ho_Chi_Minh. 503 when the workflow engine does not
+    answer: repeat the request with the same Idempotency-Key."""
+    made, created = await recurring.create_recurring_directive(
+        session, client, settings, user, body, idempotency_key
+    )
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return made
 
 
 @router.get("")

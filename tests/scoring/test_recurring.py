@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from temporalio.client import (
     ScheduleActionExecutionStartWorkflow,
+    ScheduleActionStartWorkflow,
     ScheduleBackfill,
     ScheduleHandle,
     ScheduleState,
@@ -231,6 +232,7 @@ async def test_a_week_run_late_by_the_schedules_catch_up_opens_the_week_it_was_d
     due = this_monday - timedelta(weeks=2)
     schedule = schedule_for(recurring_id, Settings(task_queue=task_queue))
     # Ids of the test's own: the tests sharing this server and database make schedules too.
+    assert isinstance(schedule.action, ScheduleActionStartWorkflow)
     action = dataclasses.replace(schedule.action, id=f"{task_queue}-period")
     schedule = dataclasses.replace(schedule, action=action, state=ScheduleState(paused=True))
     handle = await client.create_schedule(f"{task_queue}-schedule", schedule)
