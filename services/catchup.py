@@ -18,6 +18,9 @@ catch-up a `catchup.done` row; the read model is behind while the newest of the 
 restore. One indexed read of a small table, the same answer in every API process.
 
     python -m services.catchup reconcile      (make reconcile)
+
+Both that command and the API's start also give every recurring directive that should run its
+weekly schedule (`services.recurring.make_missing_schedules`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, func, select, text
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -44,7 +48,7 @@ from activities.records import RecordActivities
 from activities.rendering import Renderer
 from config import Settings, get_settings
 from db.backup import CAUGHT_UP, pending_restore
-from db.engine import make_engine
+from db.engine import make_async_engine, make_engine
 from db.models import (
     Assignment,
     AssignmentEventRow,
@@ -480,6 +484,12 @@ async def _main(argv: list[str] | None = None) -> int:
         client, engine, settings.public_url, delivery, since=pending_restore(engine)
     )
     engine.dispose()
+    schedules = make_async_engine(settings.resolved_database_url)
+    async with async_sessionmaker(schedules, expire_on_commit=False)() as session:
+        made = await make_missing_schedules(session, client, settings)
+    await schedules.dispose()
+    log.info("recurring directives' schedules made: %s", made or "none missing")
+    record_reconcile("recurring", count_repairs(made))
     return 1 if report.unanswered else 0
 
 

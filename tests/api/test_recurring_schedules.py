@@ -25,7 +25,7 @@ from db.models import RecurringDirective, utcnow
 from services.recurring import make_missing_schedules
 from serving.deps import get_temporal
 from tests.api.test_directives_api import eventually
-from tests.conftest import api_app
+from tests.conftest import ApiClient, api_app
 from tests.scoring.test_recurring import CODES
 from vocabulary.obligations import recurring_schedule_id
 
@@ -179,3 +179,24 @@ async def test_the_api_makes_a_missing_schedule_again_when_it_starts(
         done = await make_missing_schedules(session, temporal, Settings(task_queue=task_queue))
     assert recurring_id not in done
     await handle.delete()
+
+
+async def test_the_same_key_twice_creates_one_directive_and_one_schedule(
+    api: ApiClient, engine: Engine, task_queue: str
+) -> None:
+    title = f"Báo cáo tuần một lần ({task_queue})"
+    body = {"title": title, "body": "Báo cáo hằng tuần.", "communes": ["24133", "24121"]}
+    key = {"Idempotency-Key": f"{task_queue}-once"}
+    first = await api.request("POST", PATH, json=body, headers=key)
+    second = await api.request("POST", PATH, json=body, headers=key)
+    assert (first.status_code, second.status_code) == (201, 201), first.text
+    assert ("Idempotent-Replayed" in first.headers, second.headers["Idempotent-Replayed"]) == (
+        False,
+        "true",
+    )
+    assert first.json() == second.json()
+    assert (first.json()["communes"], first.json()["status"]) == (2, "active")
+    recurring_id = first.json()["id"]
+    assert statuses(engine, title) == {recurring_id: "active"}
+    assert await has_schedule(api.temporal, recurring_id)
+    assert (await api.request("DELETE", f"{PATH}/{recurring_id}")).status_code == 204
