@@ -131,18 +131,19 @@ async def _activate(
 ) -> None:
     """Make the schedule of a pending recurring directive, then mark it active. Safe to repeat
     and to run beside another attempt: one schedule per id, and only a pending row changes."""
+    recurring_id = recurring.id
     try:
-        await _ensure_schedule(client, recurring.id, settings)
+        await _ensure_schedule(client, recurring_id, settings)
     except RPCError as e:
         await session.rollback()
         raise EngineUnavailable(
-            f"the recurring directive is stored as {recurring.id} but its weekly schedule could"
+            f"the recurring directive is stored as {recurring_id} but its weekly schedule could"
             f" not be made yet ({e.message}); it does not run until then: repeat the request"
             " with the same Idempotency-Key to finish it"
         ) from e
     await session.execute(
         update(RecurringDirective)
-        .where(RecurringDirective.id == recurring.id, RecurringDirective.status == PENDING)
+        .where(RecurringDirective.id == recurring_id, RecurringDirective.status == PENDING)
         .values(status=ACTIVE, updated_at=utcnow())
     )
     await session.commit()
