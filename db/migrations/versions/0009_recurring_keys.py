@@ -1,7 +1,7 @@
 """recurring keys: a recurring directive created with an Idempotency-Key is created once
 
 Revision ID: 0009
-Revises: 0010
+Revises: 0008
 Create Date: 2026-12-03 17:15:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0010"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
