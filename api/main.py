@@ -49,7 +49,7 @@ from config import Settings, get_settings
 from db.engine import make_async_engine
 from db.models import ApiToken, Directive
 from services.case_recovery import resume_unstarted_cases
-from services.catchup import catch_up_if_behind
+from services.catchup import catch_up_if_behind, reconcile_recurring_schedules
 from services.directives import start_directive
 from services.principals import hash_token
 from services.reconcile_counts import record_reconcile
@@ -112,6 +112,8 @@ async def _reconcile(app: FastAPI) -> None:
         record_reconcile("directives", {"stuck_issuing": resumed})
         started = await resume_unstarted_cases(app)
         record_reconcile("cases", {"unstarted": started})
+        # Counted by the job itself ("recurring"), as at start.
+        await reconcile_recurring_schedules(app, only_pending=True)
     except Exception:
         log.exception("reconciliation failed; it runs again shortly")
 

@@ -420,16 +420,21 @@ class RunningApp(Protocol):
     def state(self) -> Any: ...
 
 
-async def reconcile_recurring_schedules(app: RunningApp) -> dict[int, str]:
+async def reconcile_recurring_schedules(
+    app: RunningApp, only_pending: bool = False
+) -> dict[int, str]:
     """At the API's start: every recurring directive that should run has its schedule (one left
-    pending by an engine that did not answer is finished, a missing schedule made again).
-    Returns {recurring id: what was done}; a failure is logged and the next start repairs."""
+    pending by an engine that did not answer is finished, a missing schedule made again); with
+    `only_pending`, the API's frequent pass, only the pending ones are finished. Returns
+    {recurring id: what was done}; a failure is logged and the next run repairs."""
     try:
         async with app.state.sessions() as session:
-            if not await running_recurring_count(session):
-                return {}
-            client = await app.state.temporal.get()
-            done = await make_missing_schedules(session, client, app.state.settings)
+            done: dict[int, str] = {}
+            if await running_recurring_count(session, only_pending):
+                client = await app.state.temporal.get()
+                done = await make_missing_schedules(
+                    session, client, app.state.settings, only_pending=only_pending
+                )
     except Exception as e:
         log.warning("recurring directives' schedules not checked (%s); the next start does", e)
         return {}

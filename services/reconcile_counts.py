@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
-RECONCILE_JOBS = ("directives", "cases")
+RECONCILE_JOBS = ("directives", "cases", "recurring")
 
 # Process-wide, as Prometheus expects of a counter; registry=None: the API's registry adds them.
 RECONCILER_RUNS = Counter(

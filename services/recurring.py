@@ -218,30 +218,33 @@ async def _store(
     return recurring, True
 
 
-async def running_recurring_count(session: AsyncSession) -> int:
-    """Recurring directives that should have a schedule: pending, active or paused."""
+async def running_recurring_count(session: AsyncSession, only_pending: bool = False) -> int:
+    """Recurring directives that should have a schedule: pending, active or paused (or the
+    pending ones only)."""
+    statuses = (PENDING,) if only_pending else (PENDING, ACTIVE, PAUSED)
     return int(
-        await session.scalar(
-            select(func.count()).where(RecurringDirective.status.in_((PENDING, ACTIVE, PAUSED)))
-        )
+        await session.scalar(select(func.count()).where(RecurringDirective.status.in_(statuses)))
         or 0
     )
 
 
 async def make_missing_schedules(
-    session: AsyncSession, client: Client, settings: Settings
+    session: AsyncSession, client: Client, settings: Settings, only_pending: bool = False
 ) -> dict[int, str]:
     """Every recurring directive that should run has its schedule: a pending one whose request
     did not finish (the engine did not answer, or the process died) gets it and becomes active
     (`completed`); an active or paused one whose schedule is missing gets it back, paused as it
-    was (`recreated`). Returns {recurring id: what was done}; safe to repeat. An engine that
-    stops answering stops the run (EngineUnavailable, RPCError): the next run finishes."""
+    was (`recreated`). `only_pending` leaves the schedules of active and paused ones unasked
+    (the API's frequent pass: one query, no call to the engine when nothing is pending).
+    Returns {recurring id: what was done}; safe to repeat. An engine that stops answering
+    stops the run (EngineUnavailable, RPCError): the next run finishes."""
     done: dict[int, str] = {}
     cutoff = utcnow() - PENDING_GRACE
+    statuses = (PENDING,) if only_pending else (PENDING, ACTIVE, PAUSED)
     rows = (
         await session.execute(
             select(RecurringDirective.id, RecurringDirective.status, RecurringDirective.updated_at)
-            .where(RecurringDirective.status.in_((PENDING, ACTIVE, PAUSED)))
+            .where(RecurringDirective.status.in_(statuses))
             .order_by(RecurringDirective.id)
         )
     ).all()

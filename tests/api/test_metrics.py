@@ -521,6 +521,8 @@ async def test_reconciler_runs_and_repairs_are_counted(
     assert stuck >= 1
     assert more("axis_reconciler_runs_total", job="directives") == 1.0
     assert more("axis_reconciler_runs_total", job="cases") == 1.0
+    # The frequent pass finishes recurring directives left pending (none here): one run.
+    assert more("axis_reconciler_runs_total", job="recurring") == 1.0
     assert more("axis_reconciler_repairs_total", job="directives", kind="stuck_issuing") == stuck
     assert (
         "axis_reconciler_repairs_total",
