@@ -81,6 +81,8 @@ SDK_METRICS_SECONDS = 5
 # workflow modules themselves pass through only their messages and the vocabulary, which they
 # import under `imports_passed_through` (dataclasses, enums and constants: the converter and
 # the workflow must see the same classes). Tests build their workers with this runner too.
+# Measured (bench/replay_speed.py): a 3,400-event directive history replays as fast as with the
+# workflow modules passed through; each workflow run costs about 7 ms more, its fresh import.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default)
 
 log = logging.getLogger("axis.worker")
