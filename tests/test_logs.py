@@ -25,15 +25,16 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from temporalio import activity, workflow
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import Worker
 
 import logs
 from app import create_app
 from bench.stack import free_port, stop
 from config import Settings
 from tests.conftest import fresh_database
+from tests.logging_workflow import LoggingWorkflow, record_step
+from worker import WORKFLOW_RUNNER
 
 ADMIN_TOKEN = "logs-test-" + "t" * 40
 LINK_TOKEN = "eyJkIjo0Mn0.c2lnbmF0dXJlLW9mLXRoZS1saW5r"
@@ -294,22 +295,6 @@ def test_an_activity_line_carries_its_workflow_and_activity() -> None:
     assert set(json.loads(logs.JsonFormatter().format(bare))) == {"ts", "level", "logger", "msg"}
 
 
-@activity.defn(name="record_step")
-def record_step(step: str) -> str:
-    logging.getLogger("axis.records").info("recorded %s", step)
-    return step
-
-
-@workflow.defn(name="LoggingWorkflow")
-class LoggingWorkflow:
-    @workflow.run
-    async def run(self, step: str) -> str:
-        workflow.logger.info("planning %s", step)
-        return await workflow.execute_activity(
-            record_step, step, start_to_close_timeout=timedelta(seconds=30)
-        )
-
-
 async def test_workflow_and_threaded_activity_lines_from_a_real_worker(
     time_env: WorkflowEnvironment, executor: ThreadPoolExecutor, json_lines: io.StringIO
 ) -> None:
@@ -320,7 +305,7 @@ async def test_workflow_and_threaded_activity_lines_from_a_real_worker(
         workflows=[LoggingWorkflow],
         activities=[record_step],
         activity_executor=executor,
-        workflow_runner=UnsandboxedWorkflowRunner(),
+        workflow_runner=WORKFLOW_RUNNER,
     ):
         done = await time_env.client.execute_workflow(
             LoggingWorkflow.run, "plan", id="directive-7", task_queue=task_queue

@@ -17,7 +17,7 @@ from db.communes import communes_of_province
 from db.models import Directive
 from tests.conftest import running_worker
 from tests.factories import store_directive
-from tests.workflows.helpers import DAY, issue
+from tests.workflows.helpers import DAY, issue, runner_passing_through
 from vocabulary.directives import DirectivePolicy, DirectiveStatus, assignment_workflow_id
 from workflows.assignment import AssignmentWorkflow
 from workflows.directive import DirectiveWorkflow
@@ -33,14 +33,15 @@ async def test_a_long_directive_continues_as_new_and_still_closes_once_all_have_
     executor: ThreadPoolExecutor,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The worker passes the workflow modules through the sandbox, so the running code sees this.
+    # The sandbox imports workflow modules afresh; passed through, they see this change.
     monkeypatch.setattr(workflows.directive, "CONTINUE_AS_NEW_AFTER_EVENTS", LOWERED_BOUND)
     # The dev server: the time-skipping one reports no history length to the workflow.
     env = local_env
     t0 = await env.get_current_time()
     communes = [c.code for c in communes_of_province()][:6]
     request = store_directive(engine, communes, t0, DirectivePolicy(), deadline=t0 + 5 * DAY)
-    async with running_worker(env.client, engine, task_queue, executor):
+    runner = runner_passing_through("workflows", "vocabulary")
+    async with running_worker(env.client, engine, task_queue, executor, workflow_runner=runner):
         directive = await issue(env, request, task_queue)
         # An amendment after the first run: its revision must survive the next continue.
         amended = await env.client.get_workflow_handle(directive.id).execute_update(
