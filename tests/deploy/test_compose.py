@@ -183,3 +183,25 @@ def test_only_the_worker_serves_sdk_metrics_and_the_ui_is_the_operators(
     proxy = compose["configs"]["prometheus-ui-conf"]["content"]
     assert "listen 9090;" in proxy
     assert "proxy_pass http://prometheus:9090;" in proxy
+
+
+def test_postgresql_admits_every_connection_at_the_documented_scale(
+    compose: dict[str, Any],
+) -> None:
+    """At the scale the file's header shows (3 api, 4 workers), every pool full at once fits
+    under PostgreSQL's max_connections: a refused connection in a burst is an activity retried
+    or a request failed."""
+    from api.main import COUNTS_POOL_SIZE
+    from config import DEFAULT_ACTIVITY_CONCURRENCY, WorkerCapacity
+
+    header = (ROOT / "docker-compose.yml").read_text()
+    scale = dict(re.findall(r"--scale (\w+)=(\d+)", header))
+    assert scale == {"api": "3", "worker": "4"}
+    command = compose["services"]["postgres"]["command"]
+    limit = int(command[command.index("-c") + 1].removeprefix("max_connections="))
+    worker = WorkerCapacity(DEFAULT_ACTIVITY_CONCURRENCY).database_connections
+    api = 10 + 20 + COUNTS_POOL_SIZE  # db.engine.make_async_engine's pool, and the counts' own
+    temporal = 2 * 20  # auto-setup's default pool for each of its two stores
+    needed = 4 * worker + 3 * api + temporal
+    assert (worker, api, needed) == (33, 33, 271)
+    assert limit >= needed
