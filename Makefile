@@ -65,7 +65,8 @@ clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 
 # Recorded histories go into a new version folder, never over an existing file
-# (tests/histories/README.md): make histories [HISTORIES_VERSION=<name>], today's date by default.
+# (tests/histories/README.md): make histories [HISTORIES_VERSION=<name>], today's date by default;
+# a second version shipped the same day: HISTORIES_VERSION=YYYY-MM-DDb.
 HISTORIES_VERSION ?= $(shell date -u +%F)
 histories: $(INSTALLED)
 	$(BIN)/python -m tests.histories.record $(HISTORIES_VERSION)

@@ -7,17 +7,23 @@ version folder of the archive (tests/histories/README.md):
 Runs one directive through every path an assignment can take (acknowledged, reported, returned
 for rework, accepted late, extension granted, reminded and escalated, amended, recalled) on the
 time-skipping server with the product's activities on a scratch SQLite database, a directive
-long enough to continue as new on the dev server, a week of a recurring obligation and the
-delivery paths, and writes each workflow's history to tests/histories/<name>/*.json. A file the
-folder holds already is never overwritten: the recorder refuses before it starts."""
+long enough to continue as new on the dev server, a week of a recurring obligation, an
+assignment caught up after a worker outage, an extension that outlasts an amendment, and the
+delivery paths (a retry held to the end of quiet hours and a digest's late message among them),
+and writes each workflow's history to tests/histories/<name>/*.json. A file the folder holds
+already is never overwritten: the recorder refuses before it starts."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import tempfile
 import uuid
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -60,12 +66,26 @@ NAMES = [
 ]
 OBLIGATION_NAME = "obligation-period-closed"
 CONTINUED_NAMES = ["directive-continued-as-new", "directive-carried-closed"]
+CAUGHT_UP_NAME = "assignment-caught-up-after-outage"
+OUTLASTING_NAME = "assignment-extension-outlasts-amendment"
 DELIVERY_NAMES = [
     "delivery-retried-sent",
     "delivery-fallback-sent",
     "delivery-dead-lettered",
     "delivery-in-digest",
     "digest-sent",
+]
+QUIET_RETRY_NAME = "delivery-retried-after-quiet-hours"
+LATE_DIGEST_NAME = "digest-joined-late"
+EVERY_NAME = [
+    *NAMES,
+    OBLIGATION_NAME,
+    CAUGHT_UP_NAME,
+    OUTLASTING_NAME,
+    *CONTINUED_NAMES,
+    *DELIVERY_NAMES,
+    QUIET_RETRY_NAME,
+    LATE_DIGEST_NAME,
 ]
 # The dev server suggests continuing as new past this many events (its default is 4,096): a
 # directive to six communes crosses it, as a national one crosses the workflow's own bound.
@@ -380,9 +400,171 @@ async def record_delivery(out: Path) -> list[Path]:
     return written
 
 
+@asynccontextmanager
+async def time_skipping_scratch() -> AsyncIterator[tuple[WorkflowEnvironment, Engine, Path]]:
+    """A time-skipping server of its own and a scratch SQLite database with the communes and
+    the demo roster, and the database's folder."""
+    scratch = Path(tempfile.mkdtemp(prefix="histories-"))
+    url = f"sqlite:///{scratch / 'axis.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    load_communes(engine)
+    import_roster(engine, DEMO_ROSTER, demo=True)
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(TEST_SERVER))
+    try:
+        yield env, engine, scratch
+    finally:
+        await env.shutdown()
+        engine.dispose()
+
+
+async def record_caught_up(out: Path) -> list[Path]:
+    """An assignment whose worker was down while three reminders, the deadline and the first
+    escalation fell due: back, it sends the latest reminder only, records the skip, escalates,
+    and is acknowledged (tests/workflows/test_missed_reminders.py's outage)."""
+    from tests.workflows.test_missed_reminders import catch_up_after_an_outage
+
+    async with time_skipping_scratch() as (env, engine, _):
+        queue = f"histories-{uuid.uuid4().hex[:8]}"
+        with ThreadPoolExecutor(ACTIVITY_THREADS) as pool:
+            *_, asked, history = await catch_up_after_an_outage(env, engine, queue, pool)
+    assert asked == ["offset86400s-d1", "level-1"], f"not caught up as expected: {asked}"
+    return [write(out, CAUGHT_UP_NAME, history)]
+
+
+async def record_extension_outlasting_amendment(out: Path) -> list[Path]:
+    """An extension to day 20 granted, then the directive's deadline amended to day 10: the
+    extension stands, and the report accepted on day 15 is on time."""
+    from tests.workflows.test_deadline_direction import amend_deadline, relayed
+
+    async with time_skipping_scratch() as (env, engine, _):
+        t0 = await env.get_current_time()
+        policy = DirectivePolicy(reminder_offsets_seconds=[86400], escalation=[])
+        request = store_directive(engine, [EXTENDED], t0, policy, deadline=t0 + 7 * DAY)
+        queue = f"histories-{uuid.uuid4().hex[:8]}"
+        leader, office = "commune_leader:demo", "steering_office:demo"
+        with ThreadPoolExecutor(ACTIVITY_THREADS) as pool:
+            async with running_worker(env.client, engine, queue, pool):
+                directive = await issue(env, request, queue)
+                handle = env.client.get_workflow_handle_for(
+                    AssignmentWorkflow.run, assignment_workflow_id(request.directive_id, EXTENDED)
+                )
+                await handle.execute_update(
+                    AssignmentWorkflow.request_extension,
+                    ExtensionRequestInput(leader, t0 + 20 * DAY, "Mưa lũ"),
+                )
+                await handle.execute_update(
+                    AssignmentWorkflow.decide_extension, ExtensionDecisionInput(office, True)
+                )
+                amended = await relayed(handle, await amend_deadline(directive, t0 + 10 * DAY))
+                assert amended.deadline == t0 + 20 * DAY, "the amendment took the extension back"
+                await advance_to(env, t0 + 15 * DAY)
+                await handle.execute_update(
+                    AssignmentWorkflow.report, ReportInput(leader, "Trong hạn gia hạn")
+                )
+                await handle.execute_update(AssignmentWorkflow.review, ReviewInput(office, True))
+                await handle.result()
+                history = await handle.fetch_history()
+    return [write(out, OUTLASTING_NAME, history)]
+
+
+async def record_quiet_retry(out: Path) -> list[Path]:
+    """A reminder sent at 20:50 (Vietnam time) and told by the provider to come back in 30
+    minutes: the retry waits for the end of quiet hours (tests/workflows/test_quiet_retries.py)."""
+    from tests.gateways import http_gateway
+    from tests.workflows.test_quiet_retries import deliver_at_ten_to_nine, local, sends
+    from vocabulary.delivery import delivery_workflow_id
+    from vocabulary.directives import NotificationKind
+
+    async with time_skipping_scratch() as (env, engine, scratch), http_gateway() as gateway:
+        queue = f"histories-{uuid.uuid4().hex[:8]}"
+        with ThreadPoolExecutor(ACTIVITY_THREADS) as pool:
+            evening, key = await deliver_at_ten_to_nine(
+                env, engine, gateway, queue, pool, scratch, NotificationKind.REMINDER, 0
+            )
+        _, retry = await sends(env, key)
+        history = await env.client.get_workflow_handle(delivery_workflow_id(key)).fetch_history()
+    seven_next_morning = evening.replace(hour=7, minute=0) + DAY
+    assert local(retry.at) == local(seven_next_morning), f"retried at {local(retry.at)}"
+    return [write(out, QUIET_RETRY_NAME, history)]
+
+
+async def record_late_digest_join(out: Path) -> list[Path]:
+    """A night's digest whose first send is answered "later", and a message whose join reaches
+    it only then: told it is too late, the message joins the digest's second round through the
+    update that starts it (tests/workflows/test_digest_joins.py). Records the second round."""
+    from collections import deque
+
+    from tests.gateways import smtp_server
+    from tests.workflows.test_delivery import configure, leader_emails
+    from tests.workflows.test_delivery import record as record_messages
+    from tests.workflows.test_digest_joins import delivery_worker, next_local, sleep_until
+    from vocabulary.delivery import delivery_workflow_id, digest_workflow_id
+    from vocabulary.directives import NotificationKind
+    from workflows.delivery import DigestWorkflow
+    from workflows.delivery_types import JoinDigestInput
+
+    # The late message's joins fail on purpose until the digest has sent: not worth a warning.
+    logging.getLogger("temporalio.activity").setLevel(logging.ERROR)
+    async with time_skipping_scratch() as (env, engine, scratch), smtp_server() as smtp:
+        queue = f"histories-{uuid.uuid4().hex[:8]}"
+        (leader,) = leader_emails(engine, [RECALLED])
+        smtp.fail_first[leader] = deque(["451 4.3.0 Try again later"])
+        config = configure(scratch, queue, smtp=smtp, quiet_hours="21:00-07:00")
+        await sleep_until(env, await next_local(env, 22))
+        seven_am = await next_local(env, 7)
+        late: list[str] = []
+
+        def joins_after_the_digest_took_its_items(request: JoinDigestInput) -> bool:
+            return request.item.notification_key in late and smtp.attempts[leader] == 0
+
+        with ThreadPoolExecutor(ACTIVITY_THREADS) as pool:
+            async with delivery_worker(
+                env, engine, config, pool, joins_after_the_digest_took_its_items
+            ):
+                remind = NotificationKind.REMINDER
+                (early,) = await record_messages(env, engine, config, [RECALLED], remind)
+                await env.client.get_workflow_handle(delivery_workflow_id(early)).result()
+                await sleep_until(env, seven_am - timedelta(seconds=30))
+                late += await record_messages(env, engine, config, [RECALLED], remind)
+                await sleep_until(env, seven_am + timedelta(minutes=5))
+                await env.client.get_workflow_handle(delivery_workflow_id(late[0])).result()
+                person = recipient(engine, early)
+                night = f"digest:{person}:{seven_am.date().isoformat()}"
+                second = env.client.get_workflow_handle(digest_workflow_id(f"{night}:2"))
+                await second.result()
+                items = await second.query(DigestWorkflow.items)
+                history = await second.fetch_history()
+    assert items == late, f"the late message is not in the second round: {items}"
+    return [write(out, LATE_DIGEST_NAME, history)]
+
+
+def recipient(engine: Engine, key: str) -> int:
+    """The person a message is delivered to."""
+    from sqlalchemy import select
+
+    from db.models import Delivery
+
+    with Session(engine) as session:
+        person = session.scalar(select(Delivery.person_id).where(Delivery.notification_key == key))
+    assert person is not None
+    return person
+
+
+RECORDERS = (
+    record,
+    record_caught_up,
+    record_extension_outlasting_amendment,
+    record_continued_directive,
+    record_delivery,
+    record_quiet_retry,
+    record_late_digest_join,
+)
+
+
 if __name__ == "__main__":
     folder = version_folder(sys.argv[1] if len(sys.argv) > 1 else None)
-    claim(folder, [*NAMES, OBLIGATION_NAME, *CONTINUED_NAMES, *DELIVERY_NAMES])
-    for recorder in (record, record_continued_directive, record_delivery):
+    claim(folder, EVERY_NAME)
+    for recorder in RECORDERS:
         for path in asyncio.run(recorder(folder)):
             sys.stdout.write(f"wrote {path}\n")
