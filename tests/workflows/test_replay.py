@@ -4,6 +4,7 @@ every workflow (`make histories`); CI replays all of them on each change."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,17 @@ LATEST = HERE / versions()[-1]
 # version holds them all.
 EVERY_PATH = [
     "assignment-acknowledged-amended-recalled",
+    "assignment-caught-up-after-outage",
     "assignment-escalated-recalled",
     "assignment-extended-on-time",
+    "assignment-extension-outlasts-amendment",
     "assignment-reworked-accepted-late",
     "delivery-dead-lettered",
     "delivery-fallback-sent",
     "delivery-in-digest",
+    "delivery-retried-after-quiet-hours",
     "delivery-retried-sent",
+    "digest-joined-late",
     "digest-sent",
     "directive-carried-closed",
     "directive-continued-as-new",
@@ -58,6 +63,32 @@ async def test_recorded_history_replays_without_nondeterminism(path: Path) -> No
         load(path), raise_on_replay_failure=False
     )
     assert result.replay_failure is None
+
+
+# The guarded branch each of these paths takes: its history records the patch marker, so the
+# archive keeps a history of the new code along with those recorded before the guard.
+GUARDED_BRANCHES = {
+    "assignment-caught-up-after-outage": "latest-missed-reminder-only",
+    "assignment-extension-outlasts-amendment": "extension-outlasts-amendment",
+    "assignment-escalated-recalled": "record-assignment-scheduled-again",
+    "delivery-retried-after-quiet-hours": "delivery-retries-wait-out-quiet-hours",
+    "digest-joined-late": "digest-joined-by-update",
+    "obligation-period-closed": "obligation-week-of-scheduled-start",
+}
+
+
+def patches(history: WorkflowHistory) -> set[str]:
+    found = set()
+    for event in history.events:
+        if event.HasField("marker_recorded_event_attributes"):
+            for payload in event.marker_recorded_event_attributes.details["patch-data"].payloads:
+                found.add(json.loads(payload.data)["id"])
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(GUARDED_BRANCHES))
+def test_the_latest_histories_take_the_guarded_branches(name: str) -> None:
+    assert GUARDED_BRANCHES[name] in patches(load(LATEST / f"{name}.json"))
 
 
 def test_the_directive_histories_take_the_continue_as_new_branch() -> None:
