@@ -446,8 +446,8 @@ async def record_extension_outlasting_amendment(out: Path) -> list[Path]:
         with ThreadPoolExecutor(ACTIVITY_THREADS) as pool:
             async with running_worker(env.client, engine, queue, pool):
                 directive = await issue(env, request, queue)
-                handle = env.client.get_workflow_handle_for(
-                    AssignmentWorkflow.run, assignment_workflow_id(request.directive_id, EXTENDED)
+                handle = env.client.get_workflow_handle(
+                    assignment_workflow_id(request.directive_id, EXTENDED)
                 )
                 await handle.execute_update(
                     AssignmentWorkflow.request_extension,

@@ -76,8 +76,8 @@ async def build(
             # Each commune's update goes to its own workflow: all of a group's at once.
             await asyncio.gather(
                 *(
-                    env.client.get_workflow_handle_for(
-                        AssignmentWorkflow.run, assignment_workflow_id(request.directive_id, code)
+                    env.client.get_workflow_handle(
+                        assignment_workflow_id(request.directive_id, code)
                     ).execute_update(update, arg)
                     for code in group
                 )

@@ -85,8 +85,8 @@ async def _build(
         await issue(env, second, task_queue)
 
         async def act(code: str, update: Any, arg: Any) -> None:
-            handle = env.client.get_workflow_handle_for(
-                AssignmentWorkflow.run, assignment_workflow_id(first.directive_id, code)
+            handle = env.client.get_workflow_handle(
+                assignment_workflow_id(first.directive_id, code)
             )
             await handle.execute_update(update, arg)
 

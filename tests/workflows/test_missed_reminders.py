@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSkippingRequest
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
@@ -54,13 +55,29 @@ def events(engine: Engine, directive_id: int) -> list[AssignmentEventRow]:
         )
 
 
-async def outage_until(env: WorkflowEnvironment, moment: datetime) -> None:
+async def outage_until(env: WorkflowEnvironment, moment: datetime, workflow_id: str) -> None:
     """Move the clock to `moment` while no worker runs. The time-skipping server holds its clock
     while a workflow task waits for a worker, and the first timer that fires leaves one waiting:
-    one hold is released for the outage and taken back after it."""
+    the test's own hold is released, the clock runs to that timer, and once its workflow task
+    is waiting (the hold that stops the clock) the sleep releases that one. The test's hold is
+    taken back after. Sleeping before the task waits would release a hold nobody took."""
     await env.client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
+    await timer_fired_and_task_waiting(env, workflow_id)
     await advance_to(env, moment)
     await env.client.test_service.lock_time_skipping(LockTimeSkippingRequest())
+
+
+async def timer_fired_and_task_waiting(env: WorkflowEnvironment, workflow_id: str) -> None:
+    handle = env.client.get_workflow_handle(workflow_id)
+    for _ in range(600):
+        kinds = [e.event_type for e in (await handle.fetch_history()).events]
+        if (
+            EventType.EVENT_TYPE_TIMER_FIRED in kinds
+            and kinds[-1] == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
+        ):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the assignment's first timer did not fire in 30 s")
 
 
 async def escalation_recorded(engine: Engine, directive_id: int) -> None:
@@ -93,10 +110,9 @@ async def catch_up_after_an_outage(
         await issue(env, request, task_queue)
     before = notifications_by_commune(engine, request.directive_id)[COMMUNE]
 
-    await outage_until(env, deadline + 1.5 * DAY)
-    handle = env.client.get_workflow_handle_for(
-        AssignmentWorkflow.run, assignment_workflow_id(request.directive_id, COMMUNE)
-    )
+    workflow_id = assignment_workflow_id(request.directive_id, COMMUNE)
+    await outage_until(env, deadline + 1.5 * DAY, workflow_id)
+    handle = env.client.get_workflow_handle(workflow_id)
     async with running_worker(env.client, engine, task_queue, executor):
         await escalation_recorded(engine, request.directive_id)
         await handle.execute_update(
