@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, select
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -60,36 +60,10 @@ async def start_deliveries(
     """Start the delivery workflow of every queued message among `keys`. One id per key; a
     running one is joined and a finished one never started again, so calling this after a
     crash, or twice, sends nothing twice."""
-
-    def queued() -> list[tuple[str, int, str, list[str]]]:
-        with Session(engine) as session:
-            return [
-                (
-                    key,
-                    person_id or 0,
-                    kind,
-                    config.usable_channels(channels) if case_id is None else config.case_channels(),
-                )
-                for key, person_id, kind, channels, case_id in session.execute(
-                    select(
-                        Delivery.notification_key,
-                        Delivery.person_id,
-                        Notification.kind,
-                        Person.channels,
-                        Notification.case_id,
-                    )
-                    .join(Notification, Notification.idempotency_key == Delivery.notification_key)
-                    .join(Person, Person.id == Delivery.person_id)
-                    .where(
-                        Delivery.notification_key.in_(keys),
-                        Delivery.state == DeliveryState.QUEUED.value,
-                        Delivery.seq == 0,
-                    )
-                )
-            ]
-
-    rows = await asyncio.to_thread(queued)
-    return await _start(client, config, [(*row, 0) for row in rows])
+    rows = await asyncio.to_thread(
+        _messages, engine, config, keys, DeliveryState.QUEUED, Delivery.seq == 0
+    )
+    return await _start(client, config, rows)
 
 
 async def start_again(
@@ -100,36 +74,7 @@ async def start_again(
     (one for one message, however often this is called: a running one is joined), and its
     state writes go on from the stored ones. The outbox never sends one message twice on a
     channel whatever runs ask."""
-
-    def in_digest() -> list[tuple[str, int, str, list[str], int]]:
-        with Session(engine) as session:
-            return [
-                (
-                    key,
-                    person_id or 0,
-                    kind,
-                    config.usable_channels(channels) if case_id is None else config.case_channels(),
-                    seq,
-                )
-                for key, person_id, kind, channels, case_id, seq in session.execute(
-                    select(
-                        Delivery.notification_key,
-                        Delivery.person_id,
-                        Notification.kind,
-                        Person.channels,
-                        Notification.case_id,
-                        Delivery.seq,
-                    )
-                    .join(Notification, Notification.idempotency_key == Delivery.notification_key)
-                    .join(Person, Person.id == Delivery.person_id)
-                    .where(
-                        Delivery.notification_key.in_(keys),
-                        Delivery.state == DeliveryState.IN_DIGEST.value,
-                    )
-                )
-            ]
-
-    rows = await asyncio.to_thread(in_digest)
+    rows = await asyncio.to_thread(_messages, engine, config, keys, DeliveryState.IN_DIGEST)
     return await _start(client, config, rows, WorkflowIDReusePolicy.ALLOW_DUPLICATE)
 
 
@@ -166,3 +111,41 @@ async def _start(
 
     await asyncio.gather(*(start(*row) for row in rows))
     return len(rows)
+
+
+def _messages(
+    engine: Engine,
+    config: DeliveryConfig,
+    keys: list[str],
+    state: DeliveryState,
+    *conditions: ColumnElement[bool],
+) -> list[tuple[str, int, str, list[str], int]]:
+    """(key, person, kind, channels, seq) of each message among `keys` in `state`: what a
+    delivery workflow starts from (a case's message goes by the case channels)."""
+    with Session(engine) as session:
+        return [
+            (
+                key,
+                person_id or 0,
+                kind,
+                config.usable_channels(channels) if case_id is None else config.case_channels(),
+                seq,
+            )
+            for key, person_id, kind, channels, case_id, seq in session.execute(
+                select(
+                    Delivery.notification_key,
+                    Delivery.person_id,
+                    Notification.kind,
+                    Person.channels,
+                    Notification.case_id,
+                    Delivery.seq,
+                )
+                .join(Notification, Notification.idempotency_key == Delivery.notification_key)
+                .join(Person, Person.id == Delivery.person_id)
+                .where(
+                    Delivery.notification_key.in_(keys),
+                    Delivery.state == state.value,
+                    *conditions,
+                )
+            )
+        ]
