@@ -151,16 +151,21 @@ def task_queue() -> str:
     return f"axis-test-{uuid.uuid4().hex[:12]}"
 
 
+def max_cached_workflows() -> int:
+    """A test worker's workflow cache: with AXIS_TEST_MAX_CACHED_WORKFLOWS=0 every workflow task
+    replays the whole history first, which shakes out nondeterminism (CI's second pass);
+    otherwise the SDK's default, 1000."""
+    cached = os.environ.get("AXIS_TEST_MAX_CACHED_WORKFLOWS")
+    return 1000 if cached is None else int(cached)
+
+
 @asynccontextmanager
 async def running_worker(
     client: Client, engine: Engine, task_queue: str, executor: ThreadPoolExecutor, **options: object
 ) -> AsyncIterator[Worker]:
-    """The product's own worker (real activities) on a test's task queue. With
-    AXIS_TEST_MAX_CACHED_WORKFLOWS=0 every workflow task replays the whole history, which
-    shakes out nondeterminism."""
-    cached = os.environ.get("AXIS_TEST_MAX_CACHED_WORKFLOWS")
-    if cached is not None:
-        options = {"max_cached_workflows": int(cached), **options}
+    """The product's own worker (real activities) on a test's task queue, with the workflow
+    cache `max_cached_workflows` sets."""
+    options = {"max_cached_workflows": max_cached_workflows(), **options}
     worker = build_worker(client, engine, task_queue, PUBLIC_URL, executor, **options)
     async with worker:
         yield worker

@@ -496,9 +496,10 @@ async def record_late_digest_join(out: Path) -> list[Path]:
     from collections import deque
 
     from tests.gateways import smtp_server
+    from tests.workflows.helpers import advance_to
     from tests.workflows.test_delivery import configure, leader_emails
     from tests.workflows.test_delivery import record as record_messages
-    from tests.workflows.test_digest_joins import delivery_worker, next_local, sleep_until
+    from tests.workflows.test_digest_joins import delivery_worker, next_local
     from vocabulary.delivery import delivery_workflow_id, digest_workflow_id
     from vocabulary.directives import NotificationKind
     from workflows.delivery import DigestWorkflow
@@ -511,7 +512,7 @@ async def record_late_digest_join(out: Path) -> list[Path]:
         (leader,) = leader_emails(engine, [RECALLED])
         smtp.fail_first[leader] = deque(["451 4.3.0 Try again later"])
         config = configure(scratch, queue, smtp=smtp, quiet_hours="21:00-07:00")
-        await sleep_until(env, await next_local(env, 22))
+        await advance_to(env, await next_local(env, 22))
         seven_am = await next_local(env, 7)
         late: list[str] = []
 
@@ -525,9 +526,9 @@ async def record_late_digest_join(out: Path) -> list[Path]:
                 remind = NotificationKind.REMINDER
                 (early,) = await record_messages(env, engine, config, [RECALLED], remind)
                 await env.client.get_workflow_handle(delivery_workflow_id(early)).result()
-                await sleep_until(env, seven_am - timedelta(seconds=30))
+                await advance_to(env, seven_am - timedelta(seconds=30))
                 late += await record_messages(env, engine, config, [RECALLED], remind)
-                await sleep_until(env, seven_am + timedelta(minutes=5))
+                await advance_to(env, seven_am + timedelta(minutes=5))
                 await env.client.get_workflow_handle(delivery_workflow_id(late[0])).result()
                 person = recipient(engine, early)
                 night = f"digest:{person}:{seven_am.date().isoformat()}"

@@ -7,7 +7,6 @@ the commune it was meant for, and no workflow task fails."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -32,7 +31,7 @@ from temporalio.worker import Worker
 from activities.procedures import ProcedureActivities
 from activities.rendering import Renderer
 from db.models import DossierEventRow
-from tests.conftest import PUBLIC_URL
+from tests.conftest import PUBLIC_URL, max_cached_workflows
 from tests.procedure_factories import case_counts, case_messages, store_dossier, store_feedback
 from tests.scenario_dates import DAY, at, close, ordinary_monday_after, server_now
 from tests.workflows.helpers import advance_to
@@ -96,8 +95,6 @@ async def worker_with(
         )
         if a.__name__ != gated.__name__
     ]
-    # As running_worker does: with AXIS_TEST_MAX_CACHED_WORKFLOWS=0 every task replays first.
-    cached = os.environ.get("AXIS_TEST_MAX_CACHED_WORKFLOWS")
     async with Worker(
         client,
         task_queue=task_queue,
@@ -105,7 +102,7 @@ async def worker_with(
         activities=[*activities, gated],
         activity_executor=executor,
         workflow_runner=WORKFLOW_RUNNER,
-        max_cached_workflows=1000 if cached is None else int(cached),
+        max_cached_workflows=max_cached_workflows(),
     ) as worker:
         yield worker
 

@@ -6,14 +6,12 @@ the sweep delivers a message left in a digest that ended without it."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, update
@@ -31,9 +29,10 @@ from activities.records import RecordActivities
 from activities.rendering import Renderer
 from db.engine import make_engine
 from db.models import Delivery, Notification
-from tests.conftest import PUBLIC_URL
+from tests.conftest import PUBLIC_URL, max_cached_workflows
 from tests.factories import store_directive
 from tests.gateways import SmtpSink, smtp_server
+from tests.workflows.helpers import advance_to
 from tests.workflows.test_delivery import (
     POLICY,
     communes,
@@ -91,9 +90,6 @@ async def delivery_worker(
             raise ApplicationError("the workflow service did not answer")
         return await sending.join_digest(request)
 
-    options: dict[str, Any] = {}
-    if (cached := os.environ.get("AXIS_TEST_MAX_CACHED_WORKFLOWS")) is not None:
-        options["max_cached_workflows"] = int(cached)
     async with Worker(
         env.client,
         task_queue=config.task_queue,
@@ -106,7 +102,7 @@ async def delivery_worker(
         ],
         activity_executor=executor,
         workflow_runner=WORKFLOW_RUNNER,
-        **options,
+        max_cached_workflows=max_cached_workflows(),
     ) as worker:
         yield worker
 
@@ -116,10 +112,6 @@ async def next_local(env: WorkflowEnvironment, hour: int, minute: int = 0) -> da
     now = (await env.get_current_time()).astimezone(VIETNAM)
     at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
     return at if at > now else at + timedelta(days=1)
-
-
-async def sleep_until(env: WorkflowEnvironment, moment: datetime) -> None:
-    await env.sleep(moment - await env.get_current_time())
 
 
 async def test_a_message_joining_while_the_digest_sends_goes_once_in_the_next_round(
@@ -135,7 +127,7 @@ async def test_a_message_joining_while_the_digest_sends_goes_once_in_the_next_ro
     # The digest's first send is answered "later": it has taken its items and is retrying.
     smtp.fail_first[leader] = deque(["451 4.3.0 Try again later"])
     config = configure(tmp_path, task_queue, smtp=smtp, quiet_hours="21:00-07:00")
-    await sleep_until(time_env, await next_local(time_env, 22))
+    await advance_to(time_env, await next_local(time_env, 22))
     seven_am = await next_local(time_env, 7)
     late: list[str] = []
 
@@ -150,12 +142,12 @@ async def test_a_message_joining_while_the_digest_sends_goes_once_in_the_next_ro
             time_env, engine, config, [code], NotificationKind.REMINDER, title="Việc trong đêm"
         )
         await time_env.client.get_workflow_handle(delivery_workflow_id(early)).result()
-        await sleep_until(time_env, seven_am - timedelta(seconds=30))
+        await advance_to(time_env, seven_am - timedelta(seconds=30))
         late += await record(
             time_env, engine, config, [code], NotificationKind.REMINDER, title="Việc đến muộn"
         )
         # Past the night's digest time, its retry 30 s later, and the late message's joining.
-        await sleep_until(time_env, seven_am + timedelta(minutes=5))
+        await advance_to(time_env, seven_am + timedelta(minutes=5))
         joined = await time_env.client.get_workflow_handle(
             delivery_workflow_id(late[0]), result_type=DeliveryResult
         ).result()
@@ -224,14 +216,14 @@ async def test_a_join_asked_while_the_digest_sends_is_too_late_and_asked_again_f
     config = configure(tmp_path, task_queue, smtp=smtp, quiet_hours="21:00-07:00")
     held = HeldDigests(config.channels["email"])
     config.channels["email"] = held
-    await sleep_until(time_env, await next_local(time_env, 22))
+    await advance_to(time_env, await next_local(time_env, 22))
     seven_am = await next_local(time_env, 7)
     async with delivery_worker(time_env, engine, config, executor):
         (early,) = await record(
             time_env, engine, config, [code], NotificationKind.REMINDER, title="Việc trong đêm"
         )
         await time_env.client.get_workflow_handle(delivery_workflow_id(early)).result()
-        await sleep_until(time_env, seven_am - timedelta(seconds=1))
+        await advance_to(time_env, seven_am - timedelta(seconds=1))
         person = deliveries(engine, [early])[early].person_id
         assert person is not None
         night = f"digest:{person}:{seven_am.date().isoformat()}"
@@ -292,7 +284,7 @@ async def test_the_sweep_delivers_a_message_left_in_a_digest_that_ended_without_
     (code,) = communes(engine, 11, 1)
     (leader,) = leader_emails(engine, [code])
     config = configure(tmp_path, task_queue, smtp=smtp, quiet_hours="21:00-07:00")
-    await sleep_until(time_env, await next_local(time_env, 22))
+    await advance_to(time_env, await next_local(time_env, 22))
     morning = await next_local(time_env, 7)
     async with delivery_worker(time_env, engine, config, executor):
         (sent,) = await record(
@@ -300,7 +292,7 @@ async def test_the_sweep_delivers_a_message_left_in_a_digest_that_ended_without_
         )
         person = deliveries(engine, [sent])[sent].person_id
         night = f"digest:{person}:{morning.date().isoformat()}"
-        await sleep_until(time_env, morning + timedelta(minutes=5))
+        await advance_to(time_env, morning + timedelta(minutes=5))
         assert await time_env.client.get_workflow_handle(digest_workflow_id(night)).result()
         # Two messages the night's digest went out without: one that joined after it took its
         # items, its digest named; one put in a digest before digests were named, days ago.
@@ -311,7 +303,7 @@ async def test_the_sweep_delivers_a_message_left_in_a_digest_that_ended_without_
         left_in_digest(engine, lost, night, datetime.now(UTC) - timedelta(minutes=10))
         left_in_digest(engine, unnamed, "", datetime.now(UTC) - timedelta(days=4))
         # The next night, a message in the digest still to go out is left where it is.
-        await sleep_until(time_env, await next_local(time_env, 22))
+        await advance_to(time_env, await next_local(time_env, 22))
         (waiting,) = await record(
             time_env, engine, config, [code], NotificationKind.REMINDER, title="Việc đang chờ"
         )
@@ -328,7 +320,7 @@ async def test_the_sweep_delivers_a_message_left_in_a_digest_that_ended_without_
         backdate(engine, lost, datetime.now(UTC) - timedelta(minutes=10))
         assert await sweep_stranded(time_env.client, config, engine) == 0
         next_morning = morning + timedelta(days=1)
-        await sleep_until(time_env, next_morning + timedelta(minutes=5))
+        await advance_to(time_env, next_morning + timedelta(minutes=5))
         next_night = f"digest:{person}:{next_morning.date().isoformat()}"
         digest = time_env.client.get_workflow_handle(
             digest_workflow_id(next_night), result_type=DeliveryResult
