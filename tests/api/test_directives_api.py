@@ -14,11 +14,10 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
 
 from tests.conftest import ApiClient
-from vocabulary.directives import DirectiveStatus, assignment_workflow_id, directive_workflow_id
-from workflows.directive import DirectiveWorkflow
+from tests.fan_out import until_fanned_out
+from vocabulary.directives import assignment_workflow_id, directive_workflow_id
 
 T = TypeVar("T")
 DIRECTIVES = "/api/v1/directives"
@@ -98,20 +97,7 @@ async def opened(api: ApiClient, directive_id: int) -> None:
     `issued` messages: only then does an assignment take actions (before, the API answers
     409 "still being opened", as designed)."""
     handle = api.temporal.get_workflow_handle(directive_workflow_id(directive_id))
-
-    async def fanned_out() -> None:
-        try:
-            progress = await handle.query(DirectiveWorkflow.progress)
-        except RPCError as e:
-            # A query is answered by a workflow task; on a loaded machine with no workflow
-            # cache (CI's second pass replays every history for every task) one can time out
-            # before the worker answers. That says "not yet", not "wrong": ask again.
-            if e.status not in (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED):
-                raise
-            raise AssertionError(f"the progress query timed out: {e.message}") from e
-        assert progress.status != DirectiveStatus.ISSUING, progress
-
-    await eventually(fanned_out)
+    await until_fanned_out(handle, seconds=60)
 
 
 async def finished(api: ApiClient, directive_id: int, commune_code: str) -> None:

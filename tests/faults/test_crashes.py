@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError
 
 from bench.run import wait_for_pollers
 from db.communes import communes_of_province
@@ -26,10 +25,10 @@ from db.engine import make_engine
 from db.models import Directive, Notification
 from tests.conftest import fresh_database
 from tests.factories import store_directive
+from tests.fan_out import until_fanned_out
 from tests.faults.stack import TemporalServer, Workers
 from vocabulary.directives import (
     DirectivePolicy,
-    DirectiveStatus,
     assignment_workflow_id,
     directive_workflow_id,
 )
@@ -161,20 +160,7 @@ async def test_the_worker_killed_five_times_during_a_fan_out(
         return len(notifications(engine, request.directive_id, "issued")) >= len(CODES)
 
     done = await until(fanned_out, "102 issue notices after five kills")
-    for _ in range(WAIT_SECONDS * 5):
-        try:
-            progress = await handle.query(
-                DirectiveWorkflow.progress, rpc_timeout=timedelta(seconds=10)
-            )
-        except RPCError:
-            # A query may go to the sticky queue of a worker just killed, and waits there until
-            # the server gives up on it: asked again, it reaches the worker that runs now.
-            await asyncio.sleep(0.2)
-            continue
-        if progress.status != DirectiveStatus.ISSUING:
-            break
-        await asyncio.sleep(0.2)
-    done = max(done, time.monotonic())
+    done = max(done, await until_fanned_out(handle, seconds=WAIT_SECONDS))
     statuses = await assignment_statuses(client, request.directive_id)
     reached, duplicates = exactly_once(notifications(engine, request.directive_id, "issued"))
     figure(

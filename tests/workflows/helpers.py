@@ -3,7 +3,6 @@ clock to a point of the scenario, count what was recorded."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -14,7 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from db.models import Assignment, Notification
-from vocabulary.directives import DirectiveStatus, directive_workflow_id
+from tests.fan_out import until_fanned_out
+from vocabulary.directives import directive_workflow_id
 from worker import WORKFLOW_RUNNER
 from workflows.directive import DirectiveWorkflow
 from workflows.types import DirectiveRevision, IssueDirectiveInput
@@ -33,12 +33,8 @@ async def issue(
         task_queue=task_queue,
     )
     await handle.execute_update(DirectiveWorkflow.wait_for_plan)
-    for _ in range(600):
-        progress = await handle.query(DirectiveWorkflow.progress)
-        if progress.status != DirectiveStatus.ISSUING:
-            return handle
-        await asyncio.sleep(0.05)
-    raise AssertionError("the directive did not finish its fan-out in 30 s")
+    await until_fanned_out(handle, seconds=60)
+    return handle
 
 
 def runner_passing_through(*packages: str) -> SandboxedWorkflowRunner:
