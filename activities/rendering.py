@@ -22,6 +22,7 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment
 
 from vocabulary.calendar import VIETNAM
+from vocabulary.text import without_diacritics
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "notifications"
 LANGUAGES = ("vi", "en")
@@ -66,9 +67,9 @@ def short_time(value: datetime | str) -> str:
 def ascii_text(value: str) -> str:
     """Vietnamese without diacritics: a brandname SMS in plain GSM text fits 160 characters
     where a Unicode one fits 70."""
-    text = value.replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch) and ch.isascii())
+    # NFKC first folds compatibility forms (full-width letters, ligatures) into plain ones.
+    bare = without_diacritics(unicodedata.normalize("NFKC", value))
+    return "".join(ch for ch in bare if ch.isascii())
 
 
 class Renderer:

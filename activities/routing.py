@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import csv
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from db.communes import communes_of_province
+from vocabulary.text import without_diacritics
 
 LEGACY_PLACES_CSV = Path(__file__).resolve().parent.parent / "db" / "legacy_places.csv"
 
@@ -140,9 +140,7 @@ _COMMUNE_PREFIX = re.compile(r"^(?:phuong|xa|dac khu)\s+")
 
 def fold(text: str) -> str:
     """Lower case without diacritics, đ as d, no apostrophes, words separated by one space."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFD", text)
-    bare = "".join(c for c in decomposed if unicodedata.category(c) != "Mn").lower()
+    bare = without_diacritics(text).lower()
     bare = re.sub(r"['’ʼ`]", "", bare)
     return re.sub(r"[^a-z0-9]+", " ", bare).strip()
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from vocabulary.text import without_diacritics
+
 FIRST_YEAR = 2000
 LAST_YEAR = 2100
 
@@ -100,7 +102,6 @@ _Part = _Milestone | _Period | _Until
 _SEPARATOR = re.compile(r"\s*[,;]\s*|\s+(?:và|va)\s+", re.IGNORECASE)
 # "Ð" (U+00D0, the Icelandic eth) looks like "Đ" and turns up in its place in Vietnamese
 # documents, typed or converted from old fonts.
-_UNACCENTED = str.maketrans({"đ": "d", "Đ": "d", "Ð": "d"})
 _DASHES = re.compile("[\u2010-\u2015\u2212]")
 
 _DATE = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})")
@@ -131,8 +132,7 @@ _QUARTERS = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
 def _fold(written: str) -> str:
     """The part as it is matched: no diacritics, lower case, single spaces, ASCII dashes, no
     space around / . - and no trailing period."""
-    decomposed = unicodedata.normalize("NFD", written.translate(_UNACCENTED))
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    bare = without_diacritics(written)
     spaced = " ".join(_DASHES.sub("-", bare).lower().split())
     return re.sub(r" ?([/.-]) ?", r"\1", spaced).removesuffix(".")
 

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from vocabulary.text import without_diacritics
+
 
 class UnitKind(StrEnum):
     """The kinds of `units.csv`."""
@@ -98,8 +100,7 @@ def normalize(name: str) -> str:
     "dbqh"), no punctuation, single spaces, and no trailing "tỉnh", "Đắk Lắk" or "tỉnh Đắk Lắk".
     "Sở Nội vụ tỉnh" and "so noi vu" are both "so noi vu"; "Văn phòng UBND tỉnh" and "Văn phòng
     Ủy ban nhân dân tỉnh" are both "van phong ubnd"."""
-    text = unicodedata.normalize("NFD", name.casefold().replace("đ", "d"))
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = without_diacritics(name).casefold()
     text = _APOSTROPHES.sub("", text).replace("&", " va ")
     text = " ".join(_NOT_A_WORD.sub(" ", text).split())
     for pattern, replacement in _PHRASES:
