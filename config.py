@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     esms_secret_key: str | None = None
     esms_brandname: str = ""
     esms_sandbox: bool = False
+    # Hosts and networks (comma-separated names, addresses or CIDR) webhooks may reach although
+    # they are not public, e.g. a receiver on the same machine; only they may use plain http.
+    webhook_allow_hosts: str = ""
     # Asia/Ho_Chi_Minh, "HH:MM-HH:MM"; empty turns quiet hours off.
     quiet_hours: str = "21:00-07:00"
     # Kinds that wait for the person's digest during quiet hours; the others go out when

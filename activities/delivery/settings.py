@@ -1,15 +1,18 @@
 """What an installation's settings say about delivery: quiet hours, digests, the daily cap,
-the configured channels and the task queue messages go out from."""
+the configured channels (the providers', and signed webhooks) and the task queue messages go
+out from."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import Engine
 
 from activities.channels.base import Channel
+from activities.channels.webhook import WebhookChannel, WebhookEndpoint, parse_allowed_hosts
 from activities.delivery.providers import configured_channels
 from activities.links import resolve_link_keys
 from activities.rendering import Renderer
@@ -66,9 +69,15 @@ def delivery_queue(task_queue: str) -> str:
 
 
 def delivery_config(
-    settings: Settings, task_queue: str | None = None, engine: Engine | None = None
+    settings: Settings,
+    task_queue: str | None = None,
+    engine: Engine | None = None,
+    webhook_endpoints: Mapping[str, WebhookEndpoint] | None = None,
 ) -> DeliveryConfig:
-    """With `engine`, the ZNS tokens are shared by every worker through the database."""
+    """With `engine`, the ZNS tokens are shared by every worker through the database.
+    `webhook_endpoints`, by the person's email, are where the `webhook` channel posts; a person
+    without one falls to their next channel. A malformed AXIS_WEBHOOK_ALLOW_HOSTS stops the
+    process here, at start."""
     start, end = parse_quiet_hours(settings.quiet_hours)
     policy = DeliveryPolicy(
         quiet_start_minutes=start,
@@ -77,8 +86,11 @@ def delivery_config(
         digest_minutes=clock_minutes(settings.digest_time) if settings.digest_time else None,
         daily_cap=settings.daily_cap,
     )
+    webhook = WebhookChannel(
+        webhook_endpoints or {}, allowed=parse_allowed_hosts(settings.webhook_allow_hosts)
+    )
     return DeliveryConfig(
-        channels=configured_channels(settings, engine),
+        channels={**configured_channels(settings, engine), webhook.name: webhook},
         policy=policy,
         link_keys=resolve_link_keys(settings.link_keys, settings.data_dir),
         link_grace=timedelta(days=settings.link_grace_days),
