@@ -137,6 +137,14 @@ def _tokens(segment: str) -> list[_Token]:
     ]
 
 
+def _written_words(form: str, key: str) -> int:
+    """The most words `form` may take in a plan: as listed, or with each "UBND", "HĐND" and
+    "ĐBQH" of it spelled out ("Ủy ban nhân dân", four words where the key has one)."""
+    listed = sum(1 for token in _tokens(form) if not token.separates)
+    shortened = sum(key.split().count(short) for _, short in _PHRASES)
+    return max(listed, key.count(" ") + 1 + 3 * shortened)
+
+
 # What a written form resolves to: a unit's or commune's code, or a collective.
 _Target = str | Collective
 
@@ -153,6 +161,7 @@ class UnitDirectory:
         }
         self._members[Collective.COMMUNES] = tuple(c.code for c in communes)
         self._forms: dict[str, _Target] = {}
+        self._longest = 0  # the most words a known form may take when written out
         owners: dict[str, str] = {}  # form -> the name of what it resolves to, for errors
         codes: set[str] = set()
 
@@ -168,6 +177,7 @@ class UnitDirectory:
                 )
             self._forms[key] = target
             owners[key] = owner
+            self._longest = max(self._longest, _written_words(form, key))
 
         for code, name in [(u.code, u.name) for u in units] + [(c.code, c.name) for c in communes]:
             if code in codes:
@@ -183,7 +193,6 @@ class UnitDirectory:
             # A commune is addressed through its committee as often as by its name.
             for form in (commune.name, f"UBND {commune.name}"):
                 add(form, commune.code, f"{commune.name} ({commune.code})")
-        self._longest = max((key.count(" ") + 1 for key in self._forms), default=0)
 
     def resolve(self, cell: str) -> Resolution:
         """The units a plan's cell names. At each piece the longest known form wins, so

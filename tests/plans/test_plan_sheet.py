@@ -435,15 +435,8 @@ def test_header_keys_ignore_case_diacritics_and_spacing():
 # ---- the export --------------------------------------------------------------------------------
 
 
-# The delegation's office written out in full (13 words) is not recognised by the unit
-# directory today, so the export below writes its short form; the strict xfail test under it
-# says when the full name reads back.
-FULL_NAME_UNREAD = {"VPDDBQH": "Văn phòng Đoàn ĐBQH và HĐND tỉnh"}
-
-
 def export_rows(plan: PlanSheet) -> list[PlanSheetExportRow]:
     names = {u.code: u.name for u in appendix.UNITS} | {c.code: c.name for c in appendix.COMMUNES}
-    names |= FULL_NAME_UNREAD
     progress = list(TaskProgress)
     timeliness = [None, *Timeliness]
     return [
@@ -525,11 +518,6 @@ def test_the_export_reads_back_as_the_plan_under_way(plan, directory):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the unit directory limits a written name to its longest normalised name plus three "
-    "words, counted after 'đại biểu Quốc hội' and 'Hội đồng nhân dân' are shortened",
-)
 def test_every_unit_written_by_its_full_name_reads_back(directory):
     rows = [
         (n, f"Nhiệm vụ {n}", unit.name, "Báo cáo", "Năm 2026")
