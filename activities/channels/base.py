@@ -17,6 +17,38 @@ class Outcome(StrEnum):
     AMBIGUOUS = "ambiguous"
 
 
+class CodeClass(StrEnum):
+    """What a provider's answer code means for the message, as its published table reads."""
+
+    ACCEPTED = "accepted"
+    # This message cannot go on this channel (the person's number, account or refusal): the
+    # next channel.
+    PERMANENT = "permanent"
+    # The same channel later.
+    TEMPORARY = "temporary"
+    # The installation's account, keys, sender or template: alike for every message until
+    # someone fixes it. The steering office is told, and the message goes on the next channel.
+    CONFIGURATION = "configuration"
+
+
+@dataclass(frozen=True)
+class ProviderCode:
+    """One row of a provider's table of answer codes."""
+
+    meaning: str
+    kind: CodeClass
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Why a channel cannot send for anyone until the installation is fixed (its token, keys,
+    sender or template). `cause_key` is the same for one breakdown, so the steering office is
+    told once whatever the number of messages it stops."""
+
+    cause: str
+    cause_key: str
+
+
 @dataclass(frozen=True)
 class OutgoingMessage:
     # The same on every attempt: Message-ID, Idempotency-Key, RequestId, webhook-id.
@@ -35,6 +67,19 @@ class SendResult:
     provider_message_id: str = ""
     detail: str = ""
     retry_after_seconds: float | None = None
+    # Set when the failure is the installation's, not this message's: the office is told.
+    unavailable: Unavailable | None = None
+
+
+def by_class(kind: CodeClass, detail: str, cause_key: str) -> SendResult:
+    """The outcome a classified refusal leads to (accepted codes are read by the adapter)."""
+    if kind == CodeClass.TEMPORARY:
+        return SendResult(Outcome.RETRY, detail=detail)
+    if kind == CodeClass.CONFIGURATION:
+        return SendResult(
+            Outcome.PERMANENT, detail=detail, unavailable=Unavailable(detail, cause_key)
+        )
+    return SendResult(Outcome.PERMANENT, detail=detail)
 
 
 class Channel(Protocol):

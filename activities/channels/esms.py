@@ -11,19 +11,43 @@ from dataclasses import dataclass
 import httpx
 
 from activities.channels.base import (
+    CodeClass,
     Outcome,
     OutgoingMessage,
+    ProviderCode,
     SendResult,
+    by_class,
     local_phone,
     retry_after,
 )
 
 SEND_PATH = "/MainService.svc/json/SendMultipleMessage_V4_post_json/"
 TIMEOUT_SECONDS = 20.0
-ACCEPTED_CODES = {"100", "124"}
-# Bad key, no balance, unknown brandname, IP not allowed, content not matching the template:
-# a configuration error, alike for every message; a bad phone is this message's alone.
-PERMANENT_CODES = {"101", "103", "104", "108", "140", "146"}
+# Customer-care SMS: the type whose texts must match a template registered for the brandname.
+CUSTOMER_CARE = "2"
+
+_C = CodeClass
+# Every code of eSMS's table that a customer-care send can answer
+# (https://developers.esms.vn/en/esms-api/table-of-error-codes; ../shared/CHANNELS.md); the
+# others answer other services (status queries, voice, advertising, Zalo). Unlisted codes are
+# retried.
+ESMS_CODES: dict[str, ProviderCode] = {
+    "99": ProviderCode("the phone number is blocked", _C.PERMANENT),
+    "100": ProviderCode("accepted (not yet delivered)", _C.ACCEPTED),
+    "101": ProviderCode("wrong ApiKey or SecretKey", _C.CONFIGURATION),
+    "102": ProviderCode("no price list for the account", _C.CONFIGURATION),
+    "103": ProviderCode("not enough balance", _C.CONFIGURATION),
+    "104": ProviderCode("the brandname does not exist", _C.CONFIGURATION),
+    "108": ProviderCode("phone number in the wrong format", _C.PERMANENT),
+    "118": ProviderCode("message type unsupported", _C.CONFIGURATION),
+    # A repeated RequestId: the first send was accepted.
+    "124": ProviderCode("duplicate RequestId", _C.ACCEPTED),
+    "140": ProviderCode("this IP is not allowed to send", _C.CONFIGURATION),
+    "146": ProviderCode("the text matches no registered customer-care template", _C.CONFIGURATION),
+    # The brandname is not registered with this number's network: other networks still work.
+    "177": ProviderCode("the brandname is not registered on this network", _C.PERMANENT),
+    "300": ProviderCode("message type missing", _C.CONFIGURATION),
+}
 # Where eSMS reports what became of an SMS (api/routes/callbacks.py), followed by the secret.
 CALLBACK_PATH = "/api/v1/callbacks/esms"
 # The derived secret is for this purpose only: knowing it signs no acknowledgement link.
@@ -59,6 +83,12 @@ class EsmsChannel:
     name = "sms"
 
     def __init__(self, settings: EsmsSettings, http: httpx.AsyncClient | None = None) -> None:
+        """Refuses keys without a brandname: every customer-care SMS would be refused."""
+        if settings.api_key and settings.secret_key and not settings.brandname.strip():
+            raise ValueError(
+                "AXIS_ESMS_BRANDNAME is empty: eSMS sends customer-care SMS only under a "
+                "registered brandname; set it, or unset AXIS_ESMS_API_KEY to turn SMS off"
+            )
         self._settings = settings
         self._http = http or httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False)
 
@@ -76,7 +106,7 @@ class EsmsChannel:
             "Phone": local_phone(message.phone),
             "Content": message.body,
             "Brandname": s.brandname,
-            "SmsType": "2",
+            "SmsType": CUSTOMER_CARE,
             "IsUnicode": "0" if message.body.isascii() else "1",
             "Sandbox": "1" if s.sandbox else "0",
             "RequestId": message.idempotency_key[:50],
@@ -111,9 +141,12 @@ def _outcome(answer: httpx.Response) -> SendResult:
         code = str(result.get("CodeResult", ""))
     except (ValueError, AttributeError):
         return SendResult(Outcome.RETRY, detail="unreadable answer")
-    if code in ACCEPTED_CODES:
+    known = ESMS_CODES.get(code)
+    if known is not None and known.kind == CodeClass.ACCEPTED:
         return SendResult(Outcome.ACCEPTED, provider_message_id=str(result.get("SMSID") or ""))
-    detail = f"eSMS {code}: {result.get('ErrorMessage', '')}"[:500]
-    if code in PERMANENT_CODES:
-        return SendResult(Outcome.PERMANENT, detail=detail)
-    return SendResult(Outcome.RETRY, detail=detail)
+    if known is None:
+        return SendResult(
+            Outcome.RETRY, detail=f"eSMS {code}: {result.get('ErrorMessage', '')}"[:500]
+        )
+    detail = f"eSMS {code} ({known.meaning})"
+    return by_class(known.kind, detail, f"sms:{code}")

@@ -1,12 +1,18 @@
 """Zalo Notification Service: a pre-approved template message to a phone number.
 
-ZNS answers HTTP 200 even on failure, with the error in the body. The access token lasts about
-25 hours and its refresh token is single use, so every refresh goes through one `ZnsTokens`
-under a lock, and the new refresh token is kept at once."""
+ZNS answers HTTP 200 even on failure, with the error in the body; what each code means is in
+`ZNS_CODES`, one table. The access token lasts about 25 hours and its refresh token is single
+use, so every refresh goes through one `ZnsTokens` under a lock, and the new refresh token is
+kept at once. A refresh that fails (the refresh token used, expired or refused, a wrong secret,
+an unreadable answer, no answer) happens before anything is sent: the message goes on the next
+channel at once and the steering office is told. The chain of refresh tokens belongs to the
+token it was seeded with (`AXIS_ZNS_REFRESH_TOKEN`): configuring a new one, after the office
+re-authorises the app, starts a new chain."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -15,13 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from activities.channels.base import (
+    CodeClass,
     Outcome,
     OutgoingMessage,
+    ProviderCode,
     SendResult,
+    Unavailable,
+    by_class,
     international_phone,
     retry_after,
 )
@@ -34,16 +44,55 @@ TOKEN_PATH = "/v4/oa/access_token"
 TIMEOUT_SECONDS = 20.0
 # Refresh this long before the access token expires.
 REFRESH_AHEAD_SECONDS = 600
-TOKEN_ROW = "zns"
+# The row of the chain stored before chains were named after their seed: adopted by the first
+# chain that finds it, since its seed was the configured token of that time.
+LEGACY_TOKEN_ROW = "zns"
 TOKEN_INVALID = -124
-# The person cannot receive it, or refused it: the next channel.
-RECIPIENT_CODES = {-108, -114, -118, -119, -139, -141}
-# Template not allowed or its data refused: a configuration error, alike for every message.
-TEMPLATE_CODES = {-109, -117, -131, -111, -112, -1121, -1122, -1124}
-# Out of balance or quota: another channel now rather than a day's wait.
-QUOTA_CODES = {-115, -144, -1441, -147, -160}
-# Not sent between 22:00 and 06:00: later.
 NIGHT_CODE = -133
+NIGHT_RETRY_SECONDS = 3600
+
+_C = CodeClass
+# Every code of Zalo's table (https://zalo.cloud/zns/guidelines/handle-error-code, and the
+# codes ../shared/CHANNELS.md names). Unlisted codes are retried, as -100 is.
+ZNS_CODES: dict[int, ProviderCode] = {
+    0: ProviderCode("success", _C.ACCEPTED),
+    -100: ProviderCode("unknown error, try again later", _C.TEMPORARY),
+    -101: ProviderCode("application invalid", _C.CONFIGURATION),
+    -102: ProviderCode("application does not exist", _C.CONFIGURATION),
+    -103: ProviderCode("application not activated", _C.CONFIGURATION),
+    -104: ProviderCode("application secret key invalid", _C.CONFIGURATION),
+    -105: ProviderCode("application not linked to any Official Account", _C.CONFIGURATION),
+    -106: ProviderCode("method unsupported", _C.CONFIGURATION),
+    -107: ProviderCode("message id invalid", _C.CONFIGURATION),
+    -108: ProviderCode("phone number invalid", _C.PERMANENT),
+    -109: ProviderCode("template id invalid", _C.CONFIGURATION),
+    # The person's Zalo app is too old to show it (Zalo: "the user must update"): theirs alone.
+    -110: ProviderCode("the person's Zalo version is unsupported", _C.PERMANENT),
+    -111: ProviderCode("template data empty", _C.CONFIGURATION),
+    -112: ProviderCode("template data invalid", _C.CONFIGURATION),
+    -1121: ProviderCode("a template parameter is longer than allowed", _C.CONFIGURATION),
+    -1122: ProviderCode("a template parameter is missing", _C.CONFIGURATION),
+    -1123: ProviderCode("the QR code cannot be made", _C.CONFIGURATION),
+    -1124: ProviderCode("a template parameter has the wrong format", _C.CONFIGURATION),
+    -113: ProviderCode("button invalid", _C.CONFIGURATION),
+    -114: ProviderCode("the person is inactive or refuses ZNS", _C.PERMANENT),
+    -115: ProviderCode("the ZNS account is out of balance", _C.CONFIGURATION),
+    -116: ProviderCode("text invalid", _C.CONFIGURATION),
+    -117: ProviderCode("the OA or app may not use this template", _C.CONFIGURATION),
+    -118: ProviderCode("no Zalo account for this number", _C.PERMANENT),
+    -119: ProviderCode("the account cannot receive ZNS", _C.PERMANENT),
+    # Refused again right after a refresh: the next attempt refreshes once more.
+    -124: ProviderCode("access token invalid", _C.TEMPORARY),
+    -131: ProviderCode("template not approved", _C.CONFIGURATION),
+    -133: ProviderCode("not sent between 22:00 and 06:00", _C.TEMPORARY),
+    -139: ProviderCode("the person refused this kind of message", _C.PERMANENT),
+    -141: ProviderCode("the person refused messages from this OA", _C.PERMANENT),
+    # Quotas: another channel today rather than a day's wait.
+    -144: ProviderCode("the OA's daily quota is spent", _C.PERMANENT),
+    -1441: ProviderCode("the OA's quota is spent", _C.PERMANENT),
+    -147: ProviderCode("the template's daily quota is spent", _C.PERMANENT),
+    -160: ProviderCode("quota to this person is spent", _C.PERMANENT),
+}
 
 
 @dataclass(frozen=True)
@@ -63,11 +112,39 @@ def parse_templates(value: str) -> dict[str, str]:
     return {kind.strip(): template.strip() for kind, template in pairs}
 
 
+def fingerprint(token: str | None) -> str:
+    """What is kept of a token to tell it from another: never the token itself."""
+    return hashlib.sha256((token or "").encode()).hexdigest()[:16]
+
+
+def chain_row(seed: str | None) -> str:
+    """The `provider_tokens` row of the chain seeded with `seed`."""
+    return f"zns:{fingerprint(seed)}"
+
+
+class RefreshFailed(Exception):
+    """The access token could not be renewed; nothing was sent. `refused`: Zalo answered that
+    the refresh token (or the app's id or secret) is no good, so asking again with it is
+    useless until the app is re-authorised."""
+
+    def __init__(self, cause: str, refresh_token: str, refused: bool) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.refused = refused
+        self.cause_key = f"zalo:refresh:{fingerprint(refresh_token)}"
+
+    def result(self) -> SendResult:
+        detail = f"Zalo unavailable: {self.cause}"
+        return SendResult(
+            Outcome.PERMANENT, detail=detail, unavailable=Unavailable(detail, self.cause_key)
+        )
+
+
 class ZnsTokens:
     """The one place access tokens are refreshed: under a lock, ahead of expiry, and the new
     single-use refresh token written down before it is used. With an engine the lock is the
-    `provider_tokens` row, shared by every worker process; without one (a single process)
-    the tokens live in `state_file`."""
+    chain's `provider_tokens` row, shared by every worker process; without one (a single
+    process) the tokens live in `state_file`."""
 
     def __init__(
         self, settings: ZnsSettings, http: httpx.AsyncClient, engine: Engine | None = None
@@ -79,14 +156,22 @@ class ZnsTokens:
         self._access: str | None = None
         self._expires_at = 0.0
         self._refresh = settings.refresh_token
+        # The refresh token Zalo refused, and why: not offered again by this process.
+        self._refused: RefreshFailed | None = None
+        self._refused_token = ""
         if settings.state_file is not None and settings.state_file.exists():
             saved = json.loads(settings.state_file.read_text())
-            self._refresh = saved.get("refresh_token") or self._refresh
-            self._access = saved.get("access_token")
-            self._expires_at = float(saved.get("expires_at", 0))
+            # A state kept for another seed belongs to a chain the office has replaced.
+            if saved.get("seed", fingerprint(settings.refresh_token)) == fingerprint(
+                settings.refresh_token
+            ):
+                self._refresh = saved.get("refresh_token") or self._refresh
+                self._access = saved.get("access_token")
+                self._expires_at = float(saved.get("expires_at", 0))
 
     async def access_token(self, stale: str | None = None) -> str:
-        """A valid token; `stale` is one the server just refused, refreshed even if fresh."""
+        """A valid token; `stale` is one the server just refused, refreshed even if fresh.
+        Raises RefreshFailed when none can be had."""
         async with self._lock:
             fresh = time.time() < self._expires_at - REFRESH_AHEAD_SECONDS
             if self._access and fresh and self._access != stale:
@@ -104,15 +189,28 @@ class ZnsTokens:
         assert self._engine is not None
         s = self._settings
         now = datetime.now(UTC)
+        name = chain_row(s.refresh_token)
         with Session(self._engine) as session, session.begin():
-            # Writing first takes SQLite's write lock; PostgreSQL locks the row below.
+            if session.get(ProviderToken, name) is None:
+                # Writing first takes SQLite's write lock; PostgreSQL locks the legacy row.
+                session.execute(
+                    update(ProviderToken)
+                    .where(ProviderToken.name == LEGACY_TOKEN_ROW)
+                    .values(name=name)
+                )
+                # Chains of earlier seeds: their tokens are of no use any more.
+                session.execute(
+                    delete(ProviderToken).where(
+                        ProviderToken.name.like("zns:%"), ProviderToken.name != name
+                    )
+                )
             session.execute(
                 insert_ignoring_duplicates(
                     ProviderToken.__table__,  # type: ignore[arg-type]
                     self._engine.dialect.name,
                     [
                         {
-                            "name": TOKEN_ROW,
+                            "name": name,
                             "access_token": "",
                             "refresh_token": s.refresh_token or "",
                             "expires_at": now,
@@ -122,45 +220,49 @@ class ZnsTokens:
                 )
             )
             row = session.scalar(
-                select(ProviderToken).where(ProviderToken.name == TOKEN_ROW).with_for_update()
+                select(ProviderToken).where(ProviderToken.name == name).with_for_update()
             )
             assert row is not None
+            expires_at = row.expires_at.replace(tzinfo=row.expires_at.tzinfo or UTC)
             ahead = timedelta(seconds=REFRESH_AHEAD_SECONDS)
-            if row.access_token and row.access_token != stale and row.expires_at - ahead > now:
-                return row.access_token, row.expires_at.timestamp()
-            answer = httpx.post(
-                s.oauth_url.rstrip("/") + TOKEN_PATH,
-                data={
-                    "refresh_token": row.refresh_token,
-                    "app_id": s.app_id or "",
-                    "grant_type": "refresh_token",
-                },
-                headers={"secret_key": s.secret_key or ""},
-                timeout=TIMEOUT_SECONDS,
-            )
-            result = answer.json()
-            if "access_token" not in result:
-                raise RuntimeError(f"ZNS token refresh refused: {result}")
+            if row.access_token and row.access_token != stale and expires_at - ahead > now:
+                return row.access_token, expires_at.timestamp()
+            result = self._exchange_sync(row.refresh_token)
             row.access_token = str(result["access_token"])
             row.refresh_token = str(result["refresh_token"])
             row.expires_at = now + timedelta(seconds=float(result.get("expires_in", 90000)))
             row.updated_at = now
             return row.access_token, row.expires_at.timestamp()
 
+    def _exchange_sync(self, refresh_token: str) -> dict[str, Any]:
+        if self._refused is not None and refresh_token == self._refused_token:
+            raise self._refused
+        s = self._settings
+        try:
+            answer = httpx.post(
+                s.oauth_url.rstrip("/") + TOKEN_PATH,
+                data=self._form(refresh_token),
+                headers={"secret_key": s.secret_key or ""},
+                timeout=TIMEOUT_SECONDS,
+            )
+        except httpx.HTTPError as error:
+            raise _unreachable(error, refresh_token) from error
+        return self._read(answer, refresh_token)
+
     async def _refresh_now(self) -> None:
         s = self._settings
-        answer = await self._http.post(
-            s.oauth_url.rstrip("/") + TOKEN_PATH,
-            data={
-                "refresh_token": self._refresh or "",
-                "app_id": s.app_id or "",
-                "grant_type": "refresh_token",
-            },
-            headers={"secret_key": s.secret_key or ""},
-        )
-        result = answer.json()
-        if "access_token" not in result:
-            raise RuntimeError(f"ZNS token refresh refused: {result}")
+        refresh_token = self._refresh or ""
+        if self._refused is not None and refresh_token == self._refused_token:
+            raise self._refused
+        try:
+            answer = await self._http.post(
+                s.oauth_url.rstrip("/") + TOKEN_PATH,
+                data=self._form(refresh_token),
+                headers={"secret_key": s.secret_key or ""},
+            )
+        except httpx.HTTPError as error:
+            raise _unreachable(error, refresh_token) from error
+        result = self._read(answer, refresh_token)
         self._access = str(result["access_token"])
         self._refresh = str(result["refresh_token"])
         self._expires_at = time.time() + float(result.get("expires_in", 90000))
@@ -174,9 +276,47 @@ class ZnsTokens:
                         "access_token": self._access,
                         "refresh_token": self._refresh,
                         "expires_at": self._expires_at,
+                        "seed": fingerprint(s.refresh_token),
                     }
                 ),
             )
+
+    def _form(self, refresh_token: str) -> dict[str, str]:
+        return {
+            "refresh_token": refresh_token,
+            "app_id": self._settings.app_id or "",
+            "grant_type": "refresh_token",
+        }
+
+    def _read(self, answer: httpx.Response, refresh_token: str) -> dict[str, Any]:
+        """The new tokens, or RefreshFailed saying why not."""
+        try:
+            result = answer.json()
+        except ValueError:
+            raise RefreshFailed(
+                f"token refresh answered HTTP {answer.status_code}, not JSON",
+                refresh_token,
+                refused=False,
+            ) from None
+        if isinstance(result, dict) and result.get("access_token") and result.get("refresh_token"):
+            return result
+        if answer.status_code == 429 or answer.status_code >= 500:
+            raise RefreshFailed(
+                f"token refresh answered HTTP {answer.status_code}", refresh_token, refused=False
+            )
+        refused = RefreshFailed(
+            f"token refresh refused ({str(result)[:200]}); re-authorise the Zalo app and set "
+            "AXIS_ZNS_REFRESH_TOKEN",
+            refresh_token,
+            refused=True,
+        )
+        self._refused, self._refused_token = refused, refresh_token
+        raise refused
+
+
+def _unreachable(error: httpx.HTTPError, refresh_token: str) -> RefreshFailed:
+    what = "timed out" if isinstance(error, httpx.TimeoutException) else f"failed ({error!r})"
+    return RefreshFailed(f"token refresh {what}", refresh_token, refused=False)
 
 
 class ZnsChannel:
@@ -209,18 +349,25 @@ class ZnsChannel:
             "template_data": message.template_data,
             "tracking_id": message.idempotency_key[:48],
         }
-        try:
-            token = await self.tokens.access_token()
-            answer = await self._post(body, token, message.idempotency_key)
-            if answer.status_code == 200 and _code(answer) == TOKEN_INVALID:
-                token = await self.tokens.access_token(stale=token)
+        stale: str | None = None
+        for _ in range(2):
+            try:
+                token = await self.tokens.access_token(stale=stale)
+            except RefreshFailed as failure:
+                # Before anything was sent: the next channel, at once.
+                return failure.result()
+            try:
                 answer = await self._post(body, token, message.idempotency_key)
-        except httpx.ConnectError as e:
-            return SendResult(Outcome.RETRY, detail=f"connection: {e}")
-        except httpx.TimeoutException:
-            # ZNS does not deduplicate (tracking_id is for reconciliation only).
-            return SendResult(Outcome.AMBIGUOUS, detail="timeout after sending")
-        return _outcome(answer)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+                return SendResult(Outcome.RETRY, detail=f"connection: {e!r}")
+            except httpx.TransportError:
+                # The request may have reached Zalo, which does not deduplicate
+                # (tracking_id is for reconciliation only).
+                return SendResult(Outcome.AMBIGUOUS, detail="timeout after sending")
+            if answer.status_code != 200 or _code(answer) != TOKEN_INVALID or stale:
+                break
+            stale = token
+        return _outcome(answer, template_id)
 
     async def _post(self, body: dict[str, Any], token: str, key: str) -> httpx.Response:
         return await self._http.post(
@@ -237,7 +384,7 @@ def _code(answer: httpx.Response) -> int | None:
         return None
 
 
-def _outcome(answer: httpx.Response) -> SendResult:
+def _outcome(answer: httpx.Response, template_id: str) -> SendResult:
     if answer.status_code == 429 or answer.status_code >= 500:
         return SendResult(
             Outcome.RETRY,
@@ -247,12 +394,13 @@ def _outcome(answer: httpx.Response) -> SendResult:
     if answer.status_code >= 400:
         return SendResult(Outcome.PERMANENT, detail=f"HTTP {answer.status_code}")
     code = _code(answer)
-    if code == 0:
+    known = ZNS_CODES.get(code) if code is not None else None
+    if known is not None and known.kind == CodeClass.ACCEPTED:
         msg_id = str((answer.json().get("data") or {}).get("msg_id") or "")
         return SendResult(Outcome.ACCEPTED, provider_message_id=msg_id)
-    detail = f"ZNS {code}: {answer.text[:300]}"
-    if code in RECIPIENT_CODES or code in TEMPLATE_CODES or code in QUOTA_CODES:
-        return SendResult(Outcome.PERMANENT, detail=detail)
+    if known is None:
+        return SendResult(Outcome.RETRY, detail=f"ZNS {code}: {answer.text[:300]}")
+    detail = f"ZNS {code} ({known.meaning}), template {template_id}"
     if code == NIGHT_CODE:
-        return SendResult(Outcome.RETRY, detail=detail, retry_after_seconds=3600)
-    return SendResult(Outcome.RETRY, detail=detail)
+        return SendResult(Outcome.RETRY, detail=detail, retry_after_seconds=NIGHT_RETRY_SECONDS)
+    return by_class(known.kind, detail, f"zalo:{code}:{template_id}")

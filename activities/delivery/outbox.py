@@ -19,6 +19,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.channels.base import Unavailable
+from activities.delivery.alerts import record_channel_alert
 from activities.delivery.dead_letters import keep_dead_letter
 from activities.delivery.messages import compose_message
 from activities.delivery.settings import DeliveryConfig
@@ -69,6 +71,9 @@ class DeliveryActivities:
         self._engine = engine
         self._client = client
         self._config = config
+        # Breakdowns this process has told the office of: the next messages they stop skip
+        # the database (the notices' keys make it once across processes anyway).
+        self._alerted: set[str] = set()
 
     # ---- one send ---------------------------------------------------------------------------
 
@@ -104,7 +109,30 @@ class DeliveryActivities:
             retry_after_seconds=result.retry_after_seconds,
         )
         await asyncio.to_thread(self._settle, request, outcome)
+        if result.unavailable is not None:
+            await self._tell_office(request, result.unavailable)
         return outcome
+
+    async def _tell_office(self, request: SendInput, unavailable: Unavailable) -> None:
+        """Tell the steering office, once a day for each breakdown, that the channel cannot
+        send to anyone; the message itself goes on its next channel meanwhile."""
+        zone = timezone(timedelta(minutes=request.utc_offset_minutes))
+        day = (request.at or datetime.now(UTC)).astimezone(zone).date().isoformat()
+        if f"{unavailable.cause_key}|{day}" in self._alerted:
+            return
+        stopped = request.digest_items[0] if request.digest_items else request.notification_key
+        keys = await asyncio.to_thread(
+            record_channel_alert,
+            self._engine,
+            self._config,
+            request.channel,
+            unavailable,
+            day,
+            stopped,
+        )
+        if keys and self._client is not None:
+            await start_deliveries(self._client, self._config, keys, self._engine)
+        self._alerted.add(f"{unavailable.cause_key}|{day}")
 
     def _claim(self, request: SendInput) -> SendOutcome | str:
         """The idempotency key to send with, or the outcome already known."""

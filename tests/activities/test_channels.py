@@ -26,7 +26,7 @@ from db.engine import make_engine
 from db.models import Delivery, Notification, OutboxEntry
 from tests.conftest import PUBLIC_URL
 from tests.factories import store_directive
-from tests.gateways import Gateway, SmtpSink, http_gateway, smtp_server
+from tests.gateways import BRANDNAME, Gateway, SmtpSink, http_gateway, smtp_server
 from vocabulary.delivery import SendStatus
 from vocabulary.directives import DirectivePolicy, NotificationKind
 from workflows.delivery_types import SendInput
@@ -55,9 +55,18 @@ def message(key: str = "axis-key-1", **fields: str) -> OutgoingMessage:
         "idempotency_key": key,
         "kind": "issued",
         "subject": LONG_SUBJECT,
-        "body": "Kính gửi đồng chí,\nNội dung.",
+        # The shape of a registered customer-care SMS (issued.sms.j2).
+        "body": "Viec moi: Bao cao chuyen doi so. Xac nhan: https://axis.example.invalid/a/t",
         "email": "lanh-dao@example.invalid",
         "phone": "0912345678",
+        # What the registered template 1001 takes (tests/gateways.py).
+        "template_data": {
+            "ten_can_bo": "Nguyễn Văn A",
+            "don_vi": "Phường Tân Lập",
+            "tieu_de": "Báo cáo chuyển đổi số",
+            "han_xu_ly": "27/02/2026",
+            "lien_ket": "https://axis.example.invalid/a/t",
+        },
         **fields,
     }
     return OutgoingMessage(**values)  # type: ignore[arg-type]
@@ -140,14 +149,18 @@ async def test_esms_answers_a_repeated_request_id_with_124_which_counts_as_sent(
     gateway: Gateway,
 ) -> None:
     channel = EsmsChannel(
-        EsmsSettings(base_url=gateway.base_url, api_key="esms-key", secret_key="s")
+        EsmsSettings(
+            base_url=gateway.base_url, api_key="esms-key", secret_key="s", brandname=BRANDNAME
+        )
     )
     first = await channel.send(message())
     again = await channel.send(message())
     assert (first.outcome, first.provider_message_id) == (Outcome.ACCEPTED, "sms-1")
     assert again.outcome == Outcome.ACCEPTED
     assert len(gateway.seen_request_ids) == 1
-    bad_key = EsmsChannel(EsmsSettings(base_url=gateway.base_url, api_key="x", secret_key="s"))
+    bad_key = EsmsChannel(
+        EsmsSettings(base_url=gateway.base_url, api_key="x", secret_key="s", brandname=BRANDNAME)
+    )
     assert (await bad_key.send(message("other"))).outcome == Outcome.PERMANENT
 
 
@@ -161,6 +174,7 @@ async def test_the_esms_callback_url_carries_the_installations_secret(
         "esms_base_url": gateway.base_url,
         "esms_api_key": "esms-key",
         "esms_secret_key": "s",
+        "esms_brandname": BRANDNAME,
     }
     derived = delivery_config(Settings(**common), "unused-queue")  # type: ignore[arg-type]
     configured = delivery_config(
@@ -191,6 +205,7 @@ async def test_the_send_activity_called_twice_sends_once_and_never_resends_a_los
             esms_base_url=gateway.base_url,
             esms_api_key="esms-key",
             esms_secret_key="s",
+            esms_brandname=BRANDNAME,
         ),
         "unused-queue",
     )

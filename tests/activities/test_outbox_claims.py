@@ -25,7 +25,7 @@ from config import Settings
 from db.models import Delivery, Notification, OutboxEntry
 from tests.conftest import PUBLIC_URL
 from tests.factories import store_directive
-from tests.gateways import Gateway, SmtpSink, http_gateway, smtp_server
+from tests.gateways import BRANDNAME, Gateway, SmtpSink, http_gateway, smtp_server
 from vocabulary.delivery import SendStatus
 from vocabulary.directives import DirectivePolicy, NotificationKind
 from workflows.delivery_types import SendInput, SendOutcome
@@ -135,6 +135,7 @@ def configured(tmp_path: Path, smtp: SmtpSink, gateway: Gateway) -> DeliveryConf
             esms_base_url=gateway.base_url,
             esms_api_key="esms-key",
             esms_secret_key="s",
+            esms_brandname=BRANDNAME,
             zns_base_url=gateway.base_url,
             zns_oauth_url=gateway.base_url,
             zns_app_id="app",

@@ -29,7 +29,7 @@ from db.engine import make_engine
 from db.models import DeadLetter, Delivery, Notification, OutboxEntry, Person, RosterEntry
 from tests.conftest import PUBLIC_URL, TEMPORAL_CLI, running_worker
 from tests.factories import store_directive
-from tests.gateways import Gateway, SmtpSink, http_gateway, smtp_server
+from tests.gateways import BRANDNAME, Gateway, SmtpSink, http_gateway, smtp_server
 from vocabulary.calendar import VIETNAM
 from vocabulary.delivery import delivery_workflow_id, digest_workflow_id
 from vocabulary.directives import DirectivePolicy, NotificationKind
@@ -75,7 +75,12 @@ def configure(
     if smtp is not None:
         options.update(smtp_host=smtp.host, smtp_port=smtp.port, smtp_starttls=False)
     if gateway is not None:
-        options.update(esms_base_url=gateway.base_url, esms_api_key="esms-key", esms_secret_key="s")
+        options.update(
+            esms_base_url=gateway.base_url,
+            esms_api_key="esms-key",
+            esms_secret_key="s",
+            esms_brandname=BRANDNAME,
+        )
         if zns:
             options.update(
                 zns_base_url=gateway.base_url,
