@@ -21,13 +21,25 @@ router = APIRouter(prefix="/callbacks", tags=["callbacks"])
 NOT_FOUND = "no such SMS"
 
 
-# eSMS SendStatus: 5 delivered, 4 rejected, 7 waiting.
-ESMS_STATUSES = {"5": "delivered", "4": "rejected", "7": "waiting"}
+# Every SendStatus eSMS documents (https://developers.esms.vn/en/esms-api/callback-url):
+# 1 pending approval, 2 waiting to be sent, 4 rejected, 5 delivered, 7 at the operator waiting
+# for its report. Each is answered 200; eSMS repeats a report it had no answer to.
+ESMS_STATUSES = {
+    "1": "pending",
+    "2": "queued",
+    "4": "rejected",
+    "5": "delivered",
+    "7": "waiting",
+}
 DETAILS = {
+    "pending": "SMS waiting for eSMS's approval",
+    "queued": "SMS waiting to be sent by eSMS",
     "delivered": "SMS delivered to the phone",
     "rejected": "SMS rejected by the operator",
     "waiting": "SMS waiting at the operator",
 }
+# What an SMS ended as: a report of an earlier step, arriving late, changes nothing.
+FINAL_STATUSES = frozenset({"delivered", "rejected"})
 
 
 def _known_secret(request: Request, settings: SettingsDep, given: str) -> bool:
@@ -67,8 +79,8 @@ async def esms_report(
     )
     if entry is None or entry.idempotency_key[:50] != request_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    if entry.provider_status != "delivered":
-        # A late "waiting" never undoes "delivered".
+    if entry.provider_status not in FINAL_STATUSES:
+        # A late "waiting" never undoes "delivered" or "rejected".
         entry.provider_status = reported
         entry.updated_at = datetime.now(UTC)
         await session.execute(
