@@ -1,7 +1,8 @@
 """Bring a read model up to date and load its reference data: the Alembic migrations, the
-communes of Dak Lak and the procedure catalogue (db/procedures.csv), and, when no roster exists
-yet, the roster named by AXIS_ROSTER_CSV, or else the demo roster (addresses under
-example.invalid) unless AXIS_LOAD_DEMO_ROSTER is false. Safe to run any number of times.
+communes of Dak Lak, the procedure catalogue (db/procedures.csv) and the province's agencies
+(db/units.csv), and, when no roster exists yet, the roster named by AXIS_ROSTER_CSV, or else the
+demo roster (addresses under example.invalid) unless AXIS_LOAD_DEMO_ROSTER is false. Safe to
+run any number of times.
 
 `python -m migrate` runs this and then opens the demo accounts (the accounts are a use case,
 above the database)."""
@@ -21,6 +22,7 @@ from db.engine import make_engine
 from db.models import Commune
 from db.procedures import load_procedures
 from db.roster import DEMO_ROSTER, import_roster, roster_is_empty
+from db.units import load_units
 from db.upsert import insert_ignoring_duplicates
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
@@ -48,6 +50,7 @@ def prepare_read_model(settings: Settings) -> Engine:
     engine = make_engine(url)
     load_communes(engine)
     load_procedures(engine)
+    load_units(engine)
     if roster_is_empty(engine):
         if settings.roster_csv is not None:
             import_roster(engine, settings.roster_csv)

@@ -28,6 +28,7 @@ from db.engine import make_engine
 from db.migrate import load_communes, upgrade
 from db.procedures import load_procedures
 from db.roster import DEMO_ROSTER, import_roster
+from db.units import load_units
 from tests.skips import fail_unexpected_skip
 from worker import activity_executor, build_worker
 
@@ -108,6 +109,7 @@ def _prepare(url: str) -> None:
     engine = make_engine(url)
     load_communes(engine)
     load_procedures(engine)
+    load_units(engine)
     import_roster(engine, DEMO_ROSTER, demo=True)
     engine.dispose()
 

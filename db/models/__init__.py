@@ -47,6 +47,7 @@ from db.models.directives import (
 )
 from db.models.obligations import ObligationPeriod, ObligationReport, RecurringDirective
 from db.models.scores import ScoreSnapshot
+from db.models.units import Unit
 
 __all__ = [
     "PROVINCE_SCOPE",
@@ -79,6 +80,7 @@ __all__ = [
     "RecurringDirective",
     "RosterEntry",
     "ScoreSnapshot",
+    "Unit",
     "UsedLink",
     "UtcDateTime",
     "WebAccount",
