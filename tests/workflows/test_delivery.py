@@ -506,3 +506,50 @@ async def test_past_the_daily_cap_a_message_waits_for_the_next_morning(
     assert third.close_time.astimezone(VIETNAM).strftime("%d %H:%M") == next_morning.strftime(
         "%d %H:%M"
     )
+
+
+async def test_a_refused_zns_refresh_during_a_wave_of_102_sends_each_by_sms_and_tells_once(
+    time_env: WorkflowEnvironment,
+    engine: Engine,
+    smtp: SmtpSink,
+    gateway: Gateway,
+    task_queue: str,
+    executor: ThreadPoolExecutor,
+    tmp_path: Path,
+) -> None:
+    codes = communes(engine, 0, 102)
+    # The configured refresh token was used by someone else: Zalo refuses it.
+    gateway.refresh_token = "handed-out-after-a-re-authorisation-elsewhere"
+    config = configure(tmp_path, task_queue, smtp=smtp, gateway=gateway, zns=True)
+    async with running_worker(time_env.client, engine, task_queue, executor, delivery=config):
+        keys = await record(time_env, engine, config, codes, title="Đợt gửi khi Zalo ngừng")
+        results = await delivered(time_env, keys)
+        with Session(engine) as session:
+            notices = list(
+                session.scalars(
+                    select(Notification).where(Notification.step.like("zalo-unavailable-%"))
+                )
+            )
+        assert len(notices) == 1
+        await delivered(time_env, [notices[0].idempotency_key])
+    # Every leader (zalo, sms, email) got the message by SMS, Zalo's failure counted as one
+    # attempt and no retry waited for.
+    assert Counter((r.state.value, r.channel, r.attempts) for r in results) == {
+        ("sent", "sms", 2): 102
+    }
+    assert len(gateway.sent("SendMultipleMessage_V4_post_json/")) == 102
+    assert gateway.sent("/message/template") == []
+    # One refresh asked and refused; the refused token was not offered again.
+    assert (gateway.refreshes, gateway.refused_refreshes) == (0, 1)
+    with Session(engine) as session:
+        zalo = Counter(
+            (o.status, o.attempts)
+            for o in session.scalars(
+                select(OutboxEntry).where(
+                    OutboxEntry.notification_key.in_(keys), OutboxEntry.channel == "zalo"
+                )
+            )
+        )
+    assert zalo == {("failed", 1): 102}
+    (told,) = smtp.to("van-phong@example.invalid")
+    assert told["Subject"].startswith("[Kênh zalo ngừng gửi] Zalo unavailable: token refresh")
