@@ -44,6 +44,7 @@ from api.routes import (
     reference,
     scores,
     tokens,
+    units,
 )
 from config import Settings, get_settings
 from db.engine import make_async_engine
@@ -245,6 +246,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
     v1.include_router(callbacks.router)
     for module in (reference, tokens, directives, assignments, notifications):
         v1.include_router(module.router)
+    v1.include_router(units.router)
     for module in (accounts, audit):
         v1.include_router(module.router)
     for module in (scores, changes, recurring):
