@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from activities.channels.base import (
@@ -44,6 +45,10 @@ TOKEN_PATH = "/v4/oa/access_token"
 TIMEOUT_SECONDS = 20.0
 # Refresh this long before the access token expires.
 REFRESH_AHEAD_SECONDS = 600
+# A refresh token Zalo refused is not offered again by this process for this long: a wave of
+# messages fails over at once instead of asking Zalo once each, and a refusal that was Zalo's
+# passing fault heals within the hour.
+REFUSED_HOLD_SECONDS = 3600
 # The row of the chain stored before chains were named after their seed: adopted by the first
 # chain that finds it, since its seed was the configured token of that time.
 LEGACY_TOKEN_ROW = "zns"
@@ -159,6 +164,7 @@ class ZnsTokens:
         # The refresh token Zalo refused, and why: not offered again by this process.
         self._refused: RefreshFailed | None = None
         self._refused_token = ""
+        self._refused_at = 0.0
         if settings.state_file is not None and settings.state_file.exists():
             saved = json.loads(settings.state_file.read_text())
             # A state kept for another seed belongs to a chain the office has replaced.
@@ -234,9 +240,17 @@ class ZnsTokens:
             row.updated_at = now
             return row.access_token, row.expires_at.timestamp()
 
+    def _held_back(self, refresh_token: str) -> RefreshFailed | None:
+        """The refusal of this refresh token, while it is held back."""
+        if self._refused is None or refresh_token != self._refused_token:
+            return None
+        if time.monotonic() - self._refused_at > REFUSED_HOLD_SECONDS:
+            return None
+        return self._refused
+
     def _exchange_sync(self, refresh_token: str) -> dict[str, Any]:
-        if self._refused is not None and refresh_token == self._refused_token:
-            raise self._refused
+        if (refusal := self._held_back(refresh_token)) is not None:
+            raise refusal
         s = self._settings
         try:
             answer = httpx.post(
@@ -252,8 +266,8 @@ class ZnsTokens:
     async def _refresh_now(self) -> None:
         s = self._settings
         refresh_token = self._refresh or ""
-        if self._refused is not None and refresh_token == self._refused_token:
-            raise self._refused
+        if (refusal := self._held_back(refresh_token)) is not None:
+            raise refusal
         try:
             answer = await self._http.post(
                 s.oauth_url.rstrip("/") + TOKEN_PATH,
@@ -311,6 +325,7 @@ class ZnsTokens:
             refused=True,
         )
         self._refused, self._refused_token = refused, refresh_token
+        self._refused_at = time.monotonic()
         raise refused
 
 
@@ -356,6 +371,9 @@ class ZnsChannel:
             except RefreshFailed as failure:
                 # Before anything was sent: the next channel, at once.
                 return failure.result()
+            except (SQLAlchemyError, OSError) as error:
+                # The tokens' store failed before anything was sent: this channel again later.
+                return SendResult(Outcome.RETRY, detail=f"ZNS token store: {error!r}"[:500])
             try:
                 answer = await self._post(body, token, message.idempotency_key)
             except (httpx.ConnectError, httpx.ConnectTimeout) as e:

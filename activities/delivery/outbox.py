@@ -110,7 +110,12 @@ class DeliveryActivities:
         )
         await asyncio.to_thread(self._settle, request, outcome)
         if result.unavailable is not None:
-            await self._tell_office(request, result.unavailable)
+            try:
+                await self._tell_office(request, result.unavailable)
+            except Exception:
+                # The send is settled and its outcome stands; the next message the breakdown
+                # stops tells the office instead.
+                activity.logger.exception("could not tell the office: %s", result.detail)
         return outcome
 
     async def _tell_office(self, request: SendInput, unavailable: Unavailable) -> None:

@@ -26,6 +26,7 @@ from activities.notifications import NotificationActivities
 from activities.records import RecordActivities
 from activities.rendering import Renderer
 from config import Settings
+from db.engine import make_engine
 from db.models import Notification, OutboxEntry, ProviderToken
 from tests.conftest import PUBLIC_URL
 from tests.factories import store_directive
@@ -323,3 +324,29 @@ async def test_a_refused_refresh_sends_by_sms_and_tells_the_office_once(
         "[Kênh zalo ngừng gửi] Zalo unavailable: token refresh refused"
     )
     assert "AXIS_ZNS_REFRESH_TOKEN" in notices[0].body
+
+
+async def test_a_refused_refresh_token_is_offered_again_once_its_hold_is_over(
+    gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(gateway, tmp_path)
+    gateway.refresh_token = "given-to-someone-else"
+    channel = ZnsChannel(settings)
+    held = [await channel.send(message(f"held-{n}")) for n in range(2)]
+    monkeypatch.setattr(zns, "REFUSED_HOLD_SECONDS", -1.0)
+    asked_again = await channel.send(message("again"))
+    assert [r.outcome for r in (*held, asked_again)] == [Outcome.PERMANENT] * 3
+    assert gateway.refused_refreshes == 2
+
+
+async def test_a_token_store_that_fails_before_the_send_is_retried_later(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    unreachable = make_engine(f"sqlite:///{tmp_path}/no-such-folder/axis.db")
+    try:
+        result = await ZnsChannel(settings_for(gateway, None), engine=unreachable).send(message())
+    finally:
+        unreachable.dispose()
+    assert result.outcome == Outcome.RETRY
+    assert result.detail.startswith("ZNS token store: OperationalError")
+    assert (gateway.sent(OAUTH), gateway.sent(SEND)) == ([], [])
