@@ -44,12 +44,19 @@ def _email(text: str | None) -> str | None:
 
 
 WrittenForm = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_written_form)]
+
+
+def _each_once(forms: list[str]) -> list[str]:
+    return list(dict.fromkeys(forms))
+
+
 Abbreviations = Annotated[
     list[WrittenForm],
     Field(
         max_length=MAX_ABBREVIATIONS,
         description='The other forms plans write the unit in ("SNV", "Sở KH&CN")',
     ),
+    AfterValidator(_each_once),
 ]
 HeadEmail = Annotated[
     str | None,

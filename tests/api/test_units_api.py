@@ -126,7 +126,7 @@ async def test_the_office_adds_reads_and_changes_a_unit(api: ApiClient) -> None:
 
     changes = {
         "name": "Sở Ngoại vụ tỉnh",
-        "abbreviations": ["SNgV"],
+        "abbreviations": ["SNgV", "SNgV"],
         "head_email": " Giam.Doc@SoNgoaiVu.example.invalid ",
         "active": False,
     }
