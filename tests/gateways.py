@@ -15,7 +15,7 @@ The stand-ins refuse what the real services refuse, with the codes of their docu
   101; a brandname not registered 104; an SmsType other than customer care (2) 118; a phone
   not in the 0… form 108; a text matching no registered customer-care template 146 (the
   templates registered are the shapes of templates/notifications/*/*.sms.j2, variable parts
-  free, as an office registers them with eSMS)."""
+  free and possibly empty, as an office registers them with eSMS)."""
 
 from __future__ import annotations
 
@@ -129,9 +129,11 @@ def _shape(part: str) -> str:
     """A template's piece as a pattern: a value is free, a conditional or repeated block may
     be absent or repeated, the rest is as written."""
     if not JINJA_PART.fullmatch(part):
-        return re.escape(part)
+        # Spacing is free: a message is sent stripped, so a text ending in an empty value
+        # ("Chi tiet: " and no link) ends without its space.
+        return r"\s*".join(re.escape(word) for word in part.split(" "))
     tag = part.strip("{}% ").split(" ")[0]
-    return {"if": "(?:", "for": "(?:", "endif": ")?", "endfor": ")*"}.get(tag, ".+?")
+    return {"if": "(?:", "for": "(?:", "endif": ")?", "endfor": ")*"}.get(tag, ".*?")
 
 
 @dataclass
