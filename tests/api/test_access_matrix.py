@@ -47,6 +47,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "refuse": {"reason": "Không đủ điều kiện"},
     "forward": {"to_commune": OWN, "reason": "Địa bàn"},
     "answer": {"text": "Đã xử lý"},
+    "units": {"code": "SXY", "kind": "department", "name": "Sở Thử nghiệm"},
+    "{code}": {"note": "Sửa"},
 }
 # Can-bo-01 of the demo roster: in charge of ten communes, neither OWN nor OTHER.
 OFFICIAL = "can-bo-01@example.invalid"
@@ -60,6 +62,8 @@ OFFICE_ACTIONS = [
     ("POST", "/api/v1/directives/{directive_id}/assignments/{commune_code}/extension/decision"),
     ("POST", "/api/v1/tokens"),
     ("GET", "/api/v1/tokens"),
+    ("POST", "/api/v1/units"),
+    ("PATCH", "/api/v1/units/{code}"),
 ]
 ROLES_BUT_OFFICE = ["commune_leader", "official_in_charge", "reader"]
 
@@ -90,6 +94,7 @@ def fill(
         .replace("{recurring_id}", str(recurring_id))
         .replace("{dossier_id}", str(case_id))
         .replace("{feedback_id}", str(case_id))
+        .replace("{code}", "SNV")
     )
 
 
