@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,24 @@ ZNS_CODES: dict[int, ProviderCode] = {
 }
 
 
+# The values a message can fill a ZNS template's parameters with
+# (activities/delivery/messages.py): a template may declare any of them.
+FILLABLE_PARAMETERS = frozenset(
+    {"ten_can_bo", "don_vi", "tieu_de", "han_xu_ly", "lien_ket", "so_viec"}
+)
+PARAMETER_TYPES = frozenset({"string", "number", "date"})
+ELLIPSIS = "…"
+
+
+@dataclass(frozen=True)
+class TemplateParameter:
+    """One parameter of a registered ZNS template, as Zalo approved it."""
+
+    name: str
+    kind: str = "string"
+    max_length: int = 100
+
+
 @dataclass(frozen=True)
 class ZnsSettings:
     base_url: str
@@ -110,11 +128,74 @@ class ZnsSettings:
     # kind -> ZNS template id
     templates: dict[str, str]
     state_file: Path | None = None
+    # kind -> the parameters its template declares; a kind without them gets every value
+    parameters: dict[str, tuple[TemplateParameter, ...]] = field(default_factory=dict)
 
 
 def parse_templates(value: str) -> dict[str, str]:
+    """`issued=643118,reminder=643119`: each kind's template id (its parameters, written after
+    the id as `|name:type:max`, are read by `parse_template_parameters`)."""
     pairs = (item.split("=", 1) for item in value.split(",") if "=" in item)
-    return {kind.strip(): template.strip() for kind, template in pairs}
+    return {kind.strip(): template.split("|")[0].strip() for kind, template in pairs}
+
+
+def parse_template_parameters(value: str) -> dict[str, tuple[TemplateParameter, ...]]:
+    """Each kind's template parameters, as registered with Zalo, written after the template id:
+    `issued=643118|ten_can_bo:string:30|tieu_de:string:100|han_xu_ly:date:10`. A name no
+    message can fill, an unknown type or a length that is not a positive number is refused
+    with a sentence naming it (at start, where the channels are built)."""
+    declared: dict[str, tuple[TemplateParameter, ...]] = {}
+    for item in value.split(","):
+        if "=" not in item or "|" not in item:
+            continue
+        kind, _, spec = item.partition("=")
+        parameters = []
+        for part in spec.split("|")[1:]:
+            name, kind_of, length = ([*part.strip().split(":"), "", ""])[:3]
+            if name not in FILLABLE_PARAMETERS:
+                raise ValueError(
+                    f"AXIS_ZNS_TEMPLATES: {kind.strip()} declares {name!r}, which no message "
+                    f"fills (one of {', '.join(sorted(FILLABLE_PARAMETERS))})"
+                )
+            if (kind_of or "string") not in PARAMETER_TYPES:
+                raise ValueError(
+                    f"AXIS_ZNS_TEMPLATES: {kind.strip()}.{name} has type {kind_of!r}, not one "
+                    f"of {', '.join(sorted(PARAMETER_TYPES))}"
+                )
+            if length and (not length.isdigit() or int(length) < 1):
+                raise ValueError(
+                    f"AXIS_ZNS_TEMPLATES: {kind.strip()}.{name} has maximum length {length!r}, "
+                    "not a positive number"
+                )
+            parameters.append(
+                TemplateParameter(name, kind_of or "string", int(length) if length else 100)
+            )
+        declared[kind.strip()] = tuple(parameters)
+    return declared
+
+
+def shorten(value: str, limit: int) -> str:
+    """At most `limit` characters, cut on a word boundary and marked when cut."""
+    if len(value) <= limit:
+        return value
+    cut = value[: limit - len(ELLIPSIS)]
+    if value[len(cut)] != " " and " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,.;:-") + ELLIPSIS
+
+
+def fill_template(
+    parameters: tuple[TemplateParameter, ...], values: dict[str, str]
+) -> dict[str, str] | str:
+    """Exactly the template's parameters, each within its length; or the name of one that
+    this message has no value for."""
+    filled = {}
+    for parameter in parameters:
+        value = " ".join(values.get(parameter.name, "").split())
+        if not value:
+            return parameter.name
+        filled[parameter.name] = shorten(value, parameter.max_length)
+    return filled
 
 
 def fingerprint(token: str | None) -> str:
@@ -358,10 +439,22 @@ class ZnsChannel:
             return SendResult(Outcome.PERMANENT, detail=f"no ZNS template for {message.kind}")
         if not message.phone:
             return SendResult(Outcome.PERMANENT, detail="no phone number")
+        data: dict[str, str] | str = message.template_data
+        declared = self._settings.parameters.get(message.kind)
+        if declared:
+            data = fill_template(declared, message.template_data)
+            if isinstance(data, str):
+                # Zalo refuses an empty parameter: the template does not suit this kind.
+                detail = f"no value for ZNS parameter {data} of template {template_id}"
+                return SendResult(
+                    Outcome.PERMANENT,
+                    detail=detail,
+                    unavailable=Unavailable(detail, f"zalo:empty:{template_id}:{data}"),
+                )
         body: dict[str, Any] = {
             "phone": international_phone(message.phone),
             "template_id": template_id,
-            "template_data": message.template_data,
+            "template_data": data,
             "tracking_id": message.idempotency_key[:48],
         }
         stale: str | None = None

@@ -8,7 +8,12 @@ from sqlalchemy import Engine
 from activities.channels.base import Channel
 from activities.channels.email import EmailChannel, SmtpSettings
 from activities.channels.esms import EsmsChannel, EsmsSettings, callback_secrets, callback_url
-from activities.channels.zns import ZnsChannel, ZnsSettings, parse_templates
+from activities.channels.zns import (
+    ZnsChannel,
+    ZnsSettings,
+    parse_template_parameters,
+    parse_templates,
+)
 from activities.links import resolve_link_keys
 from config import Settings
 
@@ -55,6 +60,7 @@ def configured_channels(settings: Settings, engine: Engine | None = None) -> dic
                 refresh_token=settings.zns_refresh_token,
                 templates=parse_templates(settings.zns_templates),
                 state_file=settings.data_dir / "zns-token.json",
+                parameters=parse_template_parameters(settings.zns_templates),
             ),
             engine=engine,
         ),
