@@ -187,14 +187,17 @@ def shorten(value: str, limit: int) -> str:
 def fill_template(
     parameters: tuple[TemplateParameter, ...], values: dict[str, str]
 ) -> dict[str, str] | str:
-    """Exactly the template's parameters, each within its length; or the name of one that
+    """Exactly the template's parameters, texts shortened to their length (a number or date
+    is never cut: Zalo refuses it whole rather than take a wrong one); or the name of one that
     this message has no value for."""
     filled = {}
     for parameter in parameters:
         value = " ".join(values.get(parameter.name, "").split())
         if not value:
             return parameter.name
-        filled[parameter.name] = shorten(value, parameter.max_length)
+        if parameter.kind == "string":
+            value = shorten(value, parameter.max_length)
+        filled[parameter.name] = value
     return filled
 
 

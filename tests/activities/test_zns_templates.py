@@ -16,6 +16,7 @@ from activities.channels.base import Outcome, OutgoingMessage
 from activities.channels.zns import (
     ZnsChannel,
     ZnsSettings,
+    fill_template,
     parse_template_parameters,
     parse_templates,
     shorten,
@@ -170,3 +171,9 @@ async def test_the_send_activity_fills_the_registered_template_of_an_issue_messa
     assert sorted(data) == sorted(REGISTERED)
     assert data["tieu_de"] == "Rà soát, cập nhật danh mục thủ tục hành…"
     assert all(len(data[name]) <= p.max_length for name, p in REGISTERED.items())
+
+
+def test_a_number_or_date_is_never_cut() -> None:
+    declared = parse_template_parameters("digest=3003|so_viec:number:2|han_xu_ly:date:8")
+    filled = fill_template(declared["digest"], {"so_viec": "120", "han_xu_ly": "27/02/2026"})
+    assert filled == {"so_viec": "120", "han_xu_ly": "27/02/2026"}
