@@ -1,0 +1,120 @@
+"""The province's indicators: targets with milestones, the values reported against them and
+the office's verification, each indicator's colour against its next milestone, the board of
+the committee, and the "what if" scenario.
+
+Every signed-in role reads the indicators and the board; the steering office sets them, reports
+and verifies; a commune leader reports their own commune's values on a commune-scoped indicator,
+which wait for the office. "Today" comes from one dependency (`clock`), which a test replaces."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, status
+
+from api.deps import CurrentUser, OfficeUser
+from services import indicators
+from services.indicator_schemas import (
+    IndicatorBoard,
+    IndicatorCreate,
+    IndicatorPublic,
+    IndicatorsPublic,
+    IndicatorStatus,
+    IndicatorUpdate,
+    ScenarioAnswer,
+    ScenarioRequest,
+    ValueCreate,
+    ValuePublic,
+    ValueVerify,
+)
+from serving.deps import SessionDep
+
+router = APIRouter(prefix="/indicators", tags=["indicators"])
+
+
+def clock() -> datetime:
+    """The moment an indicator is judged at: now."""
+    return datetime.now(UTC)
+
+
+NowDep = Annotated[datetime, Depends(clock)]
+ValueId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+GroupQuery = Annotated[str | None, Query(max_length=200, description="Only this group's")]
+
+
+@router.get("")
+async def list_indicators(
+    user: CurrentUser, session: SessionDep, group: GroupQuery = None
+) -> IndicatorsPublic:
+    """The indicators with their milestones, by group and code."""
+    return await indicators.list_indicators(session, group)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_indicator(
+    payload: IndicatorCreate, user: OfficeUser, session: SessionDep, now: NowDep
+) -> IndicatorPublic:
+    """Add an indicator with its milestones (steering office); a taken code answers 409."""
+    return await indicators.create_indicator(session, payload, now)
+
+
+# Before `/{code}`: "board" is not an indicator's code.
+@router.get("/board")
+async def get_board(
+    user: CurrentUser, session: SessionDep, now: NowDep, group: GroupQuery = None
+) -> IndicatorBoard:
+    """The counts by colour and every indicator's next milestone and days left, worst first:
+    red, yellow, grey, green, then the fewest days left; the red and yellow ones with their
+    responsible units."""
+    return await indicators.board(session, group, now)
+
+
+@router.get("/{code}")
+async def get_indicator(
+    code: str, user: CurrentUser, session: SessionDep, now: NowDep
+) -> IndicatorStatus:
+    """An indicator, its milestones and values, and its colour against the next milestone for
+    the province or each commune or agency: the projected date, the pace so far and the pace
+    required per month, and the values the projection used."""
+    return await indicators.read_indicator(session, code, now)
+
+
+@router.patch("/{code}")
+async def update_indicator(
+    code: str, payload: IndicatorUpdate, user: OfficeUser, session: SessionDep, now: NowDep
+) -> IndicatorPublic:
+    """Change an indicator (steering office). New milestones or a new direction make a new
+    version."""
+    return await indicators.update_indicator(session, code, payload, now)
+
+
+@router.post("/{code}/values", status_code=status.HTTP_201_CREATED)
+async def record_value(
+    code: str, payload: ValueCreate, user: CurrentUser, session: SessionDep, now: NowDep
+) -> ValuePublic:
+    """Report a value. The steering office's is accepted at once; a commune leader's, for their
+    own commune, waits for verification. A correction names the value it `supersedes`."""
+    return await indicators.record_value(session, user, code, payload, now)
+
+
+@router.post("/{code}/values/{value_id}/verify")
+async def verify_value(
+    code: str,
+    value_id: ValueId,
+    payload: ValueVerify,
+    user: OfficeUser,
+    session: SessionDep,
+    now: NowDep,
+) -> ValuePublic:
+    """Accept a submitted value, or return it with a reason (steering office)."""
+    return await indicators.verify_value(session, user, code, value_id, payload, now)
+
+
+@router.post("/{code}/scenario")
+async def run_scenario(
+    code: str, payload: ScenarioRequest, user: CurrentUser, session: SessionDep, now: NowDep
+) -> ScenarioAnswer:
+    """What if: the date a pace per month reaches the next milestone's target, or the pace a
+    target date needs. Nothing is stored."""
+    return await indicators.scenario(session, code, payload, now)
