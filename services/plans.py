@@ -185,7 +185,7 @@ async def list_tasks(
     lead_unit: str | None = None,
     leader_in_charge: str | None = None,
 ) -> PlanTasksPublic:
-    """A plan's tasks in the order of their codes as stored (the sheet's order), each with its
+    """A plan's tasks in the order they were stored (an imported sheet's order), each with its
     lead and co-ordinating units by code and name, its partners and its deadline; by group, by
     lead unit or by leader in charge when asked."""
     await _load_plan(session, plan_id)
@@ -202,7 +202,12 @@ async def list_tasks(
                 )
             )
         )
-    tasks = list(await session.scalars(query))
+    data = await _tasks_public(session, list(await session.scalars(query)))
+    return PlanTasksPublic(data=data, count=len(data))
+
+
+async def _tasks_public(session: AsyncSession, tasks: list[PlanTask]) -> list[PlanTaskPublic]:
+    """The tasks with their units and partners, read in two queries whatever their number."""
     ids = [t.id for t in tasks]
     units: dict[tuple[int, str], list[str]] = {}
     partners: dict[tuple[int, str], list[str]] = {}
@@ -222,7 +227,7 @@ async def list_tasks(
         for task_id, role, name in partner_rows:
             partners.setdefault((task_id, role), []).append(name)
     names = await _unit_names(session)
-    data = [
+    return [
         PlanTaskPublic(
             id=t.id,
             plan_id=t.plan_id,
@@ -244,7 +249,6 @@ async def list_tasks(
         )
         for t in tasks
     ]
-    return PlanTasksPublic(data=data, count=len(data))
 
 
 def _stored_deadline(task: PlanTask) -> Deadline:
@@ -382,8 +386,10 @@ async def add_task(session: AsyncSession, plan_id: int, payload: PlanTaskCreate)
         implements=payload.implements,
     )
     await _commit_tasks(session, plan_id, [task])
-    listed = await list_tasks(session, plan_id)
-    return next(t for t in listed.data if t.code == payload.code)
+    stored = await session.scalars(
+        select(PlanTask).where(PlanTask.plan_id == plan_id, PlanTask.code == payload.code)
+    )
+    return (await _tasks_public(session, list(stored)))[0]
 
 
 async def _active_codes(session: AsyncSession) -> set[str]:
