@@ -304,14 +304,15 @@ async def test_the_board_puts_the_red_first_then_the_yellow_with_exact_counts(
     await created(api, indicator("SIPAS", milestones=[{"date": "2026-06-30", "target": 76}]))
     for as_of, value in zip(MONTH_ENDS, [60, 63, 66], strict=True):
         await reported(api, "SIPAS", as_of, value)
-    # A rank moving the wrong way, due sooner than SLOW.
+    # A rank moving the wrong way, due sooner than SLOW; its code sorts after SLOW's, so the
+    # order between the two red ones is the days left's.
     par = indicator(
-        "PAR", kind="rank", direction="decrease", responsible="SNV",
+        "XEP-HANG-PAR", kind="rank", direction="decrease", responsible="SNV",
         milestones=[{"date": "2026-09-30", "target": "18-20"}],
     )  # fmt: skip
     await created(api, par)
     for as_of, value in zip(MONTH_ENDS, [30, 30, 31], strict=True):
-        await reported(api, "PAR", as_of, value)
+        await reported(api, "XEP-HANG-PAR", as_of, value)
     await created(api, indicator("ICT", responsible="Phó Chủ tịch UBND tỉnh"))
     await reported(api, "ICT", "2026-03-31", 55)
     await created(api, indicator("OTHER", group="DTI"))
@@ -326,13 +327,13 @@ async def test_the_board_puts_the_red_first_then_the_yellow_with_exact_counts(
          e["days_left"], e["responsible"])
         for e in board["indicators"]
     ] == [
-        ("PAR", "red", "2026-09-30", "18–20", 173, "SNV"),
+        ("XEP-HANG-PAR", "red", "2026-09-30", "18–20", 173, "SNV"),
         ("SLOW", "red", "2026-12-31", "80", 265, "SKHCN"),
         ("SIPAS", "yellow", "2026-06-30", "76", 81, "SKHCN"),
         ("ICT", "grey", "2026-12-31", "80", 265, "Phó Chủ tịch UBND tỉnh"),
         ("ONLINE", "green", "2026-12-31", "80", 265, "SKHCN"),
     ]  # fmt: skip
-    assert [e["code"] for e in board["attention"]] == ["PAR", "SLOW", "SIPAS"]
+    assert [e["code"] for e in board["attention"]] == ["XEP-HANG-PAR", "SLOW", "SIPAS"]
     assert board["indicators"][0]["reason_en"] == (
         # The line through 30, 30, 31: 30/1742 a day; 11 places (to 20) in 173 days.
         "not on course for the target 18–20: moving away from it (+0.5242 a month); it needs "
@@ -481,3 +482,40 @@ async def test_refusals_answer_403_404_422_and_change_nothing(
         assert (answer.status_code, answer.json()["detail"]) == (status, detail), (path, body)
     assert stored(indicators_engine) == before
     assert (await api.request("GET", f"{INDICATORS}/board")).json() == board_before
+
+
+async def test_figures_and_dates_out_of_range_answer_422_never_500(
+    api: ApiClient, indicators_engine: Engine
+) -> None:
+    await series_of(api, "ONLINE", [60, 63, 66])
+    before = stored(indicators_engine)
+    values = f"{INDICATORS}/ONLINE/values"
+    scenario = f"{INDICATORS}/ONLINE/scenario"
+    online = f"{INDICATORS}/ONLINE"
+    cases: list[tuple[str, str, str]] = [
+        ("POST", values, '{"as_of": "2026-03-01", "value": NaN}'),
+        ("POST", values, '{"as_of": "2026-03-01", "value": 1e300}'),
+        ("POST", values, '{"as_of": "1999-12-31", "value": 1}'),
+        ("POST", values, '{"as_of": "2026-03-01", "value": 1, "supersedes": 99999999999}'),
+        ("POST", values, '{"as_of": "2026-03-01", "value": 1, "supersedes": 1000000}'),
+        ("POST", f"{values}/99999999999/verify", '{"decision": "accept"}'),
+        ("POST", scenario, '{"pace_per_month": Infinity}'),
+        ("POST", scenario, '{"target_date": "2026-03-31"}'),
+        ("POST", scenario, '{"target_date": "2101-01-01"}'),
+        ("POST", scenario, '{"pace_per_month": 1, "unit_code": "24133"}'),
+        ("POST", INDICATORS, '{"code": "X", "name": "X", "kind": "count", "baseline_value": -1e13}'
+         ),
+        ("PATCH", online, '{"milestones": [{"date": "2026-12-31", "target": "2-1"}]}'),
+        ("PATCH", online, '{"kind": "rank"}'),
+    ]  # fmt: skip
+    answers = []
+    for method, path, body in cases:
+        answer = await api.request(
+            method, path, content=body, headers={"Content-Type": "application/json"}
+        )
+        answers.append(answer.status_code)
+    assert answers == [422] * len(cases)
+    # A pace too slow to land on a calendar date projects no date.
+    crawl = await api.request("POST", scenario, json={"pace_per_month": 1e-300})
+    assert (crawl.status_code, crawl.json()["projected_on"]) == (200, None)
+    assert stored(indicators_engine) == before
