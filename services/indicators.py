@@ -300,7 +300,7 @@ async def _check_unit(session: AsyncSession, scope: IndicatorScope, unit_code: s
             )
         return
     if unit_code is None:
-        raise Invalid(f"a {scope.value}-scoped indicator's value names its unit_code")
+        raise Invalid(f"a {scope.value}-scoped indicator's series is named by a unit_code")
     if scope is IndicatorScope.COMMUNE:
         commune = await session.get(CommuneRow, unit_code)
         if commune is None or commune.province_code != str(DAK_LAK):
@@ -552,10 +552,15 @@ def _series(
     reported or not), or each agency's that reported or is the responsible one."""
     indicator = loaded.indicator
     superseded = _superseded(loaded.values)
-    counting: dict[str | None, list[IndicatorValue]] = defaultdict(list)
+    # One value per unit and day: two offices accepting a value for the same day at once pass
+    # the check each alone; the one reported last counts, as a correction would.
+    by_day: dict[tuple[str | None, date], IndicatorValue] = {}
     for v in loaded.values:
         if v.status == ValueStatus.ACCEPTED.value and v.id not in superseded:
-            counting[v.unit_code].append(v)
+            by_day[(v.unit_code, v.as_of)] = v
+    counting: dict[str | None, list[IndicatorValue]] = defaultdict(list)
+    for (unit_code, _), v in sorted(by_day.items(), key=lambda item: item[1].id):
+        counting[unit_code].append(v)
     scope = IndicatorScope(indicator.scope)
     units: list[str | None]
     if scope is IndicatorScope.PROVINCE:
@@ -692,11 +697,7 @@ async def scenario(
     today = vietnam_today(now)
     loaded = await _load(session, code)
     indicator = loaded.indicator
-    scope = IndicatorScope(indicator.scope)
-    if scope is IndicatorScope.PROVINCE and payload.unit_code is not None:
-        raise Invalid("a province's indicator takes no unit_code")
-    if scope is not IndicatorScope.PROVINCE and payload.unit_code is None:
-        raise Invalid(f"a {scope.value}-scoped indicator's scenario names its unit_code")
+    await _check_unit(session, IndicatorScope(indicator.scope), payload.unit_code)
     milestone = next_milestone(loaded.milestones, today)
     if milestone is None:
         raise Refused(f"indicator {code} has no milestone to aim at")
