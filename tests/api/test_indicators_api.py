@@ -258,6 +258,16 @@ async def test_a_leaders_values_wait_for_verification_and_count_once_accepted(
     }  # fmt: skip
     assert read["counts"] == {"red": 0, "yellow": 0, "grey": 101, "green": 1}
     assert read["colour"] == "grey"
+    # The commune's own what-if starts from its own latest value: 10 points in 183 days.
+    what_if = await api.request(
+        "POST",
+        f"{INDICATORS}/CDS-XA/scenario",
+        token=leader,
+        json={"target_date": "2026-09-30", "unit_code": OWN},
+    )
+    assert {k: what_if.json()[k] for k in ("unit_code", "from_value", "pace_per_month")} == {
+        "unit_code": OWN, "from_value": 70.0, "pace_per_month": 1.6633,
+    }  # fmt: skip
 
 
 async def test_a_correction_supersedes_and_the_old_value_stops_counting(api: ApiClient) -> None:
@@ -519,3 +529,22 @@ async def test_figures_and_dates_out_of_range_answer_422_never_500(
     crawl = await api.request("POST", scenario, json={"pace_per_month": 1e-300})
     assert (crawl.status_code, crawl.json()["projected_on"]) == (200, None)
     assert stored(indicators_engine) == before
+
+
+async def test_two_values_accepted_for_one_day_at_once_count_as_the_later_one(
+    api: ApiClient, indicators_engine: Engine
+) -> None:
+    await series_of(api, "ONLINE", [60, 63, 66])
+    # What two offices posting for 31 March at the same moment would leave behind.
+    with Session(indicators_engine) as session, session.begin():
+        session.add(
+            IndicatorValue(
+                indicator_code="ONLINE", unit_code=None, as_of=datetime(2026, 3, 31).date(),
+                value=64, status="accepted", reported_by=OFFICE, reported_at=APRIL_10,
+                verified_by=OFFICE, verified_at=APRIL_10,
+            )
+        )  # fmt: skip
+    series = (await status_of(api, "ONLINE"))["series"][0]
+    assert (series["latest_value"], series["projected_on"], series["pace_per_month"]) == (
+        64.0, "2026-11-20", 2.0443,
+    )  # fmt: skip
