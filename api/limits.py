@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,20 +14,22 @@ class BodyTooLarge(Exception):
 
 class BodyLimitMiddleware:
     def __init__(
-        self, app: ASGIApp, max_bytes: int, larger_under: tuple[str, int] | None = None
+        self, app: ASGIApp, max_bytes: int, larger_under: Sequence[tuple[str, int]] = ()
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        # (path prefix, limit): the pages' evidence uploads carry files.
-        self.larger_under = larger_under
+        # (path prefix, limit) of the routes that take files: the pages' evidence uploads, a
+        # plan's spreadsheet.
+        self.larger_under = tuple(larger_under)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes
-        if self.larger_under and scope["path"].startswith(self.larger_under[0]):
-            limit = self.larger_under[1]
+        limit = next(
+            (size for prefix, size in self.larger_under if scope["path"].startswith(prefix)),
+            self.max_bytes,
+        )
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(send, limit)

@@ -34,9 +34,11 @@ from api.routes import (
     changes,
     directives,
     feedback,
+    indicators,
     links,
     notifications,
     open311,
+    plans,
     previews,
     procedures,
     public,
@@ -196,10 +198,14 @@ def create_api(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        # A report from the pages carries its evidence files.
         larger_under=(
-            "/inbox/",
-            settings.max_upload_files * settings.max_upload_bytes + settings.max_body_bytes,
+            # A report from the pages carries its evidence files;
+            (
+                "/inbox/",
+                settings.max_upload_files * settings.max_upload_bytes + settings.max_body_bytes,
+            ),
+            # a plan's tasks come as the office's spreadsheet.
+            ("/api/v1/plans/", settings.max_upload_bytes + settings.max_body_bytes),
         ),
     )
     if settings.log_format == "json":
@@ -247,6 +253,8 @@ def create_api(settings: Settings | None = None) -> FastAPI:
     for module in (reference, tokens, directives, assignments, notifications):
         v1.include_router(module.router)
     v1.include_router(units.router)
+    v1.include_router(plans.router)
+    v1.include_router(indicators.router)
     for module in (accounts, audit):
         v1.include_router(module.router)
     for module in (scores, changes, recurring):

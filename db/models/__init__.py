@@ -45,7 +45,9 @@ from db.models.directives import (
     policy_from_json,
     policy_to_json,
 )
+from db.models.indicators import Indicator, IndicatorMilestone, IndicatorValue
 from db.models.obligations import ObligationPeriod, ObligationReport, RecurringDirective
+from db.models.plans import Plan, PlanTask, PlanTaskPartner, PlanTaskUnit
 from db.models.scores import ScoreSnapshot
 from db.models.units import Unit
 
@@ -68,11 +70,18 @@ __all__ = [
     "EvidenceFile",
     "Feedback",
     "FeedbackEventRow",
+    "Indicator",
+    "IndicatorMilestone",
+    "IndicatorValue",
     "Notification",
     "ObligationPeriod",
     "ObligationReport",
     "OutboxEntry",
     "Person",
+    "Plan",
+    "PlanTask",
+    "PlanTaskPartner",
+    "PlanTaskUnit",
     "Procedure",
     "ProcedureCommuneLimit",
     "ProviderToken",

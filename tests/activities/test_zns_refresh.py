@@ -66,18 +66,14 @@ def message(key: str = "axis-refresh-1") -> OutgoingMessage:
 
 
 def settings_for(gateway: Gateway, tmp_path: Path | None, **changes: str) -> ZnsSettings:
-    values = {
-        "app_id": "app",
-        "secret_key": "zns-secret",
-        "refresh_token": gateway.refresh_token,
-        **changes,
-    }
     return ZnsSettings(
         base_url=gateway.base_url,
         oauth_url=gateway.base_url,
+        app_id=changes.get("app_id", "app"),
+        secret_key=changes.get("secret_key", "zns-secret"),
+        refresh_token=changes.get("refresh_token", gateway.refresh_token),
         templates={"issued": "1001"},
         state_file=tmp_path / "zns-token.json" if tmp_path is not None else None,
-        **values,
     )
 
 

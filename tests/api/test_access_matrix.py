@@ -49,6 +49,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "answer": {"text": "Đã xử lý"},
     "units": {"code": "SXY", "kind": "department", "name": "Sở Thử nghiệm"},
     "{code}": {"note": "Sửa"},
+    "plans": {"code": "KH-1", "title": "Kế hoạch", "issued_on": "2026-12-01", "source": "NQ 57"},
+    "verify": {"decision": "accept"},
 }
 # Can-bo-01 of the demo roster: in charge of ten communes, neither OWN nor OTHER.
 OFFICIAL = "can-bo-01@example.invalid"
@@ -64,6 +66,12 @@ OFFICE_ACTIONS = [
     ("GET", "/api/v1/tokens"),
     ("POST", "/api/v1/units"),
     ("PATCH", "/api/v1/units/{code}"),
+    ("POST", "/api/v1/plans"),
+    ("POST", "/api/v1/plans/{plan_id}/tasks"),
+    ("POST", "/api/v1/plans/{plan_id}/import"),
+    ("POST", "/api/v1/indicators"),
+    ("PATCH", "/api/v1/indicators/{code}"),
+    ("POST", "/api/v1/indicators/{code}/values/{value_id}/verify"),
 ]
 ROLES_BUT_OFFICE = ["commune_leader", "official_in_charge", "reader"]
 
@@ -95,6 +103,8 @@ def fill(
         .replace("{dossier_id}", str(case_id))
         .replace("{feedback_id}", str(case_id))
         .replace("{code}", "SNV")
+        .replace("{plan_id}", "1")
+        .replace("{value_id}", "1")
     )
 
 

@@ -79,9 +79,6 @@ async def api(
 ) -> AsyncIterator[ApiClient]:
     opened = api_app(local_env, indicators_database_url, indicators_engine, task_queue, executor)
     async with opened as (client, app):
-        # Mounted here only while the composed app does not mount the indicators itself.
-        if not any(getattr(r, "path", "") == INDICATORS for r in app.routes):
-            app.include_router(indicator_routes.router, prefix="/api/v1")
         app.dependency_overrides[indicator_routes.clock] = clock
         yield client
 

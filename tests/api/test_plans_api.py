@@ -23,10 +23,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
-from api.routes import plans as plan_routes
 from db.engine import make_engine
 from db.models.plans import Plan, PlanTask, PlanTaskPartner, PlanTaskUnit
 from services.plan_sheet import EXPORT_COLUMNS
+from services.sheets import NOT_A_WORKBOOK
 from tests.conftest import ApiClient, api_app, fresh_database
 from tests.plans import plan_appendix as appendix
 
@@ -129,10 +129,7 @@ async def api(
         for table in (PlanTaskPartner, PlanTaskUnit, PlanTask, Plan):
             session.execute(delete(table))
     opened = api_app(local_env, plans_database_url, engine, task_queue, executor)
-    async with opened as (client, app):
-        # The plans' routes, where the composed app does not have them yet.
-        if not any(getattr(r, "path", "") == PLANS for r in app.routes):
-            app.include_router(plan_routes.router, prefix="/api/v1")
+    async with opened as (client, _):
         yield client
     engine.dispose()
 
@@ -478,4 +475,17 @@ async def test_a_commune_leader_may_read_but_not_write(api: ApiClient) -> None:
     ]
     assert [r.status_code for r in reads] == [200, 200, 200, 200]
     assert reads[0].json()["count"] == 1
+    assert (await tasks_of(api, plan_id))["count"] == 0
+
+
+async def test_a_spreadsheet_over_the_64_kib_body_limit_is_read_and_one_over_5_mib_refused(
+    api: ApiClient,
+) -> None:
+    plan_id = await created_plan(api)
+    # 100 KB that is no workbook: read (and found unreadable), not refused for its size.
+    large = await imported(api, plan_id, b"x" * 100_000, dry_run=True)
+    assert large.status_code == 200, large.text
+    assert large.json()["errors"] == [{"row": 0, "column": "", "message": NOT_A_WORKBOOK}]
+    too_large = await imported(api, plan_id, b"x" * (5 * 1024 * 1024 + 64 * 1024 + 1))
+    assert too_large.status_code == 413, too_large.text
     assert (await tasks_of(api, plan_id))["count"] == 0
