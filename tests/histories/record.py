@@ -282,7 +282,7 @@ async def record_delivery(out: Path) -> list[Path]:
     from activities.rendering import Renderer
     from config import Settings
     from tests.conftest import PUBLIC_URL
-    from tests.gateways import http_gateway, smtp_server
+    from tests.gateways import BRANDNAME, http_gateway, smtp_server
     from vocabulary.delivery import delivery_workflow_id, digest_workflow_id
     from vocabulary.directives import NotificationKind
     from workflows.types import NotifyInput
@@ -308,6 +308,7 @@ async def record_delivery(out: Path) -> list[Path]:
                 esms_base_url=gateway.base_url,
                 esms_api_key="esms-key",
                 esms_secret_key="s",
+                esms_brandname=BRANDNAME,
             )
             config = delivery_config(settings, queue)
             notifications = NotificationActivities(
