@@ -38,21 +38,6 @@ PLAN = {
     "issued_on": "2026-03-02",
     "source": "Nghị quyết số 57-NQ/TW",
 }
-OUTSIDE_PARTNERS = [
-    "các đơn vị liên quan",
-    "Viettel Đắk Lắk",
-    "VNPT Đắk Lắk",
-    "MobiFone Đắk Lắk",
-    "Hiệp hội Doanh nghiệp tỉnh",
-    "Các tổ chức tín dụng trên địa bàn",
-    "Trường Đại học Tây Nguyên",
-    "Thuế tỉnh Đắk Lắk",
-    "Bảo hiểm xã hội tỉnh",
-    "Báo Đắk Lắk",
-    "Bưu điện tỉnh Đắk Lắk",
-    "Trường Chính trị tỉnh",
-    "Tỉnh Đoàn Đắk Lắk",
-]
 # The headers of the broken appendix's columns, as it writes them.
 TITLE, LEAD, PRODUCT, DUE, CODE, STATUS = (
     "Nội dung nhiệm vụ",
@@ -207,7 +192,7 @@ async def test_a_dry_run_reports_the_66_tasks_and_stores_nothing(api: ApiClient)
     assert report["lead_unit_count"] == 173
     # Co-ordinating units, a unit that also leads the task counted as a lead unit only.
     assert report["co_unit_count"] == 1704
-    assert report["outside"] == OUTSIDE_PARTNERS
+    assert report["outside"] == list(appendix.OUTSIDE_PARTNERS)
     tasks = {t["code"]: t for t in report["tasks"]}
     assert tasks["4"]["row"] == appendix.task_row(4)
     assert tasks["4"]["lead_units"] == [
@@ -355,7 +340,7 @@ async def test_the_export_opens_with_every_task_and_its_status(api: ApiClient) -
     back = (await imported(api, other, answer.content, dry_run=True)).json()
     assert (back["task_count"], back["errors"]) == (67, [])
     assert (back["lead_unit_count"], back["co_unit_count"]) == (173 + 2, 1704 + 1)
-    assert back["outside"] == OUTSIDE_PARTNERS
+    assert back["outside"] == list(appendix.OUTSIDE_PARTNERS)
     assert {t["progress"] for t in back["tasks"]} == {"not_started"}
     bad = await api.request("GET", f"{PLANS}/{plan_id}/export", params={"format": "pdf"})
     assert bad.status_code == 422

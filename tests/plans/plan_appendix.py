@@ -353,3 +353,21 @@ def broken_appendix_xlsx() -> bytes:
             changed.append(replace(task, **changes))
         groups.append(replace(group, tasks=tuple(changed)))
     return build_xlsx(groups, with_status=True)
+
+
+# Every outside partner the appendix names, once each, in the order first met.
+OUTSIDE_PARTNERS = (
+    "các đơn vị liên quan",
+    "Viettel Đắk Lắk",
+    "VNPT Đắk Lắk",
+    "MobiFone Đắk Lắk",
+    "Hiệp hội Doanh nghiệp tỉnh",
+    "Các tổ chức tín dụng trên địa bàn",
+    "Trường Đại học Tây Nguyên",
+    "Thuế tỉnh Đắk Lắk",
+    "Bảo hiểm xã hội tỉnh",
+    "Báo Đắk Lắk",
+    "Bưu điện tỉnh Đắk Lắk",
+    "Trường Chính trị tỉnh",
+    "Tỉnh Đoàn Đắk Lắk",
+)

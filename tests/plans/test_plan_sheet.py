@@ -38,21 +38,6 @@ GROUP_TITLES = (
     "XÃ HỘI SỐ",
     "NGUỒN NHÂN LỰC",
 )
-OUTSIDE_PARTNERS = (
-    "các đơn vị liên quan",
-    "Viettel Đắk Lắk",
-    "VNPT Đắk Lắk",
-    "MobiFone Đắk Lắk",
-    "Hiệp hội Doanh nghiệp tỉnh",
-    "Các tổ chức tín dụng trên địa bàn",
-    "Trường Đại học Tây Nguyên",
-    "Thuế tỉnh Đắk Lắk",
-    "Bảo hiểm xã hội tỉnh",
-    "Báo Đắk Lắk",
-    "Bưu điện tỉnh Đắk Lắk",
-    "Trường Chính trị tỉnh",
-    "Tỉnh Đoàn Đắk Lắk",
-)
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +119,7 @@ def test_units_are_resolved_with_exact_counts(plan):
     assert len(named) == 127
     assert all(not t.lead.outside for t in plan.tasks)
     assert sum(bool(t.co.outside) for t in plan.tasks) == 16
-    assert plan.outside == OUTSIDE_PARTNERS
+    assert plan.outside == appendix.OUTSIDE_PARTNERS
     # Written many ways, each resolved to its unit.
     assert tasks["3"].lead.units == ("SKHCN",)  # Sở KH&CN
     assert tasks["8"].lead.units == ("SKHCN",)  # SKHCN
@@ -265,7 +250,7 @@ def test_the_broken_appendix_gives_each_error_at_its_row_and_column(directory):
         appendix.task_row(code) for code in (3, 5, 12, 20, 25, 25, 40, 50)
     ]
     assert len(broken.tasks) == 66 - 7
-    assert broken.outside == OUTSIDE_PARTNERS
+    assert broken.outside == appendix.OUTSIDE_PARTNERS
 
 
 def test_statuses_are_read_whatever_their_case_and_diacritics(directory):
@@ -508,7 +493,7 @@ def test_the_export_reads_back_as_the_plan_under_way(plan, directory):
     rows = export_rows(plan)
     again = read_plan_sheet(write_plan_sheet(rows), directory)
     assert again.errors == ()
-    assert again.outside == OUTSIDE_PARTNERS
+    assert again.outside == appendix.OUTSIDE_PARTNERS
     assert [t.status for t in again.tasks] == [r.status for r in rows]
     assert [(t.code, t.group, t.title, t.product, t.authority) for t in again.tasks] == [
         (t.code, t.group, t.title, t.product, t.authority) for t in plan.tasks
