@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import PositiveInt, model_validator
+from pydantic import Field, PositiveInt, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The steering office's token opens everything: as long as the 43 characters of
@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     # Hosts and networks (comma-separated names, addresses or CIDR) webhooks may reach although
     # they are not public, e.g. a receiver on the same machine; only they may use plain http.
     webhook_allow_hosts: str = ""
+    # A webhook subscription's failed delivery is retried after this many seconds, doubling up
+    # to the longest wait, until it has failed for the give-up time; then it pauses.
+    webhook_first_retry_seconds: float = Field(default=5.0, gt=0)
+    webhook_max_retry_seconds: float = Field(default=3600.0, gt=0)
+    webhook_give_up_hours: float = Field(default=24.0, gt=0)
     # Asia/Ho_Chi_Minh, "HH:MM-HH:MM"; empty turns quiet hours off.
     quiet_hours: str = "21:00-07:00"
     # Kinds that wait for the person's digest during quiet hours; the others go out when

@@ -30,6 +30,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import logs
 import tracing
+from activities.channels.webhook import AllowedHosts, parse_allowed_hosts
 from activities.delivery import (
     SWEEP_EVERY_SECONDS,
     DeliveryActivities,
@@ -44,6 +45,7 @@ from activities.obligations import ObligationActivities
 from activities.procedures import ProcedureActivities
 from activities.records import RecordActivities
 from activities.rendering import Renderer
+from activities.webhook_events import WebhookActivities
 from config import DEFAULT_ACTIVITY_CONCURRENCY, Settings, WorkerCapacity, get_settings
 from db.engine import make_engine
 from temporal_client import connect
@@ -53,6 +55,7 @@ from workflows.directive import DirectiveWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.feedback import FeedbackWorkflow
 from workflows.obligation import ObligationPeriodWorkflow
+from workflows.webhooks import WebhookSubscriptionWorkflow
 
 # The threads of a worker at the default capacity, for the scripts that build an executor of
 # their own (history recording, benchmarks); the worker sizes its own from its settings.
@@ -64,6 +67,7 @@ CORE_WORKFLOWS = [
     DossierWorkflow,
     FeedbackWorkflow,
     ObligationPeriodWorkflow,
+    WebhookSubscriptionWorkflow,
 ]
 WORKFLOWS = [*CORE_WORKFLOWS, *DELIVERY_WORKFLOWS]
 # Messages go out from a task queue of their own: a wave of sends never queues up in front of
@@ -96,8 +100,9 @@ def build_worker(
     executor: ThreadPoolExecutor,
     **options: object,
 ) -> Worker:
-    """Options go to the Worker, but for `delivery` (a DeliveryConfig) and `capacity` (a
-    WorkerCapacity), which default to what the AXIS_* settings configure. Delivery runs on this
+    """Options go to the Worker, but for `delivery` (a DeliveryConfig), `capacity` (a
+    WorkerCapacity) and `webhook_hosts` (the AllowedHosts webhook subscriptions may reach), which
+    default to what the AXIS_* settings configure. Delivery runs on this
     worker's task queue too, unless the config names a queue of its own (then
     `build_delivery_worker` serves it). A test that changes a workflow module's constant may
     pass a `workflow_runner` that passes that module through."""
@@ -107,6 +112,10 @@ def build_worker(
         delivery = delivery_config(get_settings(), task_queue, engine)
     capacity = options.pop("capacity", None) or get_settings().worker_capacity
     assert isinstance(capacity, WorkerCapacity)
+    webhook_hosts = options.pop("webhook_hosts", None)
+    if webhook_hosts is None:
+        webhook_hosts = parse_allowed_hosts(get_settings().webhook_allow_hosts)
+    assert isinstance(webhook_hosts, AllowedHosts)
     if not delivery.task_queue or delivery.task_queue == task_queue:
         delivery.task_queue = task_queue
         own_queue = False
@@ -117,6 +126,7 @@ def build_worker(
     fan_out = FanOutActivities(client)
     procedures = ProcedureActivities(engine, Renderer(), public_url, client, delivery)
     obligations = ObligationActivities(engine)
+    webhooks = WebhookActivities(engine, client, delivery, webhook_hosts)
     options.setdefault("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN)
     options.setdefault("workflow_runner", WORKFLOW_RUNNER)
     activities: list[Callable[..., Any]] = [
@@ -135,6 +145,11 @@ def build_worker(
         procedures.record_feedback,
         obligations.open_obligation_period,
         obligations.close_obligation_period,
+        # A subscription's events go out from the product's queue: the API starts its workflow
+        # there, and its one watching activity holds one of the queue's slots.
+        webhooks.next_webhook_events,
+        webhooks.deliver_webhook_event,
+        webhooks.pause_webhook_subscription,
     ]
     workflows: list[type] = list(CORE_WORKFLOWS)
     if not own_queue:

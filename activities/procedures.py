@@ -19,6 +19,7 @@ from activities.delivery import DeliveryConfig, delivery_rows, start_deliveries
 from activities.notifications import CONTEXT_DEFAULTS, NO_RECIPIENT, RECORDED
 from activities.rendering import Renderer
 from activities.routing import SERVICES, classify
+from db.changes import append_changes
 from db.models import (
     PROVINCE_SCOPE,
     Commune,
@@ -109,11 +110,32 @@ class ProcedureActivities:
             "updated_at": utcnow(),
         }
         with Session(self._engine) as session, session.begin():
-            session.execute(
+            applied = session.execute(
                 update(Dossier)
                 .where(Dossier.id == state.dossier_id, Dossier.seq < state.seq)
                 .values(**columns)
             )
+            if applied.rowcount:  # type: ignore[attr-defined]
+                # Ids and states only: a dossier's applicant never reaches the feed.
+                append_changes(
+                    session,
+                    [
+                        {
+                            "entity": "dossier",
+                            "directive_id": None,
+                            "commune_code": state.commune_code,
+                            "kind": request.event.kind,
+                            "detail": {
+                                "dossier_id": state.dossier_id,
+                                "seq": state.seq,
+                                "status": state.status.value,
+                                "timeliness": state.timeliness.value,
+                                "level": state.level.value,
+                            },
+                            "at": utcnow(),
+                        }
+                    ],
+                )
             session.execute(
                 insert_ignoring_duplicates(
                     DossierEventRow.__table__,  # type: ignore[arg-type]
@@ -178,11 +200,31 @@ class ProcedureActivities:
         if request.answer is not None:
             columns["answer"] = request.answer
         with Session(self._engine) as session, session.begin():
-            session.execute(
+            applied = session.execute(
                 update(Feedback)
                 .where(Feedback.id == state.feedback_id, Feedback.seq < state.seq)
                 .values(**columns)
             )
+            if applied.rowcount:  # type: ignore[attr-defined]
+                # Ids and states only: the citizen's words and contact never reach the feed.
+                append_changes(
+                    session,
+                    [
+                        {
+                            "entity": "feedback",
+                            "directive_id": None,
+                            "commune_code": state.commune_code or "",
+                            "kind": request.event.kind,
+                            "detail": {
+                                "feedback_id": state.feedback_id,
+                                "seq": state.seq,
+                                "status": state.status.value,
+                                "answered_on_time": state.answered_on_time,
+                            },
+                            "at": utcnow(),
+                        }
+                    ],
+                )
             session.execute(
                 insert_ignoring_duplicates(
                     FeedbackEventRow.__table__,  # type: ignore[arg-type]

@@ -91,15 +91,31 @@ class RecordActivities:
                 append_changes(
                     session,
                     [
+                        # The directive first: a subscriber hears of it before its assignments.
                         {
-                            "entity": "assignment",
+                            "entity": "directive",
                             "directive_id": request.directive_id,
-                            "commune_code": code,
-                            "kind": AssignmentEventKind.ISSUED.value,
-                            "detail": {"seq": 0, "status": AssignmentStatus.NOTIFIED.value},
+                            "commune_code": "",
+                            "kind": "issued",
+                            "detail": {
+                                "status": DirectiveStatus.ACTIVE.value,
+                                "revision": directive.revision,
+                                "deadline": deadline.isoformat(),
+                                "communes": len(request.communes),
+                            },
                             "at": utcnow(),
-                        }
-                        for code in request.communes
+                        },
+                        *(
+                            {
+                                "entity": "assignment",
+                                "directive_id": request.directive_id,
+                                "commune_code": code,
+                                "kind": AssignmentEventKind.ISSUED.value,
+                                "detail": {"seq": 0, "status": AssignmentStatus.NOTIFIED.value},
+                                "at": utcnow(),
+                            }
+                            for code in request.communes
+                        ),
                     ],
                 )
         return DirectivePlan(
@@ -191,6 +207,25 @@ class RecordActivities:
                 if changed:
                     directive.content_revision = request.revision
                 directive.updated_at = utcnow()
+                append_changes(
+                    session,
+                    [
+                        {
+                            "entity": "directive",
+                            "directive_id": directive.id,
+                            "commune_code": "",
+                            "kind": "amended",
+                            "detail": {
+                                "revision": request.revision,
+                                "content_changed": changed,
+                                "deadline": (
+                                    directive.deadline.isoformat() if directive.deadline else None
+                                ),
+                            },
+                            "at": utcnow(),
+                        }
+                    ],
+                )
             return DirectiveRevision(
                 directive_id=directive.id,
                 revision=directive.revision,
@@ -203,8 +238,26 @@ class RecordActivities:
     def set_directive_status(self, request: DirectiveStatusInput) -> None:
         """Move a directive to a final status; setting the same status again changes nothing."""
         with Session(self._engine) as session, session.begin():
-            session.execute(
+            moved = session.execute(
                 update(Directive)
-                .where(Directive.id == request.directive_id)
+                .where(
+                    Directive.id == request.directive_id,
+                    Directive.status != request.status.value,
+                )
                 .values(status=request.status.value, updated_at=utcnow())
             )
+            if moved.rowcount:  # type: ignore[attr-defined]
+                # The feed hears of a directive's end once: setting it again moves nothing.
+                append_changes(
+                    session,
+                    [
+                        {
+                            "entity": "directive",
+                            "directive_id": request.directive_id,
+                            "commune_code": "",
+                            "kind": request.status.value,
+                            "detail": {"status": request.status.value},
+                            "at": utcnow(),
+                        }
+                    ],
+                )

@@ -47,6 +47,7 @@ from api.routes import (
     scores,
     tokens,
     units,
+    webhooks,
 )
 from config import Settings, get_settings
 from db.engine import make_async_engine
@@ -255,6 +256,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
     v1.include_router(units.router)
     v1.include_router(plans.router)
     v1.include_router(indicators.router)
+    v1.include_router(webhooks.router)
     for module in (accounts, audit):
         v1.include_router(module.router)
     for module in (scores, changes, recurring):

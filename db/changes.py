@@ -11,10 +11,11 @@ import base64
 import binascii
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import ColumnElement, and_, false, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from db.models import Change
+from vocabulary.webhooks import DIRECTIVE_EVENTS
 
 # pg_advisory_xact_lock key of the change feed ("axis" in ASCII).
 CHANGES_LOCK = 0x61786973
@@ -55,3 +56,29 @@ def changes_after(session: Session, after: int, limit: int) -> list[Change]:
     return list(
         session.scalars(select(Change).where(Change.id > after).order_by(Change.id).limit(limit))
     )
+
+
+def last_change_id(session: Session) -> int:
+    """The newest id in the feed (0 when empty): a new subscriber starts after it."""
+    return session.scalar(select(func.coalesce(func.max(Change.id), 0))) or 0
+
+
+def of_event_types(types: frozenset[str]) -> ColumnElement[bool]:
+    """The feed rows that are events of these types (`vocabulary.webhooks.event_type`, as
+    SQL)."""
+    wanted: list[ColumnElement[bool]] = []
+    directive_kinds = [k for k in DIRECTIVE_EVENTS if f"directive.{k}" in types]
+    if directive_kinds:
+        wanted.append(and_(Change.entity == "directive", Change.kind.in_(directive_kinds)))
+    if "assignment.changed" in types:
+        wanted.append(and_(Change.entity == "assignment", Change.kind != "escalated"))
+    if "assignment.escalated" in types:
+        wanted.append(and_(Change.entity == "assignment", Change.kind == "escalated"))
+    for entity, event in (
+        ("score", "score.snapshot"),
+        ("dossier", "dossier.changed"),
+        ("feedback", "feedback.changed"),
+    ):
+        if event in types:
+            wanted.append(Change.entity == entity)
+    return or_(*wanted) if wanted else false()

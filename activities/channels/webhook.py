@@ -191,6 +191,17 @@ class WebhookDelivery:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class WebhookAnswer:
+    """What one POST came to, and the receiver's HTTP status when it answered (None: it did
+    not, or the URL was refused before any connection)."""
+
+    result: SendResult
+    status_code: int | None = None
+    # The URL may no longer be reached: its host resolves inside the network now.
+    refused_url: bool = False
+
+
 async def send_webhook(
     delivery: WebhookDelivery,
     http: httpx.AsyncClient | None = None,
@@ -199,10 +210,22 @@ async def send_webhook(
     resolve: Resolve = resolve_host,
 ) -> SendResult:
     """POST one signed event to the address its URL is checked to, once more, right now."""
+    answer = await post_webhook(delivery, http, now, allowed, resolve)
+    return answer.result
+
+
+async def post_webhook(
+    delivery: WebhookDelivery,
+    http: httpx.AsyncClient | None = None,
+    now: float | None = None,
+    allowed: AllowedHosts = AllowedHosts(),
+    resolve: Resolve = resolve_host,
+) -> WebhookAnswer:
+    """`send_webhook`, with the receiver's status code beside the outcome."""
     try:
         checked = await check_url(delivery.url, allowed, resolve)
     except UnsafeUrl as e:
-        return SendResult(Outcome.PERMANENT, detail=str(e))
+        return WebhookAnswer(SendResult(Outcome.PERMANENT, detail=str(e)), refused_url=True)
     body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
     timestamp = int(now if now is not None else time.time())
     headers = {
@@ -226,23 +249,25 @@ async def send_webhook(
     try:
         answer = await client.send(request, follow_redirects=False)
     except httpx.ConnectError as e:
-        return SendResult(Outcome.RETRY, detail=f"connection: {e}")
+        return WebhookAnswer(SendResult(Outcome.RETRY, detail=f"connection: {e}"))
     except httpx.TimeoutException:
         # The receiver deduplicates on webhook-id: sending again is safe.
-        return SendResult(Outcome.RETRY, detail="timeout")
+        return WebhookAnswer(SendResult(Outcome.RETRY, detail="timeout"))
     finally:
         if http is None:
             await client.aclose()
-    if 200 <= answer.status_code < 300:
-        return SendResult(Outcome.ACCEPTED, provider_message_id=delivery.webhook_id)
-    if answer.status_code == 429 or answer.status_code >= 500:
-        return SendResult(
-            Outcome.RETRY,
-            detail=f"HTTP {answer.status_code}",
-            retry_after_seconds=retry_after(answer.headers.get("retry-after")),
+    code = answer.status_code
+    if 200 <= code < 300:
+        return WebhookAnswer(
+            SendResult(Outcome.ACCEPTED, provider_message_id=delivery.webhook_id), code
+        )
+    if code == 429 or code >= 500:
+        wait = retry_after(answer.headers.get("retry-after"))
+        return WebhookAnswer(
+            SendResult(Outcome.RETRY, detail=f"HTTP {code}", retry_after_seconds=wait), code
         )
     # 3xx included: a redirect is never followed, it could point inside the network.
-    return SendResult(Outcome.PERMANENT, detail=f"HTTP {answer.status_code}")
+    return WebhookAnswer(SendResult(Outcome.PERMANENT, detail=f"HTTP {code}"), code)
 
 
 @dataclass(frozen=True)

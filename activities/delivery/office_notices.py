@@ -1,9 +1,11 @@
 """Notices to the steering office about a message: recorded with their deliveries, started by
-the caller. A dead letter and a channel that cannot send both tell the office this way."""
+the caller. A dead letter, a channel that cannot send and a paused webhook subscription tell
+the office this way."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -33,6 +35,45 @@ def record_office_notices(
     """Record one notice about the message `about` for each of the office's people, rendered
     from `template` with `context` added; the keys (`key_for(person)`) of those recorded, the
     same on every call, so the caller's start sends each once."""
+    directive, commune = places(session, about)
+    return notify_office(
+        session,
+        config,
+        NoticeOf(
+            NOTICE_KIND, template, step, about.directive_id, about.case_id, about.commune_code
+        ),
+        key_for,
+        lambda person: {
+            **message_context(about, directive, commune, person),
+            "failed": {"subject": about.subject, "to": about.recipient},
+            **context,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class NoticeOf:
+    """What a notice to the office is: its kind and template, its step (the business key it
+    shares with its copies), and what it is about."""
+
+    kind: str
+    template: str
+    step: str
+    directive_id: int | None = None
+    case_id: str | None = None
+    commune_code: str = ""
+
+
+def notify_office(
+    session: Session,
+    config: DeliveryConfig,
+    notice: NoticeOf,
+    key_for: Callable[[Person], str],
+    context_for: Callable[[Person], dict[str, Any]],
+) -> list[str]:
+    """Record the notice for each of the office's people, rendered by email (the other
+    channels render their own text at send); the keys of those recorded, the same on every
+    call, so the caller's start sends each once."""
     office = session.scalars(
         select(Person)
         .join(RosterEntry, RosterEntry.person_id == Person.id)
@@ -42,29 +83,21 @@ def record_office_notices(
         )
         .order_by(Person.id)
     )
-    directive, commune = places(session, about)
     rows: list[dict[str, Any]] = []
     deliveries: list[tuple[str, Person | None, str]] = []
     for person in office:
         key = key_for(person)
         message = config.renderer.render(
-            template,
-            "email",
-            person.language,
-            {
-                **message_context(about, directive, commune, person),
-                "failed": {"subject": about.subject, "to": about.recipient},
-                **context,
-            },
+            notice.template, "email", person.language, context_for(person)
         )
         rows.append(
             {
                 "idempotency_key": key,
-                "directive_id": about.directive_id,
-                "case_id": about.case_id,
-                "commune_code": about.commune_code,
-                "kind": NOTICE_KIND,
-                "step": step,
+                "directive_id": notice.directive_id,
+                "case_id": notice.case_id,
+                "commune_code": notice.commune_code,
+                "kind": notice.kind,
+                "step": notice.step,
                 "person_id": person.id,
                 "recipient": person.email,
                 "recipient_role": Role.STEERING_OFFICE.value,

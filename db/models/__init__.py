@@ -50,6 +50,7 @@ from db.models.obligations import ObligationPeriod, ObligationReport, RecurringD
 from db.models.plans import Plan, PlanTask, PlanTaskPartner, PlanTaskUnit
 from db.models.scores import ScoreSnapshot
 from db.models.units import Unit
+from db.models.webhooks import WebhookAttempt, WebhookSubscription
 
 __all__ = [
     "PROVINCE_SCOPE",
@@ -94,6 +95,8 @@ __all__ = [
     "UtcDateTime",
     "WebAccount",
     "WebSession",
+    "WebhookAttempt",
+    "WebhookSubscription",
     "assignment_columns",
     "policy_from_json",
     "policy_to_json",

@@ -51,6 +51,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "{code}": {"note": "Sửa"},
     "plans": {"code": "KH-1", "title": "Kế hoạch", "issued_on": "2026-12-01", "source": "NQ 57"},
     "verify": {"decision": "accept"},
+    "webhooks": {"url": "https://lgsp.example.invalid/hook", "events": ["*"]},
 }
 # Can-bo-01 of the demo roster: in charge of ten communes, neither OWN nor OTHER.
 OFFICIAL = "can-bo-01@example.invalid"
@@ -72,6 +73,12 @@ OFFICE_ACTIONS = [
     ("POST", "/api/v1/indicators"),
     ("PATCH", "/api/v1/indicators/{code}"),
     ("POST", "/api/v1/indicators/{code}/values/{value_id}/verify"),
+    ("POST", "/api/v1/webhooks"),
+    ("GET", "/api/v1/webhooks"),
+    ("GET", "/api/v1/webhooks/{subscription_id}"),
+    ("DELETE", "/api/v1/webhooks/{subscription_id}"),
+    ("POST", "/api/v1/webhooks/{subscription_id}/resume"),
+    ("GET", "/api/v1/webhooks/{subscription_id}/deliveries"),
 ]
 ROLES_BUT_OFFICE = ["commune_leader", "official_in_charge", "reader"]
 
@@ -105,6 +112,7 @@ def fill(
         .replace("{code}", "SNV")
         .replace("{plan_id}", "1")
         .replace("{value_id}", "1")
+        .replace("{subscription_id}", "1")
     )
 
 
