@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -39,6 +40,8 @@ from db.changes import decode_cursor, of_event_types
 from db.models import PROVINCE_SCOPE, Change, Notification, RosterEntry
 from tests.api.test_assignments_api import act
 from tests.api.test_directives_api import DIRECTIVES, eventually, issue, opened
+from tests.api.test_open311 import TAN_AN, post_request, routed
+from tests.api.test_procedures_api import DOSSIERS, dossier_body
 from tests.conftest import ApiClient, api_app
 from vocabulary.roles import Role
 from vocabulary.webhooks import EVENT_TYPES, event_type, subscribed_types
@@ -425,3 +428,59 @@ def test_the_feed_filter_picks_the_rows_event_type_names(engine: Engine) -> None
             assert [tuple(r) for r in picked] == [r for r in rows if event_type(*r) in types]
         session.rollback()
     assert event_type("directive", "closed") is None
+
+
+async def test_dossier_and_feedback_changes_arrive_with_ids_and_states_only(
+    local_env: WorkflowEnvironment,
+    database_url: str,
+    engine: Engine,
+    task_queue: str,
+    executor: ThreadPoolExecutor,
+) -> None:
+    async with (
+        receiver_server() as receiver,
+        webhook_stack(local_env, database_url, engine, task_queue, executor) as api,
+    ):
+        created = await subscribe(api, receiver, ["dossier.changed", "feedback.changed"])
+        received = datetime.now(UTC).isoformat()
+        filed = await api.request("POST", DOSSIERS, json=dossier_body(TAN_AN, received_at=received))
+        assert filed.status_code == 201, filed.text
+        dossier_id = filed.json()["id"]
+        posted = await post_request(
+            api.http, description="mat nuoc 3 ngay nay", address_string="phuong tan an"
+        )
+        request_id = posted.json()[0]["service_request_id"]
+        feedback = await routed(api, request_id)
+
+        async def both_arrived() -> list[dict[str, Any]]:
+            expected = await feed_events(api, created["delivered_through"], created["events"])
+            got = [(b["data"]["cursor"], b["type"]) for _, b in receiver.accepted]
+            assert "feedback.changed" in [t for _, t in got] and got == expected
+            return [b["data"] for _, b in receiver.accepted]
+
+        arrived = await eventually(both_arrived)
+        assert (await api.request("DELETE", f"{WEBHOOKS}/{created['id']}")).status_code == 204
+
+    dossiers = [d for d in arrived if d["entity"] == "dossier"]
+    feedbacks = [d for d in arrived if d["entity"] == "feedback"]
+    assert [d["kind"] for d in dossiers] == ["received"]
+    assert {d["detail"]["dossier_id"] for d in dossiers} == {dossier_id}
+    assert [d["kind"] for d in feedbacks] == ["routed"]
+    dossier, routed_to = dossiers[0], feedbacks[0]
+    assert (dossier["entity"], dossier["commune_code"], dossier["kind"]) == (
+        "dossier",
+        TAN_AN,
+        "received",
+    )
+    assert dossier["detail"]["dossier_id"] == dossier_id
+    assert set(dossier["detail"]) == {"dossier_id", "seq", "status", "timeliness", "level"}
+    assert (routed_to["entity"], routed_to["commune_code"], routed_to["kind"]) == (
+        "feedback",
+        TAN_AN,
+        "routed",
+    )
+    assert set(routed_to["detail"]) == {"feedback_id", "seq", "status", "answered_on_time"}
+    assert feedback["service_request_id"] == request_id
+    # Neither the applicant nor the citizen reaches a subscriber.
+    everything = json.dumps([b for _, b in receiver.accepted], ensure_ascii=False)
+    assert "Trần Thị B" not in everything and "mat nuoc" not in everything
