@@ -39,6 +39,7 @@ from activities.channels.base import (
 from db.models import ProviderToken
 from db.upsert import insert_ignoring_duplicates
 from secret_files import write_atomically
+from vocabulary.cases import CaseNotificationKind
 
 SEND_PATH = "/message/template"
 TOKEN_PATH = "/v4/oa/access_token"
@@ -100,11 +101,20 @@ ZNS_CODES: dict[int, ProviderCode] = {
 }
 
 
-# The values a message can fill a ZNS template's parameters with
-# (activities/delivery/messages.py): a template may declare any of them.
-FILLABLE_PARAMETERS = frozenset(
+# The values a message fills a ZNS template's parameters with
+# (activities/delivery/messages.py): a kind's template may declare those its messages fill.
+# A directive's: the person, the commune, the title, the deadline, the link; a digest's: the
+# person and the number of items.
+DIRECTIVE_PARAMETERS = frozenset(
     {"ten_can_bo", "don_vi", "tieu_de", "han_xu_ly", "lien_ket", "so_viec"}
 )
+# A dossier's or feedback's: the person, the commune, the procedure or the feedback's service
+# (tieu_de), the receipt code (ma_ho_so), the due time (han_xu_ly), the case's link.
+CASE_PARAMETERS = frozenset(
+    {"ten_can_bo", "don_vi", "tieu_de", "ma_ho_so", "han_xu_ly", "lien_ket"}
+)
+FILLABLE_PARAMETERS = DIRECTIVE_PARAMETERS | CASE_PARAMETERS
+CASE_KINDS = frozenset(kind.value for kind in CaseNotificationKind)
 PARAMETER_TYPES = frozenset({"string", "number", "date"})
 ELLIPSIS = "…"
 
@@ -139,11 +149,17 @@ def parse_templates(value: str) -> dict[str, str]:
     return {kind.strip(): template.split("|")[0].strip() for kind, template in pairs}
 
 
+def fillable_parameters(kind: str) -> frozenset[str]:
+    """The parameters a kind's messages have values for."""
+    return CASE_PARAMETERS if kind in CASE_KINDS else DIRECTIVE_PARAMETERS
+
+
 def parse_template_parameters(value: str) -> dict[str, tuple[TemplateParameter, ...]]:
     """Each kind's template parameters, as registered with Zalo, written after the template id:
-    `issued=643118|ten_can_bo:string:30|tieu_de:string:100|han_xu_ly:date:10`. A name no
-    message can fill, an unknown type or a length that is not a positive number is refused
-    with a sentence naming it (at start, where the channels are built)."""
+    `issued=643118|ten_can_bo:string:30|tieu_de:string:100|han_xu_ly:date:10`, or for a
+    dossier's reminder `dossier_reminder=643120|ma_ho_so:string:20|han_xu_ly:date:10`. A name
+    the kind's messages cannot fill, an unknown type or a length that is not a positive number
+    is refused with a sentence naming it (at start, where the channels are built)."""
     declared: dict[str, tuple[TemplateParameter, ...]] = {}
     for item in value.split(","):
         if "=" not in item or "|" not in item:
@@ -156,6 +172,12 @@ def parse_template_parameters(value: str) -> dict[str, tuple[TemplateParameter, 
                 raise ValueError(
                     f"AXIS_ZNS_TEMPLATES: {kind.strip()} declares {name!r}, which no message "
                     f"fills (one of {', '.join(sorted(FILLABLE_PARAMETERS))})"
+                )
+            if name not in fillable_parameters(kind.strip()):
+                raise ValueError(
+                    f"AXIS_ZNS_TEMPLATES: {kind.strip()} declares {name!r}, which its "
+                    "messages do not fill (they fill "
+                    f"{', '.join(sorted(fillable_parameters(kind.strip())))})"
                 )
             if (kind_of or "string") not in PARAMETER_TYPES:
                 raise ValueError(

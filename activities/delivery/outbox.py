@@ -91,6 +91,7 @@ class DeliveryActivities:
             compose_message,
             self._engine,
             self._config.renderer,
+            self._config.public_url,
             request,
             outbox_idempotency_key(request),
         )

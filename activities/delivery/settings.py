@@ -19,7 +19,6 @@ from activities.rendering import Renderer
 from config import Settings
 from vocabulary.delivery import DeliveryPolicy
 
-CASE_CHANNEL = "email"
 QUIET_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 DELIVERY_QUEUE_SUFFIX = "-delivery"
 
@@ -51,16 +50,13 @@ class DeliveryConfig:
     link_grace: timedelta = timedelta(days=7)
     task_queue: str = ""
     renderer: Renderer = field(default_factory=Renderer)
+    # Where a dossier's or feedback's SMS and Zalo message link to (AXIS_PUBLIC_URL).
+    public_url: str = ""
 
     def usable_channels(self, preferred: str) -> list[str]:
         """The person's channels, in their order, that this installation can send on."""
         names = [c.strip() for c in preferred.split(",") if c.strip()]
         return [n for n in names if n in self.channels and self.channels[n].configured]
-
-    def case_channels(self) -> list[str]:
-        """A dossier's or feedback's message has no SMS or ZNS template: it goes by email,
-        which every person on the roster has, whatever channels they prefer."""
-        return self.usable_channels(CASE_CHANNEL)
 
 
 def delivery_queue(task_queue: str) -> str:
@@ -95,4 +91,5 @@ def delivery_config(
         link_keys=resolve_link_keys(settings.link_keys, settings.data_dir),
         link_grace=timedelta(days=settings.link_grace_days),
         task_queue=task_queue or settings.task_queue,
+        public_url=settings.public_url,
     )

@@ -14,7 +14,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.delivery.settings import CASE_CHANNEL, DeliveryConfig
+from activities.delivery.settings import DeliveryConfig
 from db.models import Delivery, Notification, Person
 from vocabulary.delivery import DeliveryState, delivery_workflow_id
 from workflows.delivery import DeliveryWorkflow
@@ -28,16 +28,18 @@ def delivery_rows(
     messages: Iterable[tuple[str, Person | None, str]],
     by_email: bool = False,
 ) -> list[dict[str, Any]]:
-    """The first state of each message: queued when one of its person's channels (with
-    `by_email`, a case message's: email) can be used here, no_channel (a clear end, nothing
-    retried) otherwise."""
+    """The first state of each message: queued when one of its person's channels can be used
+    here, no_channel (a clear end, nothing retried) otherwise. A directive's message and a
+    dossier's or feedback's alike go by the person's channels in their order.
+
+    `by_email` is ignored: activities/procedures.py still passes it from the time a case's
+    message went by email only; it goes once that call drops it."""
     now = datetime.now(UTC)
     rows = []
     for key, person, link in messages:
         if person is None:
             continue
-        usable = config.case_channels() if by_email else config.usable_channels(person.channels)
-        wanted = CASE_CHANNEL if by_email else person.channels
+        usable = config.usable_channels(person.channels)
         rows.append(
             {
                 "notification_key": key,
@@ -45,7 +47,7 @@ def delivery_rows(
                 "state": (DeliveryState.QUEUED if usable else DeliveryState.NO_CHANNEL).value,
                 "attempts": 0,
                 "channel": None,
-                "detail": "" if usable else f"no configured channel among {wanted}",
+                "detail": "" if usable else f"no configured channel among {person.channels}",
                 "link": link,
                 "seq": 0,
                 "updated_at": now,
@@ -121,23 +123,16 @@ def _messages(
     *conditions: ColumnElement[bool],
 ) -> list[tuple[str, int, str, list[str], int]]:
     """(key, person, kind, channels, seq) of each message among `keys` in `state`: what a
-    delivery workflow starts from (a case's message goes by the case channels)."""
+    delivery workflow starts from, the person's channels in their order that can be used."""
     with Session(engine) as session:
         return [
-            (
-                key,
-                person_id or 0,
-                kind,
-                config.usable_channels(channels) if case_id is None else config.case_channels(),
-                seq,
-            )
-            for key, person_id, kind, channels, case_id, seq in session.execute(
+            (key, person_id or 0, kind, config.usable_channels(channels), seq)
+            for key, person_id, kind, channels, seq in session.execute(
                 select(
                     Delivery.notification_key,
                     Delivery.person_id,
                     Notification.kind,
                     Person.channels,
-                    Notification.case_id,
                     Delivery.seq,
                 )
                 .join(Notification, Notification.idempotency_key == Delivery.notification_key)

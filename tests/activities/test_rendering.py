@@ -10,7 +10,8 @@ import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
 from activities.notifications import CONTEXT_DEFAULTS
-from activities.rendering import Renderer, duration_text, local_time
+from activities.rendering import TEMPLATES_DIR, Renderer, duration_text, local_time
+from vocabulary.cases import CaseNotificationKind
 from vocabulary.directives import NotificationKind
 
 DEADLINE = datetime(2026, 2, 27, 10, 0, tzinfo=UTC)  # 17:00 on Fri 27 Feb 2026 in Vietnam
@@ -173,3 +174,92 @@ def test_duration_text_names_each_nonzero_unit(
     seconds: int | str, language: str, text: str
 ) -> None:
     assert duration_text(seconds, language) == text
+
+
+# A case's messages to people on the roster go by their channels; the applicant's are recorded.
+ROSTER_CASE_KINDS = [
+    k
+    for k in CaseNotificationKind
+    if k not in (CaseNotificationKind.DOSSIER_APOLOGY, CaseNotificationKind.FEEDBACK_ANSWERED)
+]
+# An installation's public address of a realistic length, and a case id of six digits.
+LONG_LINK = "https://chidao.daklak.gov.vn/api/v1/feedback/123456"
+
+
+def case_context(commune: str = "Phường Buôn Ma Thuột", **overrides: Any) -> dict[str, Any]:
+    """What a case's SMS is rendered with, at recording and when it goes out."""
+    return {
+        "receipt_code": "7K3MQ9XD2HTBW",
+        "commune": {"code": "24133", "name": commune},
+        "recipient": {"name": "Nguyễn Văn A"},
+        "dossier": {"id": 123456, "procedure": "Tách hộ", "due_at": DEADLINE},
+        "feedback": {
+            "id": 123456,
+            "service": "Đèn chiếu sáng công cộng",
+            "answer_due_at": DEADLINE,
+        },
+        "link": LONG_LINK,
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+@pytest.mark.parametrize("kind", ROSTER_CASE_KINDS)
+def test_a_case_s_sms_is_one_plain_gsm_message_with_its_code_deadline_commune_and_link(
+    renderer: Renderer, kind: CaseNotificationKind, language: str
+) -> None:
+    message = renderer.render(kind.value, "sms", language, case_context())
+    # Province's longest commune name, a six-digit case id on a real domain: one SMS.
+    assert len(message.body) <= 160 and message.body.isascii()
+    assert "7K3MQ9XD2HTBW" in message.body and "17:00 27/02" in message.body
+    assert "Phuong Buon Ma Thuot" in message.body
+    assert message.body.endswith(LONG_LINK)
+    assert "7K3MQ9XD2HTBW" in message.subject and "\n" not in message.subject
+
+
+@pytest.mark.parametrize(
+    ("kind", "language", "overrides", "body"),
+    [
+        (
+            "dossier_reminder",
+            "vi",
+            {},
+            "Nhac han: Ho so 7K3MQ9XD2HTBW tai Phuong Buon Ma Thuot phai tra ket qua truoc "
+            f"17:00 27/02. Chi tiet: {LONG_LINK}",
+        ),
+        (
+            "dossier_escalation",
+            "en",
+            {},
+            "Escalated: dossier 7K3MQ9XD2HTBW at Phuong Buon Ma Thuot is overdue since "
+            f"17:00 27/02. Details: {LONG_LINK}",
+        ),
+        (
+            "feedback_routed",
+            "vi",
+            {"commune": ""},
+            "Phan anh moi 7K3MQ9XD2HTBW chua xac dinh xa, phuong, han tra loi 17:00 27/02. "
+            f"Chi tiet: {LONG_LINK}",
+        ),
+        (
+            "feedback_escalation",
+            "vi",
+            {},
+            "Chuyen cap: Phan anh 7K3MQ9XD2HTBW gui Phuong Buon Ma Thuot qua han tra loi tu "
+            f"17:00 27/02. Chi tiet: {LONG_LINK}",
+        ),
+    ],
+)
+def test_a_case_s_sms_reads_exactly_as_written(
+    renderer: Renderer, kind: str, language: str, overrides: dict[str, Any], body: str
+) -> None:
+    assert renderer.render(kind, "sms", language, case_context(**overrides)).body == body
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_only_the_applicant_s_case_messages_have_no_sms_template(language: str) -> None:
+    # The applicant is on no roster: their messages are recorded, never sent by SMS.
+    with_sms = {
+        k for k in CaseNotificationKind if (TEMPLATES_DIR / language / f"{k}.sms.j2").exists()
+    }
+    assert with_sms == set(ROSTER_CASE_KINDS)

@@ -116,6 +116,12 @@ async def test_a_message_without_a_value_for_a_declared_parameter_is_not_sent(
         ("issued=3001|tieu_de:text:30", "issued.tieu_de has type 'text'"),
         ("issued=3001|tieu_de:string:0", "issued.tieu_de has maximum length '0'"),
         ("issued=3001|tieu_de:string:many", "issued.tieu_de has maximum length 'many'"),
+        # A receipt code is a case's; a count of items, a digest's.
+        ("issued=3001|ma_ho_so:string:20", "issued declares 'ma_ho_so', which its messages do"),
+        (
+            "dossier_reminder=4001|so_viec:number:2",
+            "dossier_reminder declares 'so_viec', which its messages do not fill",
+        ),
     ],
 )
 def test_a_template_declaring_what_no_message_fills_is_refused_at_start(
@@ -177,3 +183,19 @@ def test_a_number_or_date_is_never_cut() -> None:
     declared = parse_template_parameters("digest=3003|so_viec:number:2|han_xu_ly:date:8")
     filled = fill_template(declared["digest"], {"so_viec": "120", "han_xu_ly": "27/02/2026"})
     assert filled == {"so_viec": "120", "han_xu_ly": "27/02/2026"}
+
+
+def test_a_case_kind_declares_its_receipt_code_beside_the_values_a_directive_has() -> None:
+    declared = parse_template_parameters(
+        "feedback_routed=4002|ten_can_bo:string:30|ma_ho_so:string:20|tieu_de:string:30"
+        "|don_vi:string:30|han_xu_ly:date:10|lien_ket:string:200"
+    )
+    values = {
+        "ten_can_bo": "Trần Văn Bình",
+        "ma_ho_so": "7K3MQ9XD2HTBW",
+        "tieu_de": "Đèn chiếu sáng công cộng",
+        "don_vi": "Phường Buôn Ma Thuột",
+        "han_xu_ly": "12/03/2027",
+        "lien_ket": "http://axis.test/api/v1/feedback/5",
+    }
+    assert fill_template(declared["feedback_routed"], values) == values
