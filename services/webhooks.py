@@ -9,6 +9,7 @@ import base64
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -19,6 +20,7 @@ from config import Settings
 from db.changes import encode_cursor
 from db.models import Change, WebhookAttempt, WebhookSubscription, utcnow
 from services.errors import Conflict, EngineUnavailable, Invalid, NotFound
+from services.idempotency import find_replayed, fingerprint
 from services.webhook_schemas import (
     WebhookAttemptPublic,
     WebhookAttemptsPublic,
@@ -98,9 +100,21 @@ async def create_webhook(
     settings: Settings,
     payload: WebhookCreate,
     actor: str,
-) -> WebhookCreated:
-    """Subscribe `payload.url` to events from now on. The URL must be https to a public address
-    (or a host `AXIS_WEBHOOK_ALLOW_HOSTS` lists); it is checked again at every delivery."""
+    idempotency_key: str | None = None,
+) -> tuple[WebhookCreated, bool]:
+    """Subscribe `payload.url` to events from now on; with an Idempotency-Key already used for
+    the same request, answer with the subscription it made (and its secret) instead. The URL
+    must be https to a public address (or a host `AXIS_WEBHOOK_ALLOW_HOSTS` lists); it is
+    checked again at every delivery. Returns (subscription, created)."""
+    request_fingerprint = fingerprint(payload)
+    existing = await find_replayed(
+        session, WebhookSubscription, idempotency_key, request_fingerprint, "subscription"
+    )
+    if existing is not None:
+        if existing.status != SubscriptionStatus.DELETED:
+            # The first request may have stored it and lost the engine before the start.
+            await _start(client, settings, existing)
+        return _created(existing), False
     try:
         await check_url(payload.url, parse_allowed_hosts(settings.webhook_allow_hosts))
     except UnsafeUrl as e:
@@ -109,6 +123,8 @@ async def create_webhook(
     now = utcnow()
     newest = await session.scalar(select(Change.id).order_by(Change.id.desc()).limit(1))
     row = WebhookSubscription(
+        idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint if idempotency_key else None,
         url=payload.url,
         events=list(payload.events),
         description=payload.description,
@@ -121,12 +137,26 @@ async def create_webhook(
         updated_at=now,
     )
     session.add(row)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Another request with the same key won the race: answer with its subscription.
+        await session.rollback()
+        existing = await find_replayed(
+            session, WebhookSubscription, idempotency_key, request_fingerprint, "subscription"
+        )
+        if existing is None:
+            raise
+        return _created(existing), False
     # Started before the commit: a commit that fails leaves a workflow that finds no
     # subscription and ends, never a subscription that nothing delivers.
     await _start(client, settings, row)
     await session.commit()
-    return WebhookCreated(**webhook_public(row).model_dump(), secret=secret)
+    return _created(row), True
+
+
+def _created(row: WebhookSubscription) -> WebhookCreated:
+    return WebhookCreated(**webhook_public(row).model_dump(), secret=row.secret)
 
 
 async def _subscription(session: AsyncSession, subscription_id: int) -> WebhookSubscription:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from api.deps import OfficeUser
 from services import webhooks
@@ -30,6 +30,16 @@ async def create_webhook(
     session: SessionDep,
     settings: SettingsDep,
     temporal: TemporalDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=200,
+            description="Repeat a request with the same key and get the same subscription "
+            "(and secret), never two",
+        ),
+    ] = None,
 ) -> WebhookCreated:
     """Subscribe a URL to events from now on. The answer holds the signing secret, shown this
     once. Each event is POSTed with the headers `webhook-id` (the same on every retry),
@@ -38,7 +48,12 @@ async def create_webhook(
     time in the feed's order; a failed one is retried with backoff for a day, then the
     subscription pauses and the office is told. The URL must be https to a public address
     (422 otherwise)."""
-    return await webhooks.create_webhook(session, temporal, settings, payload, user.actor)
+    created, new = await webhooks.create_webhook(
+        session, temporal, settings, payload, user.actor, idempotency_key
+    )
+    if not new:
+        response.headers["Idempotent-Replayed"] = "true"
+    return created
 
 
 @router.get("")

@@ -15,6 +15,9 @@ class WebhookSubscription(Base):
     __tablename__ = "webhook_subscriptions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # A POST repeated with the same Idempotency-Key finds this subscription, and its secret.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     url: Mapped[str] = mapped_column(String(2000))
     # Event names (`vocabulary.webhooks.EVENT_TYPES`) or ["*"].
     events: Mapped[list[str]] = mapped_column(JSON)

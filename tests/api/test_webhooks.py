@@ -484,3 +484,36 @@ async def test_dossier_and_feedback_changes_arrive_with_ids_and_states_only(
     # Neither the applicant nor the citizen reaches a subscriber.
     everything = json.dumps([b for _, b in receiver.accepted], ensure_ascii=False)
     assert "Trần Thị B" not in everything and "mat nuoc" not in everything
+
+
+async def test_a_subscription_repeated_with_its_idempotency_key_is_the_same_one(
+    local_env: WorkflowEnvironment,
+    database_url: str,
+    engine: Engine,
+    task_queue: str,
+    executor: ThreadPoolExecutor,
+) -> None:
+    async with (
+        receiver_server() as receiver,
+        webhook_stack(local_env, database_url, engine, task_queue, executor) as api,
+    ):
+        body = {"url": receiver.url, "events": ["score.snapshot"], "description": "NDAP"}
+        key = {"Idempotency-Key": f"ndap-{task_queue}"}
+        first = await api.request("POST", WEBHOOKS, json=body, headers=key)
+        again = await api.request("POST", WEBHOOKS, json=body, headers=key)
+        other = await api.request("POST", WEBHOOKS, json={**body, "events": ["*"]}, headers=key)
+        listed = (await api.request("GET", WEBHOOKS)).json()["data"]
+        assert (await api.request("DELETE", f"{WEBHOOKS}/{first.json()['id']}")).status_code == 204
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.json() == first.json()
+    assert first.json()["secret"].startswith("whsec_")
+    assert (other.status_code, other.json()["detail"]) == (
+        422,
+        "this Idempotency-Key was used for a different request: use a new key for a new "
+        "subscription",
+    )
+    assert [s["id"] for s in listed].count(first.json()["id"]) == 1
+    assert [s["description"] for s in listed].count("NDAP") == 1

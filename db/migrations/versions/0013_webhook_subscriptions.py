@@ -20,6 +20,8 @@ def upgrade() -> None:
     op.create_table(
         "webhook_subscriptions",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.Column("request_fingerprint", sa.String(length=64), nullable=True),
         sa.Column("url", sa.String(length=2000), nullable=False),
         sa.Column("events", sa.JSON(), nullable=False),
         sa.Column("description", sa.String(length=500), nullable=False),
@@ -31,6 +33,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_subscriptions")),
+        sa.UniqueConstraint(
+            "idempotency_key", name=op.f("uq_webhook_subscriptions_idempotency_key")
+        ),
     )
     op.create_table(
         "webhook_attempts",
