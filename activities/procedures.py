@@ -2,7 +2,8 @@
 and the messages. Each is idempotent: state writes carry the workflow's sequence number (an
 older or repeated write changes nothing), events have a unique (case, seq), and messages a
 unique key notify:{case}:{kind}:{step}:{recipient}. A message to a person on the roster is
-delivered as a directive's is (workflows/delivery.py), by email."""
+delivered as a directive's is (workflows/delivery.py), on the person's channels in their
+order."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.delivery import DeliveryConfig, delivery_rows, start_deliveries
+from activities.delivery.messages import case_link
 from activities.notifications import CONTEXT_DEFAULTS, NO_RECIPIENT, RECORDED
 from activities.rendering import Renderer
 from activities.routing import SERVICES, classify
@@ -298,9 +300,7 @@ class ProcedureActivities:
                     )
                 )
                 states = (
-                    delivery_rows(
-                        self._delivery, ((key, p, "") for key, p, _ in fresh), by_email=True
-                    )
+                    delivery_rows(self._delivery, ((key, p, "") for key, p, _ in fresh))
                     if self._delivery is not None
                     else []
                 )
@@ -365,7 +365,6 @@ class ProcedureActivities:
                 "received_at": case.received_at,
                 "due_at": case.due_at,
             }
-            context["link"] = f"{self._public_url}/api/v1/dossiers/{case.id}"
         else:
             context["feedback"] = {
                 "id": case.id,
@@ -374,7 +373,8 @@ class ProcedureActivities:
                 "answer_due_at": case.answer_due_at,
                 "answer": case.answer or "",
             }
-            context["link"] = f"{self._public_url}/api/v1/feedback/{case.id}"
+        # The same link the message's SMS and ZNS carry, built in one place.
+        context["link"] = case_link(self._public_url, request.case_id)
         return {**context, **request.context}
 
     def _message(

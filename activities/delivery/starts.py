@@ -26,14 +26,10 @@ MAX_CONCURRENT_STARTS = 64
 def delivery_rows(
     config: DeliveryConfig,
     messages: Iterable[tuple[str, Person | None, str]],
-    by_email: bool = False,
 ) -> list[dict[str, Any]]:
     """The first state of each message: queued when one of its person's channels can be used
     here, no_channel (a clear end, nothing retried) otherwise. A directive's message and a
-    dossier's or feedback's alike go by the person's channels in their order.
-
-    `by_email` is ignored: activities/procedures.py still passes it from the time a case's
-    message went by email only; it goes once that call drops it."""
+    dossier's or feedback's alike go by the person's channels in their order."""
     now = datetime.now(UTC)
     rows = []
     for key, person, link in messages:
