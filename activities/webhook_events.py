@@ -232,7 +232,7 @@ class WebhookActivities:
             subscription.paused_reason = request.reason
             subscription.updated_at = utcnow()
             change = session.get(Change, request.change_id)
-            step = f"webhook-{request.subscription_id}-paused-{request.attempt}"
+            step = f"webhook-{request.subscription_id}-paused-{request.change_id}-{request.attempt}"
             return notify_office(
                 session,
                 self._delivery,

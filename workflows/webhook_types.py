@@ -28,8 +28,6 @@ class SubscriptionInput:
     # The last change-feed id handled: events after it are delivered.
     after: int
     policy: WebhookPolicy = field(default_factory=WebhookPolicy)
-    # Attempts made so far, across continue-as-new: each attempt has its own row in the log.
-    attempts: int = 0
 
 
 @dataclass
@@ -64,7 +62,7 @@ class AttemptOutcome(StrEnum):
 class DeliverEventInput:
     subscription_id: int
     change_id: int
-    # 1, 2, … for this subscription: the log's key for the attempt.
+    # 1, 2, … for this event: with the subscription and the event, the log's key.
     attempt: int
 
 
@@ -80,5 +78,5 @@ class PauseInput:
     subscription_id: int
     change_id: int
     reason: str
-    # The attempt that gave up: each pause tells the office once.
+    # The event's attempt that gave up: each pause tells the office once.
     attempt: int

@@ -51,7 +51,7 @@ class WebhookSubscriptionWorkflow:
 
     @workflow.run
     async def run(self, request: SubscriptionInput) -> None:
-        after, attempts = request.after, request.attempts
+        after = request.after
         while True:
             batch = await workflow.execute_activity(
                 activity_names.NEXT_WEBHOOK_EVENTS,
@@ -69,8 +69,7 @@ class WebhookSubscriptionWorkflow:
             if batch.status == SubscriptionStatus.DELETED:
                 return
             for change_id in batch.change_ids:
-                attempts, delivered = await self._deliver(request, change_id, attempts)
-                if not delivered:
+                if not await self._deliver(request, change_id):
                     return
                 after = change_id
             after = max(after, batch.read_through)
@@ -83,18 +82,15 @@ class WebhookSubscriptionWorkflow:
                         subscription_id=request.subscription_id,
                         after=after,
                         policy=request.policy,
-                        attempts=attempts,
                     )
                 )
 
-    async def _deliver(
-        self, request: SubscriptionInput, change_id: int, attempts: int
-    ) -> tuple[int, bool]:
+    async def _deliver(self, request: SubscriptionInput, change_id: int) -> bool:
         """Deliver one event until it is accepted (True) or the subscription is deleted
-        (False); the attempts made so far come back with the answer."""
+        (False). Its attempts are counted from 1, across pauses."""
         policy = request.policy
         failing_since = None
-        failures = 0
+        failures = attempts = 0
         while True:
             attempts += 1
             result = await workflow.execute_activity(
@@ -105,9 +101,9 @@ class WebhookSubscriptionWorkflow:
                 retry_policy=ACTIVITY_RETRY,
             )
             if result.outcome == AttemptOutcome.DELIVERED:
-                return attempts, True
+                return True
             if result.outcome == AttemptOutcome.GONE:
-                return attempts, False
+                return False
             now = workflow.now()
             failing_since = failing_since or now
             wait = min(policy.max_retry_seconds, policy.first_retry_seconds * 2**failures)

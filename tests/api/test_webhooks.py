@@ -240,6 +240,13 @@ async def test_events_arrive_once_each_signed_and_in_order_through_a_minute_long
     outcomes = Counter(a["outcome"] for a in log)
     assert outcomes == {"delivered": len(expected), "failed": receiver.refused}
     assert {a["status_code"] for a in log if a["outcome"] == "failed"} == {503}
+    # Attempts are counted per event: the first one was tried until the receiver came back,
+    # every other one went at its first attempt.
+    tries: dict[str, list[int]] = {}
+    for entry in log:
+        tries.setdefault(entry["webhook_id"], []).append(entry["attempt"])
+    assert sorted(tries.pop(ids[0])) == list(range(1, receiver.refused + 2))
+    assert tries == {webhook_id: [1] for webhook_id in ids[1:]}
     first = bodies[0]
     assert first["data"]["directive_id"] == directive_id
     assert set(first["data"]) == {
