@@ -49,6 +49,7 @@ from activities.webhook_events import WebhookActivities
 from config import DEFAULT_ACTIVITY_CONCURRENCY, Settings, WorkerCapacity, get_settings
 from db.engine import make_engine
 from temporal_client import connect
+from vocabulary.webhooks import webhook_queue
 from workflows.assignment import AssignmentWorkflow
 from workflows.delivery import DeliveryWorkflow, DigestWorkflow
 from workflows.directive import DirectiveWorkflow
@@ -67,9 +68,13 @@ CORE_WORKFLOWS = [
     DossierWorkflow,
     FeedbackWorkflow,
     ObligationPeriodWorkflow,
-    WebhookSubscriptionWorkflow,
 ]
-WORKFLOWS = [*CORE_WORKFLOWS, *DELIVERY_WORKFLOWS]
+WEBHOOK_WORKFLOWS = [WebhookSubscriptionWorkflow]
+WORKFLOWS = [*CORE_WORKFLOWS, *DELIVERY_WORKFLOWS, *WEBHOOK_WORKFLOWS]
+# A subscription's watch of the change feed is an asynchronous activity that waits most of its
+# life: the subscriptions run on a task queue of their own, whose slots are many and cost
+# nothing while they wait, so watches never hold the slots acknowledgements and fan-outs need.
+WEBHOOK_ACTIVITIES = 200
 # Messages go out from a task queue of their own: a wave of sends never queues up in front of
 # an acknowledgement's update.
 # A stopping worker lets the sends in flight finish and record their outcome: an SMTP send cut
@@ -100,9 +105,8 @@ def build_worker(
     executor: ThreadPoolExecutor,
     **options: object,
 ) -> Worker:
-    """Options go to the Worker, but for `delivery` (a DeliveryConfig), `capacity` (a
-    WorkerCapacity) and `webhook_hosts` (the AllowedHosts webhook subscriptions may reach), which
-    default to what the AXIS_* settings configure. Delivery runs on this
+    """Options go to the Worker, but for `delivery` (a DeliveryConfig) and `capacity` (a
+    WorkerCapacity), which default to what the AXIS_* settings configure. Delivery runs on this
     worker's task queue too, unless the config names a queue of its own (then
     `build_delivery_worker` serves it). A test that changes a workflow module's constant may
     pass a `workflow_runner` that passes that module through."""
@@ -112,10 +116,6 @@ def build_worker(
         delivery = delivery_config(get_settings(), task_queue, engine)
     capacity = options.pop("capacity", None) or get_settings().worker_capacity
     assert isinstance(capacity, WorkerCapacity)
-    webhook_hosts = options.pop("webhook_hosts", None)
-    if webhook_hosts is None:
-        webhook_hosts = parse_allowed_hosts(get_settings().webhook_allow_hosts)
-    assert isinstance(webhook_hosts, AllowedHosts)
     if not delivery.task_queue or delivery.task_queue == task_queue:
         delivery.task_queue = task_queue
         own_queue = False
@@ -126,7 +126,6 @@ def build_worker(
     fan_out = FanOutActivities(client)
     procedures = ProcedureActivities(engine, Renderer(), public_url, client, delivery)
     obligations = ObligationActivities(engine)
-    webhooks = WebhookActivities(engine, client, delivery, webhook_hosts)
     options.setdefault("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN)
     options.setdefault("workflow_runner", WORKFLOW_RUNNER)
     activities: list[Callable[..., Any]] = [
@@ -145,11 +144,6 @@ def build_worker(
         procedures.record_feedback,
         obligations.open_obligation_period,
         obligations.close_obligation_period,
-        # A subscription's events go out from the product's queue: the API starts its workflow
-        # there, and its one watching activity holds one of the queue's slots.
-        webhooks.next_webhook_events,
-        webhooks.deliver_webhook_event,
-        webhooks.pause_webhook_subscription,
     ]
     workflows: list[type] = list(CORE_WORKFLOWS)
     if not own_queue:
@@ -196,6 +190,34 @@ def build_delivery_worker(
         max_concurrent_activities=capacity.activities_per_queue,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         workflow_runner=WORKFLOW_RUNNER,
+    )
+
+
+def build_webhook_worker(
+    client: Client,
+    engine: Engine,
+    task_queue: str,
+    delivery: DeliveryConfig,
+    webhook_hosts: AllowedHosts,
+    **options: object,
+) -> Worker:
+    """The worker of the webhook subscriptions' own task queue (`webhook_queue(task_queue)`):
+    their workflows and their three activities, all asynchronous. A pause's notice to the
+    office goes out through `delivery`."""
+    webhooks = WebhookActivities(engine, client, delivery, webhook_hosts)
+    options.setdefault("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN)
+    options.setdefault("workflow_runner", WORKFLOW_RUNNER)
+    return Worker(
+        client,
+        task_queue=webhook_queue(task_queue),
+        workflows=WEBHOOK_WORKFLOWS,
+        activities=[
+            webhooks.next_webhook_events,
+            webhooks.deliver_webhook_event,
+            webhooks.pause_webhook_subscription,
+        ],
+        max_concurrent_activities=WEBHOOK_ACTIVITIES,
+        **options,  # type: ignore[arg-type]
     )
 
 
@@ -321,6 +343,13 @@ async def main() -> None:
             capacity=capacity,
         )
         sender = build_delivery_worker(client, engine, executor, delivery, capacity)
+        subscriptions = build_webhook_worker(
+            client,
+            engine,
+            settings.task_queue,
+            delivery,
+            parse_allowed_hosts(settings.webhook_allow_hosts),
+        )
         log.info(
             "worker on task queues %s and %s at %s: %d activities each, %d threads, "
             "%d database connections",
@@ -331,7 +360,7 @@ async def main() -> None:
             capacity.threads,
             capacity.database_connections,
         )
-        async with worker, sender:
+        async with worker, sender, subscriptions:
             sweeping = asyncio.create_task(sweep(client, delivery, engine, stop))
             await stop.wait()
             log.info("worker stopping")

@@ -33,6 +33,7 @@ from vocabulary.webhooks import (
     SubscriptionStatus,
     subscription_workflow_id,
     webhook_message_id,
+    webhook_queue,
 )
 from workflows.webhook_types import SubscriptionInput, WebhookPolicy
 from workflows.webhooks import WebhookSubscriptionWorkflow
@@ -78,7 +79,7 @@ async def _start(
                 WebhookSubscriptionWorkflow.run,
                 request,
                 id=subscription_workflow_id(row.id),
-                task_queue=settings.task_queue,
+                task_queue=webhook_queue(settings.task_queue),
                 start_signal="resume",
             )
         else:
@@ -86,7 +87,7 @@ async def _start(
                 WebhookSubscriptionWorkflow.run,
                 request,
                 id=subscription_workflow_id(row.id),
-                task_queue=settings.task_queue,
+                task_queue=webhook_queue(settings.task_queue),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             )

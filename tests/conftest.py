@@ -22,6 +22,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.channels.webhook import AllowedHosts
+from activities.delivery import delivery_config
 from app import create_app
 from config import Settings, get_settings
 from db.engine import make_engine
@@ -30,7 +32,7 @@ from db.procedures import load_procedures
 from db.roster import DEMO_ROSTER, import_roster
 from db.units import load_units
 from tests.skips import fail_unexpected_skip
-from worker import activity_executor, build_worker
+from worker import activity_executor, build_webhook_worker, build_worker
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
@@ -215,11 +217,11 @@ async def api_app(
     engine: Engine,
     task_queue: str,
     executor: ThreadPoolExecutor,
-    worker_options: dict[str, object] | None = None,
+    webhook_hosts: AllowedHosts | None = None,
     **overrides: object,
 ) -> AsyncIterator[tuple[ApiClient, FastAPI]]:
-    """What the `api` fixture yields, and the app, with settings of a test's own (and options
-    of its own for the worker)."""
+    """What the `api` fixture yields, and the app, with settings of a test's own (and the
+    hosts its webhook subscriptions may reach despite the guard)."""
     admin = f"admin-{uuid.uuid4().hex}"
     settings = Settings(
         database_url=database_url,
@@ -233,7 +235,15 @@ async def api_app(
     )
     app = create_app(settings)
     async with (
-        running_worker(local_env.client, engine, task_queue, executor, **(worker_options or {})),
+        running_worker(local_env.client, engine, task_queue, executor),
+        build_webhook_worker(
+            local_env.client,
+            engine,
+            task_queue,
+            delivery_config(get_settings(), task_queue, engine),
+            webhook_hosts or AllowedHosts(),
+            max_cached_workflows=max_cached_workflows(),
+        ),
         app.router.lifespan_context(app),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://axis.test", timeout=60

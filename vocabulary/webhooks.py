@@ -51,6 +51,11 @@ def subscribed_types(events: list[str]) -> frozenset[str]:
     return frozenset(EVENT_TYPES) if ALL_EVENTS in events else frozenset(events)
 
 
+def webhook_queue(task_queue: str) -> str:
+    """The subscriptions' task queue, beside the product's."""
+    return task_queue + "-webhooks"
+
+
 def subscription_workflow_id(subscription_id: int) -> str:
     return f"webhook-subscription-{subscription_id}"
 

@@ -114,7 +114,7 @@ async def webhook_stack(
         engine,
         task_queue,
         executor,
-        worker_options={"webhook_hosts": parse_allowed_hosts("127.0.0.1")},
+        webhook_hosts=parse_allowed_hosts("127.0.0.1"),
         webhook_allow_hosts="127.0.0.1",
         **policy,
     ) as (api, _):
