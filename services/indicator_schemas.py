@@ -336,3 +336,40 @@ class ScenarioAnswer(BaseModel):
     pace_per_month: float
     projected_on: date | None = Field(description="None: that pace never reaches the target")
     meets_milestone: bool
+
+
+class PeriodOpen(Request):
+    """Open one reporting period; the one that ended last when no start is given."""
+
+    period_start: Day | None = Field(
+        default=None, description="The first day of the period (a month's, quarter's or year's)"
+    )
+
+
+class IndicatorPeriodPublic(BaseModel):
+    indicator_code: str
+    period_start: date
+    period_end: date
+    report_by: datetime = Field(description="The reporting tasks are due at this moment")
+    directive_id: int | None = Field(description="The directive that carries the tasks, if any")
+    tasks: int = Field(description="Reporting tasks opened: one per responsible commune")
+    note: str = Field(default="", description="Why no tasks were opened, when none were")
+    opened_by: str
+    opened_at: datetime
+
+
+class PeriodCounts(BaseModel):
+    tasks: int
+    reported: int = Field(description="A value is in: waiting for the office, or accepted")
+    accepted: int
+    late: int = Field(description="Reported after the report-by time")
+    missing: int = Field(description="No value in yet, or returned and not sent again")
+
+
+class IndicatorPeriodListed(IndicatorPeriodPublic):
+    counts: PeriodCounts
+
+
+class IndicatorPeriodsPublic(BaseModel):
+    data: list[IndicatorPeriodListed] = Field(description="Newest period first")
+    count: int

@@ -11,24 +11,27 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from api.deps import CurrentUser, OfficeUser
-from services import indicators
+from services import indicator_reporting, indicators
 from services.indicator_schemas import (
     IndicatorBoard,
     IndicatorCreate,
+    IndicatorPeriodPublic,
+    IndicatorPeriodsPublic,
     IndicatorPublic,
     IndicatorsPublic,
     IndicatorStatus,
     IndicatorUpdate,
+    PeriodOpen,
     ScenarioAnswer,
     ScenarioRequest,
     ValueCreate,
     ValuePublic,
     ValueVerify,
 )
-from serving.deps import SessionDep
+from serving.deps import SessionDep, SettingsDep, TemporalDep
 
 router = APIRouter(prefix="/indicators", tags=["indicators"])
 
@@ -91,11 +94,20 @@ async def update_indicator(
 
 @router.post("/{code}/values", status_code=status.HTTP_201_CREATED)
 async def record_value(
-    code: str, payload: ValueCreate, user: CurrentUser, session: SessionDep, now: NowDep
+    code: str,
+    payload: ValueCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    now: NowDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> ValuePublic:
     """Report a value. The steering office's is accepted at once; a commune leader's, for their
-    own commune, waits for verification. A correction names the value it `supersedes`."""
-    return await indicators.record_value(session, user, code, payload, now)
+    own commune, waits for verification. A correction names the value it `supersedes`. A
+    commune's value for a day inside an opened period reports that commune's reporting task."""
+    value = await indicators.record_value(session, user, code, payload, now)
+    await indicator_reporting.report_value(session, temporal, settings, user, value)
+    return value
 
 
 @router.post("/{code}/values/{value_id}/verify")
@@ -106,9 +118,51 @@ async def verify_value(
     user: OfficeUser,
     session: SessionDep,
     now: NowDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> ValuePublic:
-    """Accept a submitted value, or return it with a reason (steering office)."""
-    return await indicators.verify_value(session, user, code, value_id, payload, now)
+    """Accept a submitted value, or return it with a reason (steering office); the commune's
+    reporting task for the period is accepted or returned with it."""
+    value = await indicators.verify_value(session, user, code, value_id, payload, now)
+    await indicator_reporting.review_value(session, temporal, settings, user, value)
+    return value
+
+
+@router.post("/{code}/periods", status_code=status.HTTP_201_CREATED)
+async def open_period(
+    code: str,
+    user: OfficeUser,
+    session: SessionDep,
+    now: NowDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    response: Response,
+    payload: PeriodOpen | None = None,
+) -> IndicatorPeriodPublic:
+    """Open a reporting period (steering office): the one that ended last, or the one starting
+    on `period_start`. A commune-scoped indicator's period gives each commune a reporting task
+    due at the report-by time, reminded before it and escalated once late; a province's opens
+    none (the office reports it); an agency's answers 409. Opening it again answers the same
+    period with `Idempotent-Replayed`."""
+    period, created = await indicator_reporting.open_period(
+        session,
+        temporal,
+        settings,
+        code,
+        payload.period_start if payload else None,
+        user.actor,
+        now,
+    )
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return period
+
+
+@router.get("/{code}/periods")
+async def list_periods(code: str, user: CurrentUser, session: SessionDep) -> IndicatorPeriodsPublic:
+    """An indicator's reporting periods, newest first, with their tasks counted: reported,
+    accepted, late (reported after the report-by time) and missing."""
+    return await indicator_reporting.list_periods(session, code)
 
 
 @router.post("/{code}/scenario")

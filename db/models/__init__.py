@@ -45,7 +45,12 @@ from db.models.directives import (
     policy_from_json,
     policy_to_json,
 )
-from db.models.indicators import Indicator, IndicatorMilestone, IndicatorValue
+from db.models.indicators import (
+    Indicator,
+    IndicatorMilestone,
+    IndicatorPeriod,
+    IndicatorValue,
+)
 from db.models.obligations import ObligationPeriod, ObligationReport, RecurringDirective
 from db.models.plans import Plan, PlanTask, PlanTaskPartner, PlanTaskUnit
 from db.models.scores import ScoreSnapshot
@@ -73,6 +78,7 @@ __all__ = [
     "FeedbackEventRow",
     "Indicator",
     "IndicatorMilestone",
+    "IndicatorPeriod",
     "IndicatorValue",
     "Notification",
     "ObligationPeriod",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import Base, utcnow
@@ -69,3 +69,21 @@ class IndicatorValue(Base):
     verified_at: Mapped[datetime | None] = mapped_column()
     # The value this one corrects; the corrected row itself is never changed.
     supersedes: Mapped[int | None] = mapped_column(Integer, ForeignKey("indicator_values.id"))
+
+
+class IndicatorPeriod(Base):
+    """One reporting period of an indicator, opened once: for a commune-scoped indicator its
+    directive gives every commune a reporting task due at `report_by`; a province's own has no
+    directive (the office reports)."""
+
+    __tablename__ = "indicator_periods"
+    __table_args__ = (UniqueConstraint("indicator_code", "period_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    indicator_code: Mapped[str] = mapped_column(String(40), ForeignKey("indicators.code"))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    report_by: Mapped[datetime] = mapped_column()
+    directive_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("directives.id"))
+    opened_by: Mapped[str] = mapped_column(String(300))
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)

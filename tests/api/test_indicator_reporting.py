@@ -1,0 +1,295 @@
+"""Reporting on an indicator as a durable process, over HTTP on the dev server: opening a period
+of a commune-scoped indicator gives each of the 102 communes a reporting task due at the exact
+report-by time, once however often it is opened; a commune's value reports its task, the
+office's acceptance completes it and a return returns it; a report after the report-by time
+is late; the periods list counts exact figures; a province's indicator opens no tasks and an
+agency's is refused.
+
+The routes' clock is set per test: a period of June 2098 is reported by a moment that is still
+ahead whenever the test runs, one of January 2026 by a moment already past (the late report),
+so no figure depends on the day the test runs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from temporalio.testing import WorkflowEnvironment
+
+from api.routes import indicators as indicator_routes
+from services.indicator_reporting import AGENCIES_LATER, NO_TASKS_PROVINCE
+from tests.conftest import ApiClient, api_app
+from tests.fan_out import until_fanned_out
+from vocabulary.directives import directive_workflow_id
+
+INDICATORS = "/api/v1/indicators"
+DIRECTIVES = "/api/v1/directives"
+# 10:00 in Vietnam on 1 July 2098: June 2098 is the last month that has ended; it is reported
+# by 17:00 on the fifth working day after 30 June, 7 July 2098.
+JULY_1_2098 = datetime(2098, 7, 1, 3, 0, tzinfo=UTC)
+JUNE_REPORT_BY = "2098-07-07T10:00:00Z"
+# 10:00 in Vietnam on 10 April 2026; January 2026 was reported by 17:00 on 6 February 2026.
+APRIL_10_2026 = datetime(2026, 4, 10, 3, 0, tzinfo=UTC)
+JANUARY_REPORT_BY = "2026-02-06T10:00:00Z"
+OWN, OTHER, THIRD = "24133", "24121", "24175"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = JULY_1_2098
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def api(
+    local_env: WorkflowEnvironment,
+    database_url: str,
+    engine: Engine,
+    task_queue: str,
+    executor: ThreadPoolExecutor,
+    clock: Clock,
+) -> AsyncIterator[ApiClient]:
+    async with api_app(local_env, database_url, engine, task_queue, executor) as (client, app):
+        app.dependency_overrides[indicator_routes.clock] = clock
+        yield client
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def created_indicator(api: ApiClient, scope: str, **more: Any) -> str:
+    # A code of its own: the test database is shared with the other modules.
+    code = f"BC-{scope[:2].upper()}-{uuid.uuid4().hex[:8]}"
+    body = {
+        "code": code,
+        "name": "Tỷ lệ hồ sơ trực tuyến toàn trình",
+        "kind": "percent",
+        "direction": "increase",
+        "scope": scope,
+        "rhythm": "monthly",
+        "unit_of_measure": "%",
+        "group": "KH02",
+        "responsible": "SKHCN",
+        "milestones": [{"date": "2099-12-31", "target": 80}],
+        **more,
+    }
+    answer = await api.request("POST", INDICATORS, json=body)
+    assert answer.status_code == 201, answer.text
+    return code
+
+
+async def opened(api: ApiClient, code: str, body: Any = None) -> tuple[dict[str, Any], bool]:
+    answer = await api.request("POST", f"{INDICATORS}/{code}/periods", json=body)
+    assert answer.status_code == 201, answer.text
+    result: dict[str, Any] = answer.json()
+    return result, answer.headers.get("Idempotent-Replayed") == "true"
+
+
+async def fanned_out(api: ApiClient, directive_id: int) -> None:
+    handle = api.temporal.get_workflow_handle(directive_workflow_id(directive_id))
+    await until_fanned_out(handle, seconds=60)
+
+
+async def tasks_of(api: ApiClient, directive_id: int) -> list[dict[str, Any]]:
+    answer = await api.request("GET", f"{DIRECTIVES}/{directive_id}/assignments?limit=500")
+    assert answer.status_code == 200, answer.text
+    data: list[dict[str, Any]] = answer.json()["data"]
+    return data
+
+
+async def task(api: ApiClient, directive_id: int, commune: str) -> dict[str, Any]:
+    answer = await api.request("GET", f"{DIRECTIVES}/{directive_id}/assignments/{commune}")
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+async def value(
+    api: ApiClient, code: str, as_of: str, figure: float, token: str | None = None, **more: Any
+) -> dict[str, Any]:
+    answer = await api.request(
+        "POST",
+        f"{INDICATORS}/{code}/values",
+        token=token,
+        json={"as_of": as_of, "value": figure, **more},
+    )
+    assert answer.status_code == 201, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+async def verified(api: ApiClient, code: str, value_id: int, **decision: Any) -> dict[str, Any]:
+    answer = await api.request(
+        "POST", f"{INDICATORS}/{code}/values/{value_id}/verify", json=decision
+    )
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+async def periods(api: ApiClient, code: str) -> dict[str, Any]:
+    answer = await api.request("GET", f"{INDICATORS}/{code}/periods")
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+async def test_a_period_gives_the_102_communes_one_task_each_and_their_values_report_them(
+    api: ApiClient,
+) -> None:
+    code = await created_indicator(api, "commune")
+    period, replayed = await opened(api, code)
+    assert not replayed
+    directive_id = period["directive_id"]
+    assert isinstance(directive_id, int)
+    assert {k: period[k] for k in ("indicator_code", "period_start", "period_end", "tasks")} == {
+        "indicator_code": code,
+        "period_start": "2098-06-01",
+        "period_end": "2098-06-30",
+        "tasks": 102,
+    }
+    assert utc(period["report_by"]) == utc(JUNE_REPORT_BY)
+    assert period["note"] == ""
+    await fanned_out(api, directive_id)
+    tasks = await tasks_of(api, directive_id)
+    assert len(tasks) == 102
+    assert {utc(t["deadline"]) for t in tasks} == {utc(JUNE_REPORT_BY)}
+    assert {t["status"] for t in tasks} == {"notified"}
+
+    # Opened again, by default or by its start: the same period and directive, nothing more.
+    again, replayed = await opened(api, code)
+    assert replayed and again["directive_id"] == directive_id and again["tasks"] == 102
+    by_start, replayed = await opened(api, code, {"period_start": "2098-06-01"})
+    assert replayed and by_start["directive_id"] == directive_id
+    assert len(await tasks_of(api, directive_id)) == 102
+    assert (await periods(api, code))["count"] == 1
+
+    # A commune's value reports its task, with the value named and the evidence carried.
+    own = await api.token("commune_leader", OWN)
+    own_value = await value(
+        api, code, "2098-06-30", 72.5, token=own, evidence="https://example.invalid/bc-06"
+    )
+    assert own_value["status"] == "submitted"
+    reported = await task(api, directive_id, OWN)
+    assert reported["status"] == "reported"
+    assert reported["timeliness"] == "within_deadline"
+    assert "72.5" in reported["report_summary"]
+    assert f"(#{own_value['id']})" in reported["report_summary"]
+    assert reported["report_evidence"] == ["https://example.invalid/bc-06"]
+
+    # The office accepts the value: the task is completed, on time.
+    await verified(api, code, own_value["id"], decision="accept")
+    done = await task(api, directive_id, OWN)
+    assert (done["status"], done["timeliness"]) == ("completed", "on_time")
+
+    # Another commune's value is returned: so is its task, with the reason.
+    other = await api.token("commune_leader", OTHER)
+    other_value = await value(api, code, "2098-06-15", 40, token=other)
+    assert (await task(api, directive_id, OTHER))["status"] == "reported"
+    reason = "thiếu minh chứng số liệu tháng 6"
+    await verified(api, code, other_value["id"], decision="return", reason=reason)
+    returned = await task(api, directive_id, OTHER)
+    assert (returned["status"], returned["review_comment"]) == ("returned", reason)
+
+    # The office's own value for a commune reports and completes that commune's task at once.
+    await value(api, code, "2098-06-30", 55, unit_code=THIRD)
+    assert (await task(api, directive_id, THIRD))["status"] == "completed"
+
+    # A value outside any opened period touches no task.
+    await value(api, code, "2098-05-31", 41, token=other)
+    assert (await task(api, directive_id, OTHER))["status"] == "returned"
+
+    listed = await periods(api, code)
+    assert listed["count"] == 1
+    assert listed["data"][0]["directive_id"] == directive_id
+    assert listed["data"][0]["counts"] == {
+        "tasks": 102,
+        "reported": 2,
+        "accepted": 2,
+        "late": 0,
+        "missing": 100,
+    }
+
+
+async def test_a_report_after_the_report_by_time_is_late(api: ApiClient, clock: Clock) -> None:
+    clock.now = APRIL_10_2026
+    code = await created_indicator(api, "commune")
+    # January 2026, opened late: its report-by time has passed, the tasks are overdue at once.
+    period, _ = await opened(api, code, {"period_start": "2026-01-01"})
+    assert (period["period_start"], period["period_end"]) == ("2026-01-01", "2026-01-31")
+    assert utc(period["report_by"]) == utc(JANUARY_REPORT_BY)
+    directive_id = period["directive_id"]
+    await fanned_out(api, directive_id)
+
+    own = await api.token("commune_leader", OWN)
+    late_value = await value(api, code, "2026-01-31", 64, token=own)
+    reported = await task(api, directive_id, OWN)
+    assert (reported["status"], reported["timeliness"]) == ("reported", "overdue")
+    await verified(api, code, late_value["id"], decision="accept")
+    done = await task(api, directive_id, OWN)
+    assert (done["status"], done["timeliness"]) == ("completed", "late")
+
+    # March, the period that ended last on 10 April, opens beside it; newest first.
+    march, _ = await opened(api, code)
+    assert (march["period_start"], march["period_end"]) == ("2026-03-01", "2026-03-31")
+    listed = await periods(api, code)
+    assert [p["period_start"] for p in listed["data"]] == ["2026-03-01", "2026-01-01"]
+    assert listed["data"][1]["counts"] == {
+        "tasks": 102,
+        "reported": 1,
+        "accepted": 1,
+        "late": 1,
+        "missing": 101,
+    }
+
+
+async def test_a_province_indicator_opens_no_tasks_and_an_agency_one_is_refused(
+    api: ApiClient,
+) -> None:
+    province = await created_indicator(api, "province")
+    period, replayed = await opened(api, province)
+    assert not replayed
+    assert (period["directive_id"], period["tasks"], period["note"]) == (
+        None,
+        0,
+        NO_TASKS_PROVINCE,
+    )
+    again, replayed = await opened(api, province)
+    assert replayed and again["period_start"] == "2098-06-01"
+    listed = await periods(api, province)
+    assert listed["count"] == 1
+    assert listed["data"][0]["counts"] == {
+        "tasks": 0,
+        "reported": 0,
+        "accepted": 0,
+        "late": 0,
+        "missing": 0,
+    }
+
+    agency = await created_indicator(api, "agency")
+    refused = await api.request("POST", f"{INDICATORS}/{agency}/periods")
+    assert (refused.status_code, refused.json()) == (409, {"detail": AGENCIES_LATER})
+    assert (await periods(api, agency))["count"] == 0
+
+    # A period must start where the rhythm's periods start; only the office opens one.
+    odd = await api.request(
+        "POST", f"{INDICATORS}/{province}/periods", json={"period_start": "2098-06-15"}
+    )
+    assert odd.status_code == 422, odd.text
+    leader = await api.token("commune_leader", OWN)
+    forbidden = await api.request("POST", f"{INDICATORS}/{province}/periods", token=leader)
+    assert forbidden.status_code == 403
+    assert (await periods(api, province))["count"] == 1
