@@ -2,7 +2,8 @@
 {commune_code: {figure: number}} that answers for every commune in one query, with a
 companion that lists the records behind a figure for one commune. The assignments roll-up
 registers here; so do recurring obligations, dossiers and feedback (scoring/procedures.py),
-whose indicators rule set v3 adds."""
+whose indicators rule set v3 adds; and the commune criteria (scoring/criteria.py), whose
+indicator rule set v6 adds."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from scoring import obligations, procedures, rollup
+from scoring import criteria, obligations, procedures, rollup
 from scoring.periods import Period
 
 Figures = Callable[[Session, Period, datetime], dict[str, dict[str, Any]]]
@@ -46,4 +47,8 @@ register_source(
 register_source(
     "feedback",
     Source(figures=procedures.feedback_figures, evidence=procedures.feedback_behind),
+)
+register_source(
+    "criteria",
+    Source(figures=criteria.criteria_figures, evidence=criteria.criteria_behind),
 )
