@@ -34,6 +34,7 @@ from api.routes import (
     changes,
     directives,
     feedback,
+    indicator_criteria,
     indicators,
     links,
     notifications,
@@ -255,6 +256,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         v1.include_router(module.router)
     v1.include_router(units.router)
     v1.include_router(plans.router)
+    v1.include_router(indicator_criteria.router)
     v1.include_router(indicators.router)
     v1.include_router(webhooks.router)
     for module in (accounts, audit):
