@@ -35,6 +35,7 @@ from api.routes import (
     directives,
     feedback,
     indicator_criteria,
+    indicator_sheets,
     indicators,
     links,
     notifications,
@@ -208,6 +209,8 @@ def create_api(settings: Settings | None = None) -> FastAPI:
             ),
             # a plan's tasks come as the office's spreadsheet.
             ("/api/v1/plans/", settings.max_upload_bytes + settings.max_body_bytes),
+            # and so do a group's indicators.
+            ("/api/v1/indicators/import", settings.max_upload_bytes + settings.max_body_bytes),
         ),
     )
     if settings.log_format == "json":
@@ -256,6 +259,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         v1.include_router(module.router)
     v1.include_router(units.router)
     v1.include_router(plans.router)
+    v1.include_router(indicator_sheets.router)
     v1.include_router(indicator_criteria.router)
     v1.include_router(indicators.router)
     v1.include_router(webhooks.router)

@@ -71,6 +71,7 @@ OFFICE_ACTIONS = [
     ("POST", "/api/v1/plans/{plan_id}/tasks"),
     ("POST", "/api/v1/plans/{plan_id}/import"),
     ("POST", "/api/v1/indicators"),
+    ("POST", "/api/v1/indicators/import"),
     ("PATCH", "/api/v1/indicators/{code}"),
     ("POST", "/api/v1/indicators/{code}/values/{value_id}/verify"),
     ("POST", "/api/v1/webhooks"),
