@@ -55,6 +55,8 @@ def test_the_rule_set_in_effect_follows_the_effective_dates() -> None:
     assert rules_in_effect(date(2027, 7, 1)).version == "v5"
     assert rules_in_effect(date(2020, 1, 1)).version == "v1"  # before any: the earliest
     assert [i.weight for i in load_rules("v2").indicators] == [70, 10, 20, 0, 10]
-    assert known_versions() == ["v1", "v2", "v3", "v4", "v5"]
+    assert rules_in_effect(date(2027, 12, 31)).version == "v5"
+    assert rules_in_effect(date(2028, 1, 1)).version == "v6"
+    assert known_versions() == ["v1", "v2", "v3", "v4", "v5", "v6"]
     with pytest.raises(RulesError):
         load_rules("../v1")
