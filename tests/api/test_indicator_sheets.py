@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.routes import indicators as indicator_routes
 from db.engine import make_engine
 from db.models.indicators import Indicator, IndicatorMilestone, IndicatorValue
+from services.sheets import NOT_A_WORKBOOK
 from tests.conftest import ApiClient, api_app, fresh_database
 from tests.indicators import focus_indicators as focus
 
@@ -420,3 +421,15 @@ async def test_the_export_reads_back_with_the_status_worst_first(api: ApiClient)
     again = (await imported(api, answer.content)).json()
     assert again.get("state") is None, again
     assert (again["errors"], again["unchanged"], again["stored"]) == ([], 5, 0)
+
+
+async def test_a_sheet_over_the_64_kib_body_limit_is_read_and_one_over_5_mib_refused(
+    api: ApiClient, sheets_engine: Engine
+) -> None:
+    # 100 KB that is no workbook: read (and found unreadable), not refused for its size.
+    large = await imported(api, b"x" * 100_000, dry_run=True)
+    assert large.status_code == 200, large.text
+    assert large.json()["errors"] == [{"row": 0, "column": "", "message": NOT_A_WORKBOOK}]
+    too_large = await imported(api, b"x" * (5 * 1024 * 1024 + 64 * 1024 + 1))
+    assert too_large.status_code == 413, too_large.text
+    assert stored_counts(sheets_engine) == (0, 0)
