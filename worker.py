@@ -40,6 +40,7 @@ from activities.delivery import (
     sweep_stranded,
 )
 from activities.fanout import FanOutActivities
+from activities.indicator_periods import IndicatorPeriodActivities
 from activities.notifications import NotificationActivities
 from activities.obligations import ObligationActivities
 from activities.procedures import ProcedureActivities
@@ -55,6 +56,7 @@ from workflows.delivery import DeliveryWorkflow, DigestWorkflow
 from workflows.directive import DirectiveWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.feedback import FeedbackWorkflow
+from workflows.indicator_period import IndicatorPeriodWorkflow
 from workflows.obligation import ObligationPeriodWorkflow
 from workflows.webhooks import WebhookSubscriptionWorkflow
 
@@ -68,6 +70,7 @@ CORE_WORKFLOWS = [
     DossierWorkflow,
     FeedbackWorkflow,
     ObligationPeriodWorkflow,
+    IndicatorPeriodWorkflow,
 ]
 WEBHOOK_WORKFLOWS = [WebhookSubscriptionWorkflow]
 WORKFLOWS = [*CORE_WORKFLOWS, *DELIVERY_WORKFLOWS, *WEBHOOK_WORKFLOWS]
@@ -126,6 +129,7 @@ def build_worker(
     fan_out = FanOutActivities(client)
     procedures = ProcedureActivities(engine, Renderer(), public_url, client, delivery)
     obligations = ObligationActivities(engine)
+    indicator_periods = IndicatorPeriodActivities(engine, client)
     options.setdefault("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN)
     options.setdefault("workflow_runner", WORKFLOW_RUNNER)
     activities: list[Callable[..., Any]] = [
@@ -144,6 +148,7 @@ def build_worker(
         procedures.record_feedback,
         obligations.open_obligation_period,
         obligations.close_obligation_period,
+        indicator_periods.open_indicator_period,
     ]
     workflows: list[type] = list(CORE_WORKFLOWS)
     if not own_queue:

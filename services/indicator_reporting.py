@@ -8,24 +8,49 @@ accepting the value accepts the report, returning it returns the task with the r
 value is stored first and stands whatever the task says: a task already reported, completed
 or not opened yet leaves it as it is (the office sees the value in its verification queue).
 
+Each commune-scoped indicator's periods open on their own: a Temporal Schedule per indicator
+(`indicator-{code}`, at 00:00 Asia/Ho_Chi_Minh on the first day after each period) starts a
+small workflow that opens the period that has just ended, through the same storing function as
+the office's request. The schedule follows the indicator's rhythm and scope
+(`keep_schedule`), and `reconcile_schedules` makes a missing one again.
+
 Report-by rule: the close of the office day (17:00, Asia/Ho_Chi_Minh) of the fifth working day
 on the Vietnamese calendar after the period's last day."""
 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import case, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
+from sqlalchemy.orm import Session
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+from temporalio.service import RPCError, RPCStatusCode
 
 from config import Settings
 from db import queries
-from db.communes import DAK_LAK
-from db.models import Assignment, Commune, Directive, policy_to_json
+from db.indicator_periods import (
+    AgencyIndicator,
+    PeriodPlan,
+    StoredPeriod,
+    UnknownIndicator,
+    plan_period,
+    write_period,
+)
+from db.models import Assignment
 from db.models.indicators import Indicator, IndicatorPeriod
 from services.assignments import AssignmentActions
 from services.directives import release_connection, start_directive, wait_for_plan
@@ -38,27 +63,20 @@ from services.indicator_schemas import (
     ValuePublic,
     ValueStatus,
 )
-from services.indicators import last_ended_period
 from services.principals import Principal
-from vocabulary.calendar import VIETNAM, working_days_later
-from vocabulary.directives import AssignmentStatus, DirectivePolicy, DirectiveStatus, EscalationStep
-from vocabulary.indicators import RHYTHM_MONTHS, IndicatorScope, ReportingRhythm
-from vocabulary.roles import Role
+from vocabulary.calendar import VIETNAM
+from vocabulary.directives import AssignmentStatus, DirectiveStatus
+from vocabulary.indicator_periods import (
+    indicator_period_workflow_id,
+    indicator_schedule_id,
+    schedule_cron,
+)
+from vocabulary.indicators import IndicatorScope, ReportingRhythm
+from workflows.indicator_period import IndicatorPeriodWorkflow
+from workflows.indicator_period_types import IndicatorPeriodInput
 
 log = logging.getLogger("axis.indicators")
 
-REPORT_WORKING_DAYS = 5
-DAY = 86_400
-# Reminded three days and one day before the report-by time; late, the official in charge after
-# two days and the steering office after five, as a directive's defaults escalate.
-REPORTING_POLICY = DirectivePolicy(
-    reminder_offsets_seconds=[3 * DAY, 1 * DAY],
-    escalation=[
-        EscalationStep(after_seconds=2 * DAY, to=Role.OFFICIAL_IN_CHARGE),
-        EscalationStep(after_seconds=5 * DAY, to=Role.STEERING_OFFICE),
-    ],
-    acknowledge_within_seconds=None,
-)
 NO_TASKS_PROVINCE = (
     "a province's indicator is reported by the steering office itself: no reporting tasks"
 )
@@ -75,22 +93,6 @@ MISSING = (
 LATE_TIMELINESS = ("overdue", "late")
 
 
-def period_of(rhythm: ReportingRhythm, start: date) -> tuple[date, date]:
-    """The period that starts on `start`: a calendar month, quarter or year."""
-    months = RHYTHM_MONTHS[rhythm]
-    if start.day != 1 or (start.month - 1) % months != 0:
-        raise Invalid(f"a {rhythm.value} period starts on the first day of its period, not {start}")
-    # The period after this one ended last the day before it starts: read its bounds from there.
-    index = start.year * 12 + start.month - 1 + months
-    after = date(index // 12, index % 12 + 1, 1)
-    return last_ended_period(rhythm, after)
-
-
-def report_by(period_end: date) -> datetime:
-    """The close of the office day of the fifth working day after the period's last day."""
-    return working_days_later(datetime.combine(period_end, time(12), VIETNAM), REPORT_WORKING_DAYS)
-
-
 def _public(period: IndicatorPeriod, tasks: int, note: str = "") -> IndicatorPeriodPublic:
     return IndicatorPeriodPublic(
         indicator_code=period.indicator_code,
@@ -103,26 +105,6 @@ def _public(period: IndicatorPeriod, tasks: int, note: str = "") -> IndicatorPer
         opened_by=period.opened_by,
         opened_at=period.opened_at,
     )
-
-
-async def _find(session: AsyncSession, code: str, start: date) -> IndicatorPeriod | None:
-    found: IndicatorPeriod | None = await session.scalar(
-        select(IndicatorPeriod).where(
-            IndicatorPeriod.indicator_code == code, IndicatorPeriod.period_start == start
-        )
-    )
-    return found
-
-
-def _directive(indicator: Indicator, start: date, end: date, due: datetime) -> dict[str, Any]:
-    return {
-        "title": f"Báo cáo chỉ tiêu {indicator.code} kỳ {start:%d/%m/%Y}–{end:%d/%m/%Y}"[:500],
-        "body": (
-            f"Đề nghị UBND xã báo cáo số liệu chỉ tiêu «{indicator.name}»"
-            f" ({indicator.unit_of_measure or 'số liệu'}) tính đến ngày {end:%d/%m/%Y},"
-            f" kèm minh chứng, trước {due.astimezone(VIETNAM):%H:%M ngày %d/%m/%Y}."
-        ),
-    }
 
 
 async def open_period(
@@ -139,85 +121,37 @@ async def open_period(
     time; a province's has no tasks; an agency's is refused until agencies take tasks. Opening
     the same period again answers the first opening (and starts its directive if the first
     request could not). Returns (period, created)."""
-    indicator = await session.get(Indicator, code)
-    if indicator is None:
-        raise NotFound(f"indicator {code} not found")
-    scope = IndicatorScope(indicator.scope)
-    if scope is IndicatorScope.AGENCY:
-        raise Conflict(AGENCIES_LATER)
-    rhythm = ReportingRhythm(indicator.rhythm)
-    if period_start is None:
-        start, end = last_ended_period(rhythm, now.astimezone(VIETNAM).date())
-    else:
-        start, end = period_of(rhythm, period_start)
-    created = False
-    period = await _find(session, code, start)
-    if period is None:
-        period, created = await _store(session, indicator, scope, start, end, actor, now)
-    if period.directive_id is None:
-        return _public(period, 0, NO_TASKS_PROVINCE), created
-    directive = await session.get(Directive, period.directive_id)
-    assert directive is not None  # stored with the period, in one transaction
+    today = now.astimezone(VIETNAM).date()
+
+    def plan(sync: Session) -> PeriodPlan:
+        return plan_period(sync, code, period_start, today)
+
+    try:
+        planned = await session.run_sync(plan)
+    except UnknownIndicator as e:
+        raise NotFound(f"indicator {code} not found") from e
+    except AgencyIndicator as e:
+        raise Conflict(AGENCIES_LATER) from e
+    except ValueError as e:
+        raise Invalid(str(e)) from e
+    stored = planned.existing
+    if stored is None:
+        # The reads end first: the writing transaction starts with its first write.
+        await session.commit()
+
+        def write(sync: Session) -> StoredPeriod:
+            return write_period(sync, planned, actor, now)
+
+        stored = await session.run_sync(write)
+        await session.commit()
+    period, directive = stored.period, stored.directive
+    if directive is None:
+        return _public(period, 0, NO_TASKS_PROVINCE), stored.created
     await release_connection(session)
     await start_directive(temporal, settings, directive)
     if directive.status == DirectiveStatus.ISSUING:
         await wait_for_plan(temporal, directive.id, settings.issue_wait_seconds)
-    return _public(period, len(directive.communes)), created
-
-
-async def _store(
-    session: AsyncSession,
-    indicator: Indicator,
-    scope: IndicatorScope,
-    start: date,
-    end: date,
-    actor: str,
-    now: datetime,
-) -> tuple[IndicatorPeriod, bool]:
-    """The period's row and, for a commune-scoped indicator, its directive, in one transaction:
-    two openings at once store one, and the second answers with it."""
-    due = report_by(end)
-    directive_id: int | None = None
-    if scope is IndicatorScope.COMMUNE:
-        communes = sorted(
-            await session.scalars(select(Commune.code).where(Commune.province_code == str(DAK_LAK)))
-        )
-        directive = Directive(
-            **_directive(indicator, start, end, due),
-            status=DirectiveStatus.ISSUING.value,
-            revision=1,
-            issued_at=now,
-            issued_by=actor,
-            # The report-by time may already have passed when an old period is opened late:
-            # the tasks are then overdue from the start, and the ladder climbs at once.
-            deadline=due,
-            due_in_working_days=None,
-            communes=communes,
-            policy=policy_to_json(REPORTING_POLICY),
-            updated_at=now,
-        )
-        session.add(directive)
-        await session.flush()
-        directive_id = directive.id
-    period = IndicatorPeriod(
-        indicator_code=indicator.code,
-        period_start=start,
-        period_end=end,
-        report_by=due,
-        directive_id=directive_id,
-        opened_by=actor,
-        opened_at=now,
-    )
-    session.add(period)
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        existing = await _find(session, indicator.code, start)
-        if existing is None:
-            raise
-        return existing, False
-    return period, True
+    return _public(period, len(directive.communes)), stored.created
 
 
 async def list_periods(session: AsyncSession, code: str) -> IndicatorPeriodsPublic:
@@ -362,3 +296,101 @@ async def review_value(
                  period.directive_id, assignment.commune_code, refused)  # fmt: skip
         return None
     return done.status
+
+
+# --- the schedules that open periods on their own ----------------------------------------------
+
+
+def schedule_for(code: str, rhythm: ReportingRhythm, settings: Settings) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            IndicatorPeriodWorkflow.run,
+            IndicatorPeriodInput(indicator_code=code),
+            id=indicator_period_workflow_id(code),
+            task_queue=settings.task_queue,
+        ),
+        spec=ScheduleSpec(
+            cron_expressions=[schedule_cron(rhythm)], time_zone_name="Asia/Ho_Chi_Minh"
+        ),
+        # Opening a period is quick and idempotent: a run late after an outage opens its own.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
+        state=ScheduleState(note=f"indicator {code}: opens each {rhythm.value} period"),
+    )
+
+
+def _wants_schedule(scope: str) -> bool:
+    # Only a commune-scoped indicator's periods give tasks; a province's is the office's own,
+    # an agency's waits for agencies to take tasks.
+    return scope == IndicatorScope.COMMUNE.value
+
+
+async def keep_schedule(
+    client: Client, settings: Settings, code: str, scope: str, rhythm: str
+) -> str:
+    """Make the indicator's schedule follow it: made for a commune-scoped indicator, its
+    rhythm updated when it changed, deleted when it no longer gives tasks. Returns what was
+    done: made, updated, deleted or kept."""
+    handle = client.get_schedule_handle(indicator_schedule_id(code))
+    if not _wants_schedule(scope):
+        try:
+            await handle.delete()
+        except RPCError as e:
+            if e.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return "kept"
+        return "deleted"
+    wanted = schedule_for(code, ReportingRhythm(rhythm), settings)
+    try:
+        await client.create_schedule(indicator_schedule_id(code), wanted)
+        return "made"
+    except ScheduleAlreadyRunningError:
+        pass
+    described = await handle.describe()
+    # The engine answers a cron as calendars; the note names the rhythm it was made for.
+    if described.schedule.state.note == wanted.state.note:
+        return "kept"
+
+    def follow(current: ScheduleUpdateInput) -> ScheduleUpdate:
+        return ScheduleUpdate(
+            schedule=Schedule(
+                action=wanted.action,
+                spec=wanted.spec,
+                policy=wanted.policy,
+                state=ScheduleState(
+                    note=wanted.state.note, paused=current.description.schedule.state.paused
+                ),
+            )
+        )
+
+    await handle.update(follow)
+    return "updated"
+
+
+async def keep_schedule_quietly(
+    client: Client, settings: Settings, code: str, scope: str, rhythm: str
+) -> None:
+    """After an indicator is added or changed: its schedule follows, or the reconciler makes
+    it follow later; the office's change stands either way."""
+    try:
+        await keep_schedule(client, settings, code, scope, rhythm)
+    except RPCError as e:
+        log.warning("indicator %s: its schedule is not in step yet (%s)", code, e.message)
+
+
+async def reconcile_schedules(
+    session: AsyncSession, client: Client, settings: Settings
+) -> dict[str, str]:
+    """Every indicator's schedule in step with it (made, updated, deleted); safe to repeat.
+    Returns {code: what was done} for those that changed."""
+    rows = (
+        await session.execute(
+            select(Indicator.code, Indicator.scope, Indicator.rhythm).order_by(Indicator.code)
+        )
+    ).all()
+    await session.commit()
+    done: dict[str, str] = {}
+    for code, scope, rhythm in rows:
+        what = await keep_schedule(client, settings, code, scope, rhythm)
+        if what != "kept":
+            done[code] = what
+    return done

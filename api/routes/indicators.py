@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
+from temporalio.client import Client
 
 from api.deps import CurrentUser, OfficeUser
+from config import Settings
 from services import indicator_reporting, indicators
 from services.indicator_schemas import (
     IndicatorBoard,
@@ -56,10 +58,24 @@ async def list_indicators(
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_indicator(
-    payload: IndicatorCreate, user: OfficeUser, session: SessionDep, now: NowDep
+    payload: IndicatorCreate,
+    user: OfficeUser,
+    session: SessionDep,
+    now: NowDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> IndicatorPublic:
-    """Add an indicator with its milestones (steering office); a taken code answers 409."""
-    return await indicators.create_indicator(session, payload, now)
+    """Add an indicator with its milestones (steering office); a taken code answers 409. A
+    commune-scoped one gets the schedule that opens each of its reporting periods."""
+    created = await indicators.create_indicator(session, payload, now)
+    await _keep_schedule(temporal, settings, created)
+    return created
+
+
+async def _keep_schedule(temporal: Client, settings: Settings, indicator: IndicatorPublic) -> None:
+    await indicator_reporting.keep_schedule_quietly(
+        temporal, settings, indicator.code, indicator.scope.value, indicator.rhythm.value
+    )
 
 
 # Before `/{code}`: "board" is not an indicator's code.
@@ -85,11 +101,20 @@ async def get_indicator(
 
 @router.patch("/{code}")
 async def update_indicator(
-    code: str, payload: IndicatorUpdate, user: OfficeUser, session: SessionDep, now: NowDep
+    code: str,
+    payload: IndicatorUpdate,
+    user: OfficeUser,
+    session: SessionDep,
+    now: NowDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> IndicatorPublic:
     """Change an indicator (steering office). New milestones or a new direction make a new
-    version."""
-    return await indicators.update_indicator(session, code, payload, now)
+    version; a new rhythm moves the schedule that opens its periods."""
+    updated = await indicators.update_indicator(session, code, payload, now)
+    if payload.rhythm is not None:
+        await _keep_schedule(temporal, settings, updated)
+    return updated
 
 
 @router.post("/{code}/values", status_code=status.HTTP_201_CREATED)

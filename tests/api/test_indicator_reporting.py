@@ -19,13 +19,20 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
+from temporalio.client import ScheduleSpec
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from api.routes import indicators as indicator_routes
 from services.indicator_reporting import AGENCIES_LATER, NO_TASKS_PROVINCE
 from tests.conftest import ApiClient, api_app
 from tests.fan_out import until_fanned_out
+from vocabulary.calendar import VIETNAM
 from vocabulary.directives import directive_workflow_id
+from vocabulary.indicator_periods import ended_last, indicator_schedule_id, report_by
+from vocabulary.indicators import ReportingRhythm
+from workflows.indicator_period import IndicatorPeriodWorkflow
+from workflows.indicator_period_types import IndicatorPeriodInput
 
 INDICATORS = "/api/v1/indicators"
 DIRECTIVES = "/api/v1/directives"
@@ -254,6 +261,71 @@ async def test_a_report_after_the_report_by_time_is_late(api: ApiClient, clock: 
         "late": 1,
         "missing": 101,
     }
+
+
+def fires(spec: ScheduleSpec) -> tuple[list[tuple[int, int]], ...]:
+    """(days of the month, months, hours) the schedule fires on, as the engine keeps a cron."""
+    (calendar,) = spec.calendars
+    return tuple(
+        [(r.start, r.end) for r in ranges]
+        for ranges in (calendar.day_of_month, calendar.month, calendar.hour)
+    )
+
+
+async def test_a_commune_indicator_has_a_schedule_whose_run_opens_the_period_ended_last_once(
+    api: ApiClient, task_queue: str
+) -> None:
+    code = await created_indicator(api, "commune")
+    schedule = api.temporal.get_schedule_handle(indicator_schedule_id(code))
+    described = await schedule.describe()
+    assert described.schedule.state.note == f"indicator {code}: opens each monthly period"
+    assert fires(described.schedule.spec) == ([(1, 1)], [(1, 12)], [(0, 0)])
+    assert described.schedule.spec.time_zone_name == "Asia/Ho_Chi_Minh"
+    changed = await api.request("PATCH", f"{INDICATORS}/{code}", json={"rhythm": "quarterly"})
+    assert changed.status_code == 200, changed.text
+    described = await schedule.describe()
+    assert described.schedule.state.note == f"indicator {code}: opens each quarterly period"
+    assert fires(described.schedule.spec) == (
+        [(1, 1)],
+        [(1, 1), (4, 4), (7, 7), (10, 10)],
+        [(0, 0)],
+    )
+
+    # A run started by hand opens the quarter that ended last before it started, as the
+    # schedule's run would; a second run finds it opened.
+    before = datetime.now(VIETNAM).date()
+    runs = []
+    for attempt in range(2):
+        runs.append(
+            await api.temporal.execute_workflow(
+                IndicatorPeriodWorkflow.run,
+                IndicatorPeriodInput(indicator_code=code),
+                id=f"indicator-period-{code}-{attempt}",
+                task_queue=task_queue,
+            )
+        )
+    after = datetime.now(VIETNAM).date()
+    first, second = runs
+    assert (first.created, first.tasks, second.created, second.tasks) == (True, 102, False, 102)
+    assert first.directive_id == second.directive_id
+    expected = {ended_last(ReportingRhythm.QUARTERLY, day) for day in (before, after)}
+    start, end = ended_last(ReportingRhythm.QUARTERLY, after)
+    assert (first.period_start, first.period_end) == (start.isoformat(), end.isoformat())
+    assert (start, end) in expected
+    listed = await periods(api, code)
+    assert listed["count"] == 1
+    assert listed["data"][0]["opened_by"] == indicator_schedule_id(code)
+    assert utc(listed["data"][0]["report_by"]) == report_by(end)
+    assert listed["data"][0]["counts"]["tasks"] == 102
+    assert first.directive_id is not None
+    await fanned_out(api, first.directive_id)
+    assert len(await tasks_of(api, first.directive_id)) == 102
+
+    # A province's indicator has no schedule: its periods give no tasks.
+    province = await created_indicator(api, "province")
+    with pytest.raises(RPCError):
+        await api.temporal.get_schedule_handle(indicator_schedule_id(province)).describe()
+    await schedule.delete()
 
 
 async def test_a_province_indicator_opens_no_tasks_and_an_agency_one_is_refused(
