@@ -11,20 +11,26 @@ so no figure depends on the day the test runs."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from temporalio.client import ScheduleSpec
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from api.routes import indicators as indicator_routes
-from services.indicator_reporting import AGENCIES_LATER, NO_TASKS_PROVINCE
+from config import Settings
+from db.engine import make_async_engine
+from services.indicator_reporting import AGENCIES_LATER, NO_TASKS_PROVINCE, reconcile_schedules
 from tests.conftest import ApiClient, api_app
 from tests.fan_out import until_fanned_out
 from vocabulary.calendar import VIETNAM
@@ -40,6 +46,7 @@ DIRECTIVES = "/api/v1/directives"
 # by 17:00 on the fifth working day after 30 June, 7 July 2098.
 JULY_1_2098 = datetime(2098, 7, 1, 3, 0, tzinfo=UTC)
 JUNE_REPORT_BY = "2098-07-07T10:00:00Z"
+MAY_REPORT_BY = "2098-06-06T10:00:00Z"
 # 10:00 in Vietnam on 10 April 2026; January 2026 was reported by 17:00 on 6 February 2026.
 APRIL_10_2026 = datetime(2026, 4, 10, 3, 0, tzinfo=UTC)
 JANUARY_REPORT_BY = "2026-02-06T10:00:00Z"
@@ -122,6 +129,16 @@ async def task(api: ApiClient, directive_id: int, commune: str) -> dict[str, Any
     assert answer.status_code == 200, answer.text
     result: dict[str, Any] = answer.json()
     return result
+
+
+async def escalated_twice(api: ApiClient, directive_id: int, commune: str) -> dict[str, Any]:
+    """The task once its workflow has taken both escalation steps (60 s at most)."""
+    give_up = time.monotonic() + 60
+    while True:
+        current = await task(api, directive_id, commune)
+        if current["escalation_level"] == 2 or time.monotonic() > give_up:
+            return current
+        await asyncio.sleep(0.2)
 
 
 async def value(
@@ -219,8 +236,13 @@ async def test_a_period_gives_the_102_communes_one_task_each_and_their_values_re
     await value(api, code, "2098-05-31", 41, token=other)
     assert (await task(api, directive_id, OTHER))["status"] == "returned"
 
+    # May opens beside June, and the list shows the newest first.
+    may, replayed = await opened(api, code, {"period_start": "2098-05-01"})
+    assert not replayed and may["directive_id"] != directive_id
+    assert (may["period_end"], utc(may["report_by"])) == ("2098-05-31", utc(MAY_REPORT_BY))
+    await fanned_out(api, may["directive_id"])
     listed = await periods(api, code)
-    assert listed["count"] == 1
+    assert [p["period_start"] for p in listed["data"]] == ["2098-06-01", "2098-05-01"]
     assert listed["data"][0]["directive_id"] == directive_id
     assert listed["data"][0]["counts"] == {
         "tasks": 102,
@@ -228,6 +250,13 @@ async def test_a_period_gives_the_102_communes_one_task_each_and_their_values_re
         "accepted": 2,
         "late": 0,
         "missing": 100,
+    }
+    assert listed["data"][1]["counts"] == {
+        "tasks": 102,
+        "reported": 0,
+        "accepted": 0,
+        "late": 0,
+        "missing": 102,
     }
 
 
@@ -249,12 +278,19 @@ async def test_a_report_after_the_report_by_time_is_late(api: ApiClient, clock: 
     done = await task(api, directive_id, OWN)
     assert (done["status"], done["timeliness"]) == ("completed", "late")
 
-    # March, the period that ended last on 10 April, opens beside it; newest first.
-    march, _ = await opened(api, code)
-    assert (march["period_start"], march["period_end"]) == ("2026-03-01", "2026-03-31")
+    # A commune that has not reported climbs the ladder: the official in charge, then the
+    # steering office (both steps long past: they follow at once, in order).
+    silent = await escalated_twice(api, directive_id, OTHER)
+    assert (silent["status"], silent["timeliness"]) == ("notified", "overdue")
+    climbed = [e["detail"] for e in silent["events"] if e["kind"] == "escalated"]
+    assert climbed == [
+        {"level": "1", "to": "official_in_charge"},
+        {"level": "2", "to": "steering_office"},
+    ]
+    assert [e["kind"] for e in silent["events"]].count("overdue") == 1
+
     listed = await periods(api, code)
-    assert [p["period_start"] for p in listed["data"]] == ["2026-03-01", "2026-01-01"]
-    assert listed["data"][1]["counts"] == {
+    assert listed["data"][0]["counts"] == {
         "tasks": 102,
         "reported": 1,
         "accepted": 1,
@@ -273,7 +309,7 @@ def fires(spec: ScheduleSpec) -> tuple[list[tuple[int, int]], ...]:
 
 
 async def test_a_commune_indicator_has_a_schedule_whose_run_opens_the_period_ended_last_once(
-    api: ApiClient, task_queue: str
+    api: ApiClient, task_queue: str, database_url: str
 ) -> None:
     code = await created_indicator(api, "commune")
     schedule = api.temporal.get_schedule_handle(indicator_schedule_id(code))
@@ -325,6 +361,20 @@ async def test_a_commune_indicator_has_a_schedule_whose_run_opens_the_period_end
     province = await created_indicator(api, "province")
     with pytest.raises(RPCError):
         await api.temporal.get_schedule_handle(indicator_schedule_id(province)).describe()
+
+    # A schedule lost (an engine restored without it) is made again by the reconciler, once.
+    await schedule.delete()
+    settings = cast(Settings, SimpleNamespace(task_queue=task_queue))
+    engine = make_async_engine(database_url)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            made = await reconcile_schedules(session, api.temporal, settings)
+            again = await reconcile_schedules(session, api.temporal, settings)
+    finally:
+        await engine.dispose()
+    assert made[code] == "made" and code not in again and province not in made
+    described = await schedule.describe()
+    assert described.schedule.state.note == f"indicator {code}: opens each quarterly period"
     await schedule.delete()
 
 
