@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from temporalio.client import Client
 
 from api.deps import CurrentUser, OfficeUser
@@ -33,7 +33,7 @@ from services.indicator_schemas import (
     ValuePublic,
     ValueVerify,
 )
-from serving.deps import SessionDep, SettingsDep, TemporalDep
+from serving.deps import SessionDep, SettingsDep, TemporalDep, get_temporal
 
 router = APIRouter(prefix="/indicators", tags=["indicators"])
 
@@ -44,6 +44,19 @@ def clock() -> datetime:
 
 
 NowDep = Annotated[datetime, Depends(clock)]
+
+
+async def temporal_if_reachable(request: Request) -> Client | None:
+    """The workflow engine for what follows a stored change (a reporting task, a schedule),
+    None while it cannot be reached: the indicator or the value is stored all the same, and
+    the office's verification or the reconciler catches up later."""
+    try:
+        return await get_temporal(request)
+    except HTTPException:
+        return None
+
+
+MaybeTemporal = Annotated[Client | None, Depends(temporal_if_reachable)]
 ValueId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 GroupQuery = Annotated[str | None, Query(max_length=200, description="Only this group's")]
 
@@ -62,7 +75,7 @@ async def create_indicator(
     user: OfficeUser,
     session: SessionDep,
     now: NowDep,
-    temporal: TemporalDep,
+    temporal: MaybeTemporal,
     settings: SettingsDep,
 ) -> IndicatorPublic:
     """Add an indicator with its milestones (steering office); a taken code answers 409. A
@@ -72,7 +85,11 @@ async def create_indicator(
     return created
 
 
-async def _keep_schedule(temporal: Client, settings: Settings, indicator: IndicatorPublic) -> None:
+async def _keep_schedule(
+    temporal: Client | None, settings: Settings, indicator: IndicatorPublic
+) -> None:
+    if temporal is None:
+        return
     await indicator_reporting.keep_schedule_quietly(
         temporal, settings, indicator.code, indicator.scope.value, indicator.rhythm.value
     )
@@ -106,7 +123,7 @@ async def update_indicator(
     user: OfficeUser,
     session: SessionDep,
     now: NowDep,
-    temporal: TemporalDep,
+    temporal: MaybeTemporal,
     settings: SettingsDep,
 ) -> IndicatorPublic:
     """Change an indicator (steering office). New milestones or a new direction make a new
@@ -124,14 +141,15 @@ async def record_value(
     user: CurrentUser,
     session: SessionDep,
     now: NowDep,
-    temporal: TemporalDep,
+    temporal: MaybeTemporal,
     settings: SettingsDep,
 ) -> ValuePublic:
     """Report a value. The steering office's is accepted at once; a commune leader's, for their
     own commune, waits for verification. A correction names the value it `supersedes`. A
     commune's value for a day inside an opened period reports that commune's reporting task."""
     value = await indicators.record_value(session, user, code, payload, now)
-    await indicator_reporting.report_value(session, temporal, settings, user, value)
+    if temporal is not None:
+        await indicator_reporting.report_value(session, temporal, settings, user, value)
     return value
 
 
@@ -143,13 +161,14 @@ async def verify_value(
     user: OfficeUser,
     session: SessionDep,
     now: NowDep,
-    temporal: TemporalDep,
+    temporal: MaybeTemporal,
     settings: SettingsDep,
 ) -> ValuePublic:
     """Accept a submitted value, or return it with a reason (steering office); the commune's
     reporting task for the period is accepted or returned with it."""
     value = await indicators.verify_value(session, user, code, value_id, payload, now)
-    await indicator_reporting.review_value(session, temporal, settings, user, value)
+    if temporal is not None:
+        await indicator_reporting.review_value(session, temporal, settings, user, value)
     return value
 
 
