@@ -59,6 +59,7 @@ from db.models import (
     Feedback,
     FeedbackEventRow,
 )
+from services import indicator_reporting
 from services.reconcile_counts import record_reconcile
 from services.recurring import count_repairs, make_missing_schedules, running_recurring_count
 from temporal_client import connect
@@ -444,11 +445,30 @@ async def reconcile_recurring_schedules(
     return done
 
 
+async def reconcile_indicator_schedules(app: RunningApp) -> dict[str, str]:
+    """At the API's start: every commune-scoped indicator has the schedule that opens its
+    reporting periods (one lost, or an indicator stored while the engine did not answer, gets
+    it made again). A failure is logged and the next start repairs."""
+    try:
+        async with app.state.sessions() as session:
+            client = await app.state.temporal.get()
+            done = await indicator_reporting.reconcile_schedules(
+                session, client, app.state.settings
+            )
+    except Exception as e:
+        log.warning("indicators' schedules not checked (%s); the next start does", e)
+        return {}
+    if done:
+        log.info("indicators' schedules made or moved: %s", done)
+    return done
+
+
 async def catch_up_if_behind(app: RunningApp) -> CatchUpReport | None:
     """At the API's start: run the catch-up when a restore has left the read model behind.
     Off the request path (a scheduler job): the API answers meanwhile, from the restored rows.
-    First, the recurring directives' schedules are reconciled."""
+    First, the recurring directives' and the indicators' schedules are reconciled."""
     await reconcile_recurring_schedules(app)
+    await reconcile_indicator_schedules(app)
     settings: Settings = app.state.settings
     engine = make_engine(settings.resolved_database_url)
     try:

@@ -39,7 +39,7 @@ from services.indicator_schemas import MilestonePublic, target_text
 
 # services/indicators' series judgement, called on data loaded here: the colour of a commune's
 # cell is the very colour GET /indicators/{code} shows for its series.
-from services.indicators import _Loaded, _series
+from services.indicators import LoadedIndicator, series_statuses
 from services.principals import Principal
 from vocabulary.indicators import Colour, Direction, IndicatorKind, ReportingRhythm
 from vocabulary.roles import Role
@@ -144,8 +144,8 @@ async def criteria_board(
     public: list[CriterionPublic] = []
     cells: dict[str, list[CriterionCell]] = defaultdict(list)
     for criterion in criteria:
-        loaded = _Loaded(criterion, milestones[criterion.code], values[criterion.code])
-        in_force, series = _series(loaded, names, today)
+        loaded = LoadedIndicator(criterion, milestones[criterion.code], values[criterion.code])
+        in_force, series = series_statuses(loaded, names, today)
         milestone = (
             MilestonePublic(
                 date=in_force.due_on,

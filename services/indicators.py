@@ -72,7 +72,10 @@ _SEVERITY = {colour: place for place, colour in enumerate(COLOUR_ORDER)}
 
 
 @dataclass(frozen=True)
-class _Loaded:
+class LoadedIndicator:
+    """An indicator with its milestones and values, as `series_statuses` judges them (the
+    criteria board loads many at once and judges each the same way)."""
+
     indicator: Indicator
     milestones: list[IndicatorMilestone]
     values: list[IndicatorValue]
@@ -545,8 +548,8 @@ async def _unit_names(session: AsyncSession, scope: IndicatorScope) -> dict[str,
     return {code: name for code, name in rows}
 
 
-def _series(
-    loaded: _Loaded, names: dict[str, str], today: date
+def series_statuses(
+    loaded: LoadedIndicator, names: dict[str, str], today: date
 ) -> tuple[IndicatorMilestone | None, list[SeriesStatus]]:
     """Every series of an indicator: the province's one, each commune's (all of the province's,
     reported or not), or each agency's that reported or is the responsible one."""
@@ -601,9 +604,11 @@ def _worst(series: list[SeriesStatus]) -> SeriesStatus | None:
     )
 
 
-async def _load(session: AsyncSession, code: str) -> _Loaded:
+async def _load(session: AsyncSession, code: str) -> LoadedIndicator:
     row = await _indicator(session, code)
-    return _Loaded(row, await _milestones_of(session, code), await _values_of(session, code))
+    return LoadedIndicator(
+        row, await _milestones_of(session, code), await _values_of(session, code)
+    )
 
 
 async def read_indicator(session: AsyncSession, code: str, now: datetime) -> IndicatorStatus:
@@ -612,7 +617,7 @@ async def read_indicator(session: AsyncSession, code: str, now: datetime) -> Ind
     today = vietnam_today(now)
     loaded = await _load(session, code)
     names = await _unit_names(session, IndicatorScope(loaded.indicator.scope))
-    milestone, series = _series(loaded, names, today)
+    milestone, series = series_statuses(loaded, names, today)
     worst = _worst(series)
     superseded = _superseded(loaded.values)
     return IndicatorStatus(
@@ -650,8 +655,10 @@ async def board(session: AsyncSession, group: str | None, now: datetime) -> Indi
     }
     entries = []
     for indicator in indicators:
-        loaded = _Loaded(indicator, milestones[indicator.code], values[indicator.code])
-        milestone, series = _series(loaded, names_by_scope[IndicatorScope(indicator.scope)], today)
+        loaded = LoadedIndicator(indicator, milestones[indicator.code], values[indicator.code])
+        milestone, series = series_statuses(
+            loaded, names_by_scope[IndicatorScope(indicator.scope)], today
+        )
         worst = _worst(series)
         colour = worst.colour if worst else Colour.GREY
         entries.append(

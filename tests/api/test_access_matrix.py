@@ -74,6 +74,7 @@ OFFICE_ACTIONS = [
     ("POST", "/api/v1/indicators/import"),
     ("PATCH", "/api/v1/indicators/{code}"),
     ("POST", "/api/v1/indicators/{code}/values/{value_id}/verify"),
+    ("POST", "/api/v1/indicators/{code}/periods"),
     ("POST", "/api/v1/webhooks"),
     ("GET", "/api/v1/webhooks"),
     ("GET", "/api/v1/webhooks/{subscription_id}"),
