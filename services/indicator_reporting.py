@@ -20,6 +20,7 @@ on the Vietnamese calendar after the period's last day."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -71,7 +72,7 @@ from vocabulary.indicator_periods import (
     indicator_schedule_id,
     schedule_cron,
 )
-from vocabulary.indicators import IndicatorScope, ReportingRhythm
+from vocabulary.indicators import IndicatorScope, IndicatorSource, ReportingRhythm
 from workflows.indicator_period import IndicatorPeriodWorkflow
 from workflows.indicator_period_types import IndicatorPeriodInput
 
@@ -91,6 +92,14 @@ MISSING = (
     AssignmentStatus.RETURNED.value,
 )
 LATE_TIMELINESS = ("overdue", "late")
+
+
+def no_tasks_computed(source: str) -> str:
+    """Why a computed indicator's period opens no tasks."""
+    return (
+        f"this indicator computes itself from the product's own records ({source}):"
+        " no reporting tasks"
+    )
 
 
 def _public(period: IndicatorPeriod, tasks: int, note: str = "") -> IndicatorPeriodPublic:
@@ -135,7 +144,12 @@ async def open_period(
     except ValueError as e:
         raise Invalid(str(e)) from e
     stored = planned.existing
+    computed = planned.indicator.source != IndicatorSource.REPORTED.value
     if stored is None:
+        if computed:
+            # Nobody reports a computed indicator: its period is stored as a province's is,
+            # with no directive (write_period gives one to a commune scope only).
+            planned = replace(planned, scope=IndicatorScope.PROVINCE, communes=[])
         # The reads end first: the writing transaction starts with its first write.
         await session.commit()
 
@@ -146,7 +160,8 @@ async def open_period(
         await session.commit()
     period, directive = stored.period, stored.directive
     if directive is None:
-        return _public(period, 0, NO_TASKS_PROVINCE), stored.created
+        note = no_tasks_computed(planned.indicator.source) if computed else NO_TASKS_PROVINCE
+        return _public(period, 0, note), stored.created
     await release_connection(session)
     await start_directive(temporal, settings, directive)
     if directive.status == DirectiveStatus.ISSUING:
@@ -156,8 +171,14 @@ async def open_period(
 
 async def list_periods(session: AsyncSession, code: str) -> IndicatorPeriodsPublic:
     """An indicator's periods, newest first, with their tasks counted in one query."""
-    if await session.get(Indicator, code) is None:
+    indicator = await session.get(Indicator, code)
+    if indicator is None:
         raise NotFound(f"indicator {code} not found")
+    no_tasks = (
+        NO_TASKS_PROVINCE
+        if indicator.source == IndicatorSource.REPORTED.value
+        else no_tasks_computed(indicator.source)
+    )
 
     def count_where(condition: Any) -> Any:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
@@ -182,7 +203,7 @@ async def list_periods(session: AsyncSession, code: str) -> IndicatorPeriodsPubl
     data = [
         IndicatorPeriodListed(
             **_public(
-                period, tasks, "" if period.directive_id is not None else NO_TASKS_PROVINCE
+                period, tasks, "" if period.directive_id is not None else no_tasks
             ).model_dump(),
             counts=PeriodCounts(
                 tasks=tasks, reported=n_reported, accepted=accepted, late=late, missing=missing
@@ -318,20 +339,25 @@ def schedule_for(code: str, rhythm: ReportingRhythm, settings: Settings) -> Sche
     )
 
 
-def _wants_schedule(scope: str) -> bool:
+def _wants_schedule(scope: str, source: str) -> bool:
     # Only a commune-scoped indicator's periods give tasks; a province's is the office's own,
-    # an agency's waits for agencies to take tasks.
-    return scope == IndicatorScope.COMMUNE.value
+    # an agency's waits for agencies to take tasks, a computed one is reported by nobody.
+    return scope == IndicatorScope.COMMUNE.value and source == IndicatorSource.REPORTED.value
 
 
 async def keep_schedule(
-    client: Client, settings: Settings, code: str, scope: str, rhythm: str
+    client: Client,
+    settings: Settings,
+    code: str,
+    scope: str,
+    rhythm: str,
+    source: str = IndicatorSource.REPORTED.value,
 ) -> str:
-    """Make the indicator's schedule follow it: made for a commune-scoped indicator, its
-    rhythm updated when it changed, deleted when it no longer gives tasks. Returns what was
-    done: made, updated, deleted or kept."""
+    """Make the indicator's schedule follow it: made for a commune-scoped indicator that is
+    reported, its rhythm updated when it changed, deleted when it no longer gives tasks.
+    Returns what was done: made, updated, deleted or kept."""
     handle = client.get_schedule_handle(indicator_schedule_id(code))
-    if not _wants_schedule(scope):
+    if not _wants_schedule(scope, source):
         try:
             await handle.delete()
         except RPCError as e:
@@ -367,12 +393,17 @@ async def keep_schedule(
 
 
 async def keep_schedule_quietly(
-    client: Client, settings: Settings, code: str, scope: str, rhythm: str
+    client: Client,
+    settings: Settings,
+    code: str,
+    scope: str,
+    rhythm: str,
+    source: str = IndicatorSource.REPORTED.value,
 ) -> None:
     """After an indicator is added or changed: its schedule follows, or the reconciler makes
     it follow later; the office's change stands either way."""
     try:
-        await keep_schedule(client, settings, code, scope, rhythm)
+        await keep_schedule(client, settings, code, scope, rhythm, source)
     except RPCError as e:
         log.warning("indicator %s: its schedule is not in step yet (%s)", code, e.message)
 
@@ -384,13 +415,15 @@ async def reconcile_schedules(
     Returns {code: what was done} for those that changed."""
     rows = (
         await session.execute(
-            select(Indicator.code, Indicator.scope, Indicator.rhythm).order_by(Indicator.code)
+            select(Indicator.code, Indicator.scope, Indicator.rhythm, Indicator.source).order_by(
+                Indicator.code
+            )
         )
     ).all()
     await session.commit()
     done: dict[str, str] = {}
-    for code, scope, rhythm in rows:
-        what = await keep_schedule(client, settings, code, scope, rhythm)
+    for code, scope, rhythm, source in rows:
+        what = await keep_schedule(client, settings, code, scope, rhythm, source)
         if what != "kept":
             done[code] = what
     return done

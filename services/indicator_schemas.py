@@ -17,6 +17,7 @@ from vocabulary.indicators import (
     Direction,
     IndicatorKind,
     IndicatorScope,
+    IndicatorSource,
     ReportingRhythm,
 )
 
@@ -113,6 +114,12 @@ class IndicatorCreate(Request):
     baseline_value: Figure | None = None
     baseline_on: Day | None = None
     milestones: Milestones = Field(default_factory=list)
+    source: IndicatorSource = Field(
+        default=IndicatorSource.REPORTED,
+        description="reported by the units, or computed from the product's own records "
+        "(dossiers_on_time and feedback_answered_in_time: a percent, province or commune; "
+        "communes_all_accepted: a count, province)",
+    )
 
     @field_validator("milestones")
     @classmethod
@@ -128,7 +135,10 @@ class IndicatorCreate(Request):
 
 
 # Fields a PATCH may leave out but not set to null.
-_NOT_NULL = ("name", "direction", "rhythm", "unit_of_measure", "group", "responsible", "milestones")
+_NOT_NULL = (
+    "name", "direction", "rhythm", "unit_of_measure", "group", "responsible", "milestones",
+    "source",
+)  # fmt: skip
 
 
 class IndicatorUpdate(Request):
@@ -145,6 +155,7 @@ class IndicatorUpdate(Request):
     baseline_value: Figure | None = None
     baseline_on: Day | None = None
     milestones: Milestones | None = None
+    source: IndicatorSource | None = None
 
     @field_validator("milestones")
     @classmethod
@@ -182,6 +193,11 @@ class IndicatorPublic(BaseModel):
     milestones: list[MilestonePublic]
     created_at: datetime
     updated_at: datetime
+    source: IndicatorSource = Field(
+        description="reported, or the product's own records it is computed from"
+    )
+    source_vi: str = Field(description="Where the figures come from, in Vietnamese")
+    source_en: str = Field(description="Where the figures come from")
 
 
 class IndicatorsPublic(BaseModel):

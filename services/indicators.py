@@ -30,6 +30,7 @@ from scoring.indicator_pace import (
     judge_pace,
     pace_for_date,
 )
+from scoring.indicator_sources import closing, month_ends, source_points, source_query
 from scoring.periods import vietnam_today
 from services.errors import Conflict, Forbidden, Invalid, NotFound, Refused
 from services.indicator_schemas import (
@@ -58,10 +59,13 @@ from services.indicator_schemas import (
 from services.principals import Principal
 from vocabulary.indicators import (
     RHYTHM_MONTHS,
+    SOURCE_FITS,
+    SOURCE_TEXT,
     Colour,
     Direction,
     IndicatorKind,
     IndicatorScope,
+    IndicatorSource,
     ReportingRhythm,
 )
 from vocabulary.roles import Role
@@ -110,6 +114,9 @@ def _public(row: Indicator, milestones: list[IndicatorMilestone]) -> IndicatorPu
         milestones=[_milestone_public(m) for m in sorted(milestones, key=lambda m: m.due_on)],
         created_at=row.created_at,
         updated_at=row.updated_at,
+        source=IndicatorSource(row.source),
+        source_vi=SOURCE_TEXT[IndicatorSource(row.source)][0],
+        source_en=SOURCE_TEXT[IndicatorSource(row.source)][1],
     )
 
 
@@ -118,6 +125,20 @@ def _check_rules(kind: IndicatorKind, direction: Direction, milestones: list[Mil
         raise Invalid("a rank is better when lower: its direction is decrease")
     if kind is IndicatorKind.YES_NO and any(parse_target(m.target) != (1, 1) for m in milestones):
         raise Invalid("a yes/no criterion's target is 1 (met)")
+
+
+def _check_source(source: IndicatorSource, kind: IndicatorKind, scope: IndicatorScope) -> None:
+    """A computed indicator is the figure its records give: a share is a percent of the
+    province or of each commune, the communes all accepted a count of the province's."""
+    if source is IndicatorSource.REPORTED:
+        return
+    fit_kind, fit_scopes = SOURCE_FITS[source]
+    if kind is not fit_kind or scope not in fit_scopes:
+        scopes = " or ".join(sorted(s.value for s in fit_scopes))
+        raise Invalid(
+            f"{source.value} is computed as a {fit_kind.value} for the {scopes} scope, "
+            f"not a {kind.value} for the {scope.value} scope"
+        )
 
 
 def _milestone_rows(code: str, milestones: list[MilestoneIn]) -> list[IndicatorMilestone]:
@@ -151,6 +172,7 @@ async def create_indicator(
 ) -> IndicatorPublic:
     """Add an indicator with its milestones (version 1)."""
     _check_rules(payload.kind, payload.direction, payload.milestones)
+    _check_source(payload.source, payload.kind, payload.scope)
     existing = await session.get(Indicator, payload.code)
     if existing is not None:
         raise Conflict(f"the code {payload.code} is already taken, by {existing.name}")
@@ -166,6 +188,7 @@ async def create_indicator(
         responsible=payload.responsible,
         baseline_value=payload.baseline_value,
         baseline_on=payload.baseline_on,
+        source=payload.source.value,
         version=1,
         created_at=now,
         updated_at=now,
@@ -212,11 +235,14 @@ async def _milestones_by_code(
 async def update_indicator(
     session: AsyncSession, code: str, payload: IndicatorUpdate, now: datetime
 ) -> IndicatorPublic:
-    """Change an indicator. New milestones or a new direction make a new version; the name, the
-    group, the rhythm and the rest are corrections of the same version."""
+    """Change an indicator. New milestones, a new direction or a new source make a new
+    version; the name, the group, the rhythm and the rest are corrections of the same
+    version."""
     row = await _indicator(session, code)
     changes = payload.model_dump(exclude_unset=True)
     kind = IndicatorKind(row.kind)
+    source = payload.source or IndicatorSource(row.source)
+    _check_source(source, kind, IndicatorScope(row.scope))
     direction = payload.direction or Direction(row.direction)
     old = await _milestones_of(session, code)
     new_milestones = payload.milestones
@@ -224,7 +250,8 @@ async def update_indicator(
         _check_rules(kind, direction, new_milestones)
     elif payload.direction is not None:
         _check_rules(kind, direction, [])
-    new_version = direction.value != row.direction
+    # Another source is another series: a colour read before was judged on other figures.
+    new_version = direction.value != row.direction or source.value != row.source
     if new_milestones is not None:
         before = [(m.due_on, m.target_low, m.target_high) for m in old]
         after = [(m.date, *parse_target(m.target)) for m in new_milestones]
@@ -236,6 +263,7 @@ async def update_indicator(
             await session.flush()
             session.add_all(_milestone_rows(code, new_milestones))
     row.direction = direction.value
+    row.source = source.value
     if payload.rhythm is not None:
         row.rhythm = payload.rhythm.value
     for field in ("name", "unit_of_measure", "group", "responsible"):
@@ -350,6 +378,11 @@ async def record_value(
     for their own commune on a commune-scoped indicator, waits for the office (submitted). A
     correction is a new value naming the one it supersedes; the old one is never changed."""
     row = await _indicator(session, code)
+    if row.source != IndicatorSource.REPORTED.value:
+        raise Conflict(
+            f"indicator {code} computes itself ({row.source}): "
+            f"{SOURCE_TEXT[IndicatorSource(row.source)][1]}; no value is reported for it"
+        )
     scope = IndicatorScope(row.scope)
     unit_code = payload.unit_code
     if user.role is Role.COMMUNE_LEADER:
@@ -604,18 +637,96 @@ def _worst(series: list[SeriesStatus]) -> SeriesStatus | None:
     )
 
 
-async def _load(session: AsyncSession, code: str) -> LoadedIndicator:
+# The reporter a computed value names: no one reported it.
+COMPUTED_BY = "computed"
+
+
+def series_start(indicator: Indicator, milestones: list[IndicatorMilestone]) -> date | None:
+    """Where a computed series starts: the baseline's day, or the first milestone's year."""
+    if indicator.baseline_on is not None:
+        return indicator.baseline_on
+    first = min((m.due_on for m in milestones), default=None)
+    return date(first.year, 1, 1) if first is not None else None
+
+
+async def computed_values(
+    session: AsyncSession,
+    indicator: Indicator,
+    milestones: list[IndicatorMilestone],
+    today: date,
+) -> list[IndicatorValue]:
+    """A computed indicator's values as of the last day of each month from its series'
+    start until today, from one query: accepted values that name no reporter but
+    `computed`, never stored (their ids are negative, as no stored value's is)."""
+    source = IndicatorSource(indicator.source)
+    start = series_start(indicator, milestones)
+    ends = month_ends(start, today) if start is not None else []
+    if not ends:
+        return []
+    query = source_query(source, IndicatorScope(indicator.scope), start or ends[0], ends)
+    rows = [tuple(r) for r in (await session.execute(query)).all()]
+    what = SOURCE_TEXT[source][0]
+    values = []
+    for number, point in enumerate(source_points(source, ends, rows), start=1):
+        closes = closing(point.as_of)
+        values.append(
+            IndicatorValue(
+                id=-number,
+                indicator_code=indicator.code,
+                unit_code=point.unit_code,
+                as_of=point.as_of,
+                value=point.value,
+                evidence=source.value,
+                note=f"{point.part}/{point.whole} — {what}",
+                status=ValueStatus.ACCEPTED.value,
+                return_reason=None,
+                reported_by=COMPUTED_BY,
+                reported_at=closes,
+                verified_by=COMPUTED_BY,
+                verified_at=closes,
+                supersedes=None,
+            )
+        )
+    return values
+
+
+async def load_values(
+    session: AsyncSession,
+    indicators: list[Indicator],
+    milestones: dict[str, list[IndicatorMilestone]],
+    today: date,
+) -> dict[str, list[IndicatorValue]]:
+    """The values each indicator is judged on: a reported one's stored values (in one query
+    for all), a computed one's computed points (one query each)."""
+    values: dict[str, list[IndicatorValue]] = defaultdict(list)
+    reported = [i.code for i in indicators if i.source == IndicatorSource.REPORTED.value]
+    if reported:
+        for v in await session.scalars(
+            select(IndicatorValue)
+            .where(IndicatorValue.indicator_code.in_(reported))
+            .order_by(IndicatorValue.id)
+        ):
+            values[v.indicator_code].append(v)
+    for indicator in indicators:
+        if indicator.source != IndicatorSource.REPORTED.value:
+            values[indicator.code] = await computed_values(
+                session, indicator, milestones.get(indicator.code, []), today
+            )
+    return values
+
+
+async def _load(session: AsyncSession, code: str, today: date) -> LoadedIndicator:
     row = await _indicator(session, code)
-    return LoadedIndicator(
-        row, await _milestones_of(session, code), await _values_of(session, code)
-    )
+    milestones = await _milestones_of(session, code)
+    values = await load_values(session, [row], {code: milestones}, today)
+    return LoadedIndicator(row, milestones, values[code])
 
 
 async def read_indicator(session: AsyncSession, code: str, now: datetime) -> IndicatorStatus:
     """An indicator with its milestones and values, and its colour against the next milestone,
     series by series; only accepted values that no accepted correction replaced count."""
     today = vietnam_today(now)
-    loaded = await _load(session, code)
+    loaded = await _load(session, code, today)
     names = await _unit_names(session, IndicatorScope(loaded.indicator.scope))
     milestone, series = series_statuses(loaded, names, today)
     worst = _worst(series)
@@ -641,14 +752,7 @@ async def board(session: AsyncSession, group: str | None, now: datetime) -> Indi
     indicators = list(await session.scalars(query))
     codes = [i.code for i in indicators]
     milestones = await _milestones_by_code(session, codes)
-    values: dict[str, list[IndicatorValue]] = defaultdict(list)
-    if codes:
-        for v in await session.scalars(
-            select(IndicatorValue)
-            .where(IndicatorValue.indicator_code.in_(codes))
-            .order_by(IndicatorValue.id)
-        ):
-            values[v.indicator_code].append(v)
+    values = await load_values(session, indicators, milestones, today)
     names_by_scope = {
         scope: await _unit_names(session, scope)
         for scope in {IndicatorScope(i.scope) for i in indicators}
@@ -702,7 +806,7 @@ async def scenario(
     going on from the latest accepted value (the baseline when none is accepted yet). Stores
     nothing."""
     today = vietnam_today(now)
-    loaded = await _load(session, code)
+    loaded = await _load(session, code, today)
     indicator = loaded.indicator
     await _check_unit(session, IndicatorScope(indicator.scope), payload.unit_code)
     milestone = next_milestone(loaded.milestones, today)

@@ -29,6 +29,9 @@ class Indicator(Base):
     responsible: Mapped[str] = mapped_column(String(300), default="")
     baseline_value: Mapped[float | None] = mapped_column(Float)
     baseline_on: Mapped[date | None] = mapped_column(Date)
+    # `vocabulary.indicators.IndicatorSource`: reported by the units, or computed from the
+    # product's own records (then no value is ever reported for it).
+    source: Mapped[str] = mapped_column(String(40), default="reported", server_default="reported")
     # Goes up when the milestones or the direction change, as a rule set's version does: a
     # colour read earlier was judged against the earlier version.
     version: Mapped[int] = mapped_column(Integer, default=1)
