@@ -188,6 +188,20 @@ async def test_a_period_gives_the_102_communes_one_task_each_and_their_values_re
     assert utc(period["report_by"]) == utc(JUNE_REPORT_BY)
     assert period["note"] == ""
     await fanned_out(api, directive_id)
+    # The directive carries the README's policy: reminded 3 days and 1 day before the
+    # report-by time; once late, the official in charge after 2 days, the office after 5.
+    directive = await api.request("GET", f"{DIRECTIVES}/{directive_id}")
+    assert directive.status_code == 200, directive.text
+    policy = {k: directive.json()[k] for k in ("reminder_offsets", "escalation")}
+    assert policy == {
+        "reminder_offsets": ["P3D", "P1D"],
+        "escalation": [
+            {"after": "P2D", "to": "official_in_charge"},
+            {"after": "P5D", "to": "steering_office"},
+        ],
+    }
+    assert directive.json()["communes_count"] == 102
+    assert utc(directive.json()["deadline"]) == utc(JUNE_REPORT_BY)
     tasks = await tasks_of(api, directive_id)
     assert len(tasks) == 102
     assert {utc(t["deadline"]) for t in tasks} == {utc(JUNE_REPORT_BY)}
