@@ -11,6 +11,7 @@ assignments before each test: the figures count every record of the database."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import delete, insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -435,5 +437,22 @@ async def test_a_computed_share_moving_fast_enough_is_green_with_its_projected_d
         "projected_from": MONTH_ENDS, "last_period_reported": True,
     }  # fmt: skip
 
-    board = (await api.request("GET", f"{INDICATORS}/board?group=Tự tính")).json()
+    board = (await api.request("GET", f"{INDICATORS}/board", params={"group": "Tự tính"})).json()
     assert [(e["code"], e["colour"]) for e in board["indicators"]] == [(code, "green")]
+    # The export's status columns, and the scenario, read the computed points as values.
+    exported = await api.request("GET", f"{INDICATORS}/export", params={"group": "Tự tính"})
+    assert exported.status_code == 200, exported.text
+    header, row = (
+        load_workbook(io.BytesIO(exported.content)).worksheets[0].iter_rows(values_only=True)
+    )
+    assert row[1] == code
+    assert tuple(row[header.index("Mức độ") :]) == (
+        "Xanh", datetime(2026, 8, 16), 3.0927, 1.608, 66, datetime(2026, 3, 31), 265,
+    )  # fmt: skip
+    scenario = await api.request(
+        "POST", f"{INDICATORS}/{code}/scenario", json={"target_date": "2026-09-30"}
+    )
+    assert scenario.status_code == 200, scenario.text
+    assert {k: scenario.json()[k] for k in ("from_value", "from_on", "from_baseline")} == {
+        "from_value": 66.0, "from_on": "2026-03-31", "from_baseline": False,
+    }  # fmt: skip
