@@ -23,7 +23,7 @@ from vocabulary.indicator_periods import (
     period_of,
     report_by,
 )
-from vocabulary.indicators import IndicatorScope, ReportingRhythm
+from vocabulary.indicators import IndicatorScope, IndicatorSource, ReportingRhythm
 
 
 class UnknownIndicator(LookupError):
@@ -79,7 +79,10 @@ def plan_period(session: Session, code: str, period_start: date | None, today: d
         start, end = period_of(rhythm, period_start)
     found = find_period(session, code, start)
     communes: list[str] = []
-    if found is None and scope is IndicatorScope.COMMUNE:
+    # An indicator the product computes needs no report: its period gives nobody a task, however
+    # it was opened (the office's request or a schedule left over from before its source).
+    reported = indicator.source == IndicatorSource.REPORTED.value
+    if found is None and scope is IndicatorScope.COMMUNE and reported:
         communes = sorted(
             session.scalars(select(Commune.code).where(Commune.province_code == str(DAK_LAK)))
         )
@@ -99,7 +102,7 @@ def write_period(session: Session, plan: PeriodPlan, actor: str, now: datetime) 
         # transaction usable to read it.
         with session.begin_nested():
             directive = None
-            if plan.scope is IndicatorScope.COMMUNE:
+            if plan.scope is IndicatorScope.COMMUNE and plan.communes:
                 directive = _directive(
                     session, indicator, plan.communes, start, end, due, actor, now
                 )

@@ -20,7 +20,6 @@ on the Vietnamese calendar after the period's last day."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -146,10 +145,6 @@ async def open_period(
     stored = planned.existing
     computed = planned.indicator.source != IndicatorSource.REPORTED.value
     if stored is None:
-        if computed:
-            # Nobody reports a computed indicator: its period is stored as a province's is,
-            # with no directive (write_period gives one to a commune scope only).
-            planned = replace(planned, scope=IndicatorScope.PROVINCE, communes=[])
         # The reads end first: the writing transaction starts with its first write.
         await session.commit()
 

@@ -42,7 +42,7 @@ from services.indicator_schemas import (
 )
 from serving.deps import SessionDep, SettingsDep, TemporalDep
 from serving.error_status import status_of
-from vocabulary.indicators import Colour, IndicatorKind, IndicatorScope
+from vocabulary.indicators import Colour, IndicatorKind, IndicatorScope, IndicatorSource
 from vocabulary.roles import Role
 from web import svg_chart
 from web.errors import refusal
@@ -385,7 +385,8 @@ async def indicator_page(
         chosen=chosen,
         chart=chart,
         values=values,
-        may_report=user.is_office or _is_leader(user),
+        may_report=(user.is_office or _is_leader(user))
+        and found.source == IndicatorSource.REPORTED,
         names=await unit_names(session),
         links=_links,
         **_words(lang),
@@ -400,7 +401,11 @@ async def _reportable(session: AsyncSession, user: WebUser, code: str, now: date
     their own commune); no one else."""
     if not (user.is_office or _is_leader(user)):
         raise PageRefused(403, "Số liệu do Văn phòng Ban Chỉ đạo và lãnh đạo xã, phường báo cáo.")
-    return await _readable(session, user, code, now)
+    found = await _readable(session, user, code, now)
+    if found.source != IndicatorSource.REPORTED:
+        # The product computes it: there is nothing to report (the API answers 409 as well).
+        raise PageRefused(409, f"{found.source_vi} / {found.source_en}")
+    return found
 
 
 async def _unit_choices(session: AsyncSession, scope: IndicatorScope) -> list[tuple[str, str]]:

@@ -91,7 +91,12 @@ async def _keep_schedule(
     if temporal is None:
         return
     await indicator_reporting.keep_schedule_quietly(
-        temporal, settings, indicator.code, indicator.scope.value, indicator.rhythm.value
+        temporal,
+        settings,
+        indicator.code,
+        indicator.scope.value,
+        indicator.rhythm.value,
+        indicator.source.value,
     )
 
 
@@ -127,9 +132,10 @@ async def update_indicator(
     settings: SettingsDep,
 ) -> IndicatorPublic:
     """Change an indicator (steering office). New milestones or a new direction make a new
-    version; a new rhythm moves the schedule that opens its periods."""
+    version; a new rhythm moves the schedule that opens its periods, and a computed source
+    removes it."""
     updated = await indicators.update_indicator(session, code, payload, now)
-    if payload.rhythm is not None:
+    if payload.rhythm is not None or payload.source is not None:
         await _keep_schedule(temporal, settings, updated)
     return updated
 
