@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -58,6 +59,9 @@ def send(api: ApiClient, loop: asyncio.AbstractEventLoop, case: Any, token: str)
         # The app raised instead of answering: the server would have sent a 500.
         answer = httpx.Response(500, text=f"{type(e).__name__}: {e}")
         answer.request = httpx.Request(case.method, f"http://axis.test{case.formatted_path}")
+        # Never sent, so never timed: schemathesis reads the time taken of every answer, and
+        # without one it would fail on that instead of naming the operation that raised.
+        answer.elapsed = timedelta(0)
         return answer
 
 
