@@ -232,6 +232,22 @@ async def _task_of(
     return (period, found[0]) if found else None
 
 
+async def _task_actions(
+    session: AsyncSession, temporal: Client, settings: Settings, value: ValuePublic
+) -> tuple[Assignment, AssignmentActions] | None:
+    """The commune's task the value belongs to, and the actions on it; None when the value lies
+    in no opened period."""
+    found = await _task_of(session, value)
+    if found is None:
+        return None
+    period, assignment = found
+    assert period.directive_id is not None
+    actions = AssignmentActions(
+        period.directive_id, assignment.commune_code, session, temporal, settings
+    )
+    return assignment, actions
+
+
 def _marker(value: ValuePublic) -> str:
     # Names the value in the report's summary, so that its verification finds the report.
     return f"(#{value.id})"
@@ -259,21 +275,17 @@ async def report_value(
     """A value for a commune's day inside an opened period reports that commune's task (the
     office's own value reports it and accepts it at once). Returns the task's status after, or
     None when no task was touched."""
-    found = await _task_of(session, value)
+    found = await _task_actions(session, temporal, settings, value)
     if found is None:
         return None
-    period, assignment = found
-    assert period.directive_id is not None
-    actions = AssignmentActions(
-        period.directive_id, assignment.commune_code, session, temporal, settings
-    )
+    assignment, actions = found
     try:
         done = await actions.report(user, _summary(value), _evidence(value))
         if value.status is ValueStatus.ACCEPTED:
             done = await actions.review(user, True, "giá trị do Văn phòng nhập")
     except ServiceError as refused:
         # The value stands: the task may already carry another value, or be closed.
-        log.info("value %s left task %s/%s as it was: %s", value.id, period.directive_id,
+        log.info("value %s left task %s/%s as it was: %s", value.id, assignment.directive_id,
                  assignment.commune_code, refused)  # fmt: skip
         return None
     return done.status
@@ -289,14 +301,10 @@ async def review_value(
     """The office's verdict on a value passes to the commune's task: accepted, the report is
     accepted (a task that no report of this value reached is reported with it first); returned,
     the task is returned with the reason. Returns the task's status after, or None."""
-    found = await _task_of(session, value)
+    found = await _task_actions(session, temporal, settings, value)
     if found is None:
         return None
-    period, assignment = found
-    assert period.directive_id is not None
-    actions = AssignmentActions(
-        period.directive_id, assignment.commune_code, session, temporal, settings
-    )
+    assignment, actions = found
     accepted = value.status is ValueStatus.ACCEPTED
     reported_this = assignment.status == AssignmentStatus.REPORTED.value and _marker(value) in (
         assignment.report_summary or ""
@@ -309,7 +317,7 @@ async def review_value(
         done = await actions.review(user, accepted, "" if accepted else value.return_reason or "")
     except ServiceError as refused:
         log.info("verdict on value %s left task %s/%s as it was: %s", value.id,
-                 period.directive_id, assignment.commune_code, refused)  # fmt: skip
+                 assignment.directive_id, assignment.commune_code, refused)  # fmt: skip
         return None
     return done.status
 

@@ -6,16 +6,14 @@ accepted value and its date, and the days to the next milestone."""
 from __future__ import annotations
 
 import calendar
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.styles import PatternFill
 
 from services.indicator_cells import RHYTHM_LABELS
+from services.sheets import finished_sheet, new_sheet
 from vocabulary.indicators import Colour, Direction, IndicatorKind, ReportingRhythm
 
 COLOUR_LABELS: dict[Colour, str] = {
@@ -55,7 +53,6 @@ STATUS_COLUMNS: tuple[tuple[str, int], ...] = (
     ("Ngày số liệu", 12),
     ("Số ngày đến mốc tiếp theo", 12),
 )
-DATE_FORMAT = "DD/MM/YYYY"
 MILESTONE_WIDTH = 14
 
 
@@ -147,28 +144,11 @@ def write_indicator_sheet(rows: Iterable[ExportRow]) -> bytes:
         *TRAILING_COLUMNS,
         *STATUS_COLUMNS,
     ]
-    book = Workbook()
-    sheet = book.create_sheet("Chỉ tiêu")
-    book.remove(book.worksheets[0])
-    sheet.append([header for header, _ in columns])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    book, sheet = new_sheet("Chỉ tiêu", columns)
     colour_column = len(columns) - len(STATUS_COLUMNS) + 1
     for number, row in enumerate(rows, start=1):
         sheet.append(_cells(number, row, days))
         sheet.cell(number + 1, colour_column).fill = PatternFill(
             "solid", start_color=_FILLS[row.colour], end_color=_FILLS[row.colour]
         )
-    wrapped = Alignment(wrap_text=True, vertical="top")
-    for cells in sheet.iter_rows(min_row=2):
-        for cell in cells:
-            cell.alignment = wrapped
-            if isinstance(cell.value, date):
-                cell.number_format = DATE_FORMAT
-    for index, (_, width) in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return finished_sheet(book, sheet, columns)

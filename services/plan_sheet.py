@@ -5,18 +5,22 @@ last report, as the office sends it up."""
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-
-from services.sheets import Column, SheetError, SheetRow, Table, UnreadableSheet, read_table
+from services.sheets import (
+    Column,
+    SheetError,
+    SheetRow,
+    Table,
+    UnreadableSheet,
+    finished_sheet,
+    new_sheet,
+    read_table,
+)
 from vocabulary.deadline_text import Deadline, DeadlineTextError, parse_deadline
 from vocabulary.directives import Timeliness
 from vocabulary.unit_names import Resolution, UnitDirectory, normalize
@@ -280,7 +284,6 @@ EXPORT_COLUMNS: tuple[tuple[str, int], ...] = (
     ("Ngày giao", 12),
     ("Ngày hoàn thành", 14),
 )
-DATE_FORMAT = "DD/MM/YYYY"
 # Semicolons always separate units when the file is read again, while commas may sit inside a
 # unit's name ("Sở Văn hóa, Thể thao và Du lịch").
 UNIT_SEPARATOR = "; "
@@ -320,24 +323,7 @@ def write_plan_sheet(rows: Iterable[PlanSheetExportRow]) -> bytes:
     """The plan as an .xlsx: the import's columns under Vietnamese headers, then status,
     timeliness, the last report and the dates; one row per task, codes as numbers where they
     are, dates as dates, the header bold and frozen."""
-    book = Workbook()
-    sheet = book.create_sheet("Nhiệm vụ")
-    book.remove(book.worksheets[0])
-    sheet.append([header for header, _ in EXPORT_COLUMNS])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    book, sheet = new_sheet("Nhiệm vụ", EXPORT_COLUMNS)
     for row in rows:
         sheet.append(_cells(row))
-    wrapped = Alignment(wrap_text=True, vertical="top")
-    for cells in sheet.iter_rows(min_row=2):
-        for cell in cells:
-            cell.alignment = wrapped
-            if isinstance(cell.value, date):
-                cell.number_format = DATE_FORMAT
-    for index, (_, width) in enumerate(EXPORT_COLUMNS, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return finished_sheet(book, sheet, EXPORT_COLUMNS)

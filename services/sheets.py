@@ -12,8 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet.worksheet import Worksheet
 
 from vocabulary.unit_names import normalize
 
@@ -200,3 +203,37 @@ def read_table(content: bytes, columns: Sequence[Column]) -> Table:
         if any(texts.values()):
             rows.append(SheetRow(index + 1, texts))
     return Table(header_index + 1, headers, tuple(rows))
+
+
+# How a written sheet shows a date: as the offices write it.
+DATE_FORMAT = "DD/MM/YYYY"
+
+
+def new_sheet(title: str, columns: Sequence[tuple[str, float]]) -> tuple[Workbook, Worksheet]:
+    """A workbook of one sheet titled `title`, its header row bold and wrapped: (header, width)
+    for each column."""
+    book = Workbook()
+    sheet = book.create_sheet(title)
+    book.remove(book.worksheets[0])
+    sheet.append([header for header, _ in columns])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    return book, sheet
+
+
+def finished_sheet(book: Workbook, sheet: Worksheet, columns: Sequence[tuple[str, float]]) -> bytes:
+    """The written rows in the offices' look (wrapped at the top, dates as dates in
+    DATE_FORMAT), each column its width and the header frozen: the .xlsx's bytes."""
+    wrapped = Alignment(wrap_text=True, vertical="top")
+    for cells in sheet.iter_rows(min_row=2):
+        for cell in cells:
+            cell.alignment = wrapped
+            if isinstance(cell.value, date):
+                cell.number_format = DATE_FORMAT
+    for index, (_, width) in enumerate(columns, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "A2"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
