@@ -15,22 +15,21 @@ import io
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import delete, insert
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import insert
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import Session
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from api.routes import indicators as indicator_routes
 from config import Settings
-from db.engine import make_async_engine, make_engine
+from db.engine import make_async_engine
 from db.models import (
     Assignment,
     Directive,
@@ -42,47 +41,38 @@ from db.models import (
 )
 from db.models.indicators import Indicator, IndicatorMilestone, IndicatorValue
 from services.indicator_reporting import keep_schedule, no_tasks_computed, reconcile_schedules
-from tests.conftest import ApiClient, api_app, fresh_database
+from tests.conftest import ApiClient
+from tests.indicators.stack import Clock, emptied, judged_at, own_database
 from vocabulary.calendar import VIETNAM
 from vocabulary.directives import DirectivePolicy
 from vocabulary.indicator_periods import indicator_schedule_id
 
 INDICATORS = "/api/v1/indicators"
 # 10:00 in Vietnam on 10 April 2026: January, February and March 2026 are over.
-APRIL_10 = datetime(2026, 4, 10, 3, 0, tzinfo=UTC)
 MONTH_ENDS = ["2026-01-31", "2026-02-28", "2026-03-31"]
 OWN, OTHER, THIRD, FOURTH = "24133", "24121", "24175", "24154"
 PROCEDURE = "1.001193"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = APRIL_10
-
-    def __call__(self) -> datetime:
-        return self.now
+# Emptied before each test: the computed figures count every dossier, feedback and assignment.
+COMPUTED_TABLES = (
+    IndicatorValue, IndicatorPeriod, IndicatorMilestone, Indicator, DossierEventRow, Dossier,
+    Feedback, Assignment,
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def computed_database_url(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    backend = make_url(database_url).get_backend_name()
-    with fresh_database(backend, tmp_path_factory.mktemp("computed")) as url:
+    with own_database(database_url, tmp_path_factory, "computed") as url:
         yield url
 
 
 @pytest.fixture
 def computed_engine(computed_database_url: str) -> Iterator[Engine]:
-    engine = make_engine(computed_database_url)
-    with Session(engine) as session, session.begin():
-        for table in (
-            IndicatorValue, IndicatorPeriod, IndicatorMilestone, Indicator, DossierEventRow,
-            Dossier, Feedback, Assignment,
-        ):  # fmt: skip
-            session.execute(delete(table))
-    yield engine
-    engine.dispose()
+    with emptied(computed_database_url, COMPUTED_TABLES) as engine:
+        yield engine
 
 
 @pytest.fixture
@@ -99,9 +89,9 @@ async def api(
     executor: ThreadPoolExecutor,
     clock: Clock,
 ) -> AsyncIterator[ApiClient]:
-    opened = api_app(local_env, computed_database_url, computed_engine, task_queue, executor)
-    async with opened as (client, app):
-        app.dependency_overrides[indicator_routes.clock] = clock
+    async with judged_at(
+        clock, local_env, computed_database_url, computed_engine, task_queue, executor
+    ) as client:
         yield client
 
 

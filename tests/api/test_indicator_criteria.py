@@ -26,51 +26,33 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import delete
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
-from api.routes import indicators as indicator_routes
-from db.engine import make_engine
-from db.models.indicators import Indicator, IndicatorMilestone, IndicatorValue
-from tests.conftest import ApiClient, api_app, fresh_database
+from tests.conftest import ApiClient
+from tests.indicators.stack import Clock, emptied, judged_at, own_database
 
 INDICATORS = "/api/v1/indicators"
 CRITERIA = f"{INDICATORS}/criteria"
 GROUP = "Tiêu chí xã (thử)"
 # 10:00 in Vietnam.
-APRIL_10 = datetime(2026, 4, 10, 3, 0, tzinfo=UTC)
 JULY_10 = datetime(2026, 7, 10, 3, 0, tzinfo=UTC)
 A, B, C, D, E = "24121", "24133", "24163", "24175", "22015"
 FEB, MAR = "2026-02-28", "2026-03-31"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = APRIL_10
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(scope="module")
 def criteria_database_url(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    backend = make_url(database_url).get_backend_name()
-    with fresh_database(backend, tmp_path_factory.mktemp("criteria")) as url:
+    with own_database(database_url, tmp_path_factory, "criteria") as url:
         yield url
 
 
 @pytest.fixture
 def criteria_engine(criteria_database_url: str) -> Iterator[Engine]:
-    engine = make_engine(criteria_database_url)
-    with Session(engine) as session, session.begin():
-        for table in (IndicatorValue, IndicatorMilestone, Indicator):
-            session.execute(delete(table))
-    yield engine
-    engine.dispose()
+    with emptied(criteria_database_url) as engine:
+        yield engine
 
 
 @pytest.fixture
@@ -87,9 +69,9 @@ async def api(
     executor: ThreadPoolExecutor,
     clock: Clock,
 ) -> AsyncIterator[ApiClient]:
-    opened = api_app(local_env, criteria_database_url, criteria_engine, task_queue, executor)
-    async with opened as (client, app):
-        app.dependency_overrides[indicator_routes.clock] = clock
+    async with judged_at(
+        clock, local_env, criteria_database_url, criteria_engine, task_queue, executor
+    ) as client:
         yield client
 
 

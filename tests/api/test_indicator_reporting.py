@@ -27,13 +27,13 @@ from temporalio.client import ScheduleSpec
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from api.routes import indicators as indicator_routes
 from config import Settings
 from db.engine import make_async_engine
 from services.indicator_reporting import AGENCIES_LATER, NO_TASKS_PROVINCE, reconcile_schedules
 from tests.api.test_directives_api import eventually
-from tests.conftest import ApiClient, api_app
+from tests.conftest import ApiClient
 from tests.fan_out import until_fanned_out
+from tests.indicators.stack import Clock, judged_at
 from vocabulary.calendar import VIETNAM
 from vocabulary.directives import directive_workflow_id
 from vocabulary.indicator_periods import ended_last, indicator_schedule_id, report_by
@@ -54,17 +54,9 @@ JANUARY_REPORT_BY = "2026-02-06T10:00:00Z"
 OWN, OTHER, THIRD = "24133", "24121", "24175"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = JULY_1_2098
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(JULY_1_2098)
 
 
 @pytest.fixture
@@ -76,8 +68,7 @@ async def api(
     executor: ThreadPoolExecutor,
     clock: Clock,
 ) -> AsyncIterator[ApiClient]:
-    async with api_app(local_env, database_url, engine, task_queue, executor) as (client, app):
-        app.dependency_overrides[indicator_routes.clock] = clock
+    async with judged_at(clock, local_env, database_url, engine, task_queue, executor) as client:
         yield client
 
 

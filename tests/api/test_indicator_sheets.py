@@ -13,28 +13,26 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import delete, func, select
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
-from api.routes import indicators as indicator_routes
-from db.engine import make_engine
-from db.models.indicators import Indicator, IndicatorMilestone, IndicatorValue
+from db.models.indicators import Indicator, IndicatorMilestone
 from services.sheets import NOT_A_WORKBOOK
-from tests.conftest import ApiClient, api_app, fresh_database
+from tests.conftest import ApiClient
 from tests.indicators import focus_indicators as focus
+from tests.indicators.stack import Clock, emptied, judged_at, own_database
 
 INDICATORS = "/api/v1/indicators"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # 10:00 in Vietnam on 10 April 2026: the first quarter is the last reporting period ended, and
 # 265 days are left to 31 December 2026.
-APRIL_10 = datetime(2026, 4, 10, 3, 0, tzinfo=UTC)
 GDP, ONLINE, SIPAS, PAR, ICT = (f"{focus.PREFIX}-{n}" for n in range(1, 6))
 # The day of the latest values, as openpyxl reads a date cell back.
 MARCH_31 = datetime(2026, 3, 31)
@@ -138,19 +136,14 @@ EXPORT_HEADER = [
 def sheets_database_url(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    backend = make_url(database_url).get_backend_name()
-    with fresh_database(backend, tmp_path_factory.mktemp("indicator_sheets")) as url:
+    with own_database(database_url, tmp_path_factory, "indicator_sheets") as url:
         yield url
 
 
 @pytest.fixture
 def sheets_engine(sheets_database_url: str) -> Iterator[Engine]:
-    engine = make_engine(sheets_database_url)
-    with Session(engine) as session, session.begin():
-        for table in (IndicatorValue, IndicatorMilestone, Indicator):
-            session.execute(delete(table))
-    yield engine
-    engine.dispose()
+    with emptied(sheets_database_url) as engine:
+        yield engine
 
 
 @pytest.fixture
@@ -161,9 +154,9 @@ async def api(
     task_queue: str,
     executor: ThreadPoolExecutor,
 ) -> AsyncIterator[ApiClient]:
-    opened = api_app(local_env, sheets_database_url, sheets_engine, task_queue, executor)
-    async with opened as (client, app):
-        app.dependency_overrides[indicator_routes.clock] = lambda: APRIL_10
+    async with judged_at(
+        Clock(), local_env, sheets_database_url, sheets_engine, task_queue, executor
+    ) as client:
         yield client
 
 

@@ -14,19 +14,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
-from api.routes import indicators as indicator_routes
-from db.engine import make_engine
 from db.models.indicators import Indicator, IndicatorMilestone, IndicatorValue
-from tests.conftest import ApiClient, api_app, fresh_database
+from tests.conftest import ApiClient
+from tests.indicators.stack import APRIL_10, Clock, emptied, judged_at, own_database
 
 INDICATORS = "/api/v1/indicators"
 # 10:00 in Vietnam on 10 April 2026: March is the last month that has ended.
-APRIL_10 = datetime(2026, 4, 10, 3, 0, tzinfo=UTC)
 MAY_10 = datetime(2026, 5, 10, 3, 0, tzinfo=UTC)
 OFFICE = "steering_office:admin (AXIS_ADMIN_TOKEN)"
 OWN, OTHER = "24133", "24121"
@@ -34,33 +32,18 @@ OWN, OTHER = "24133", "24121"
 MONTH_ENDS = ["2026-01-31", "2026-02-28", "2026-03-31"]
 
 
-class Clock:
-    """The moment the routes judge at, which a test moves."""
-
-    def __init__(self) -> None:
-        self.now = APRIL_10
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture(scope="module")
 def indicators_database_url(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    backend = make_url(database_url).get_backend_name()
-    with fresh_database(backend, tmp_path_factory.mktemp("indicators")) as url:
+    with own_database(database_url, tmp_path_factory, "indicators") as url:
         yield url
 
 
 @pytest.fixture
 def indicators_engine(indicators_database_url: str) -> Iterator[Engine]:
-    engine = make_engine(indicators_database_url)
-    with Session(engine) as session, session.begin():
-        for table in (IndicatorValue, IndicatorMilestone, Indicator):
-            session.execute(delete(table))
-    yield engine
-    engine.dispose()
+    with emptied(indicators_database_url) as engine:
+        yield engine
 
 
 @pytest.fixture
@@ -77,9 +60,9 @@ async def api(
     executor: ThreadPoolExecutor,
     clock: Clock,
 ) -> AsyncIterator[ApiClient]:
-    opened = api_app(local_env, indicators_database_url, indicators_engine, task_queue, executor)
-    async with opened as (client, app):
-        app.dependency_overrides[indicator_routes.clock] = clock
+    async with judged_at(
+        clock, local_env, indicators_database_url, indicators_engine, task_queue, executor
+    ) as client:
         yield client
 
 
