@@ -5,10 +5,11 @@ communes' reporting tasks (reminders, escalation) as any directive's do."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
+
+from workflows.scheduled import scheduled_start
 
 with workflow.unsafe.imports_passed_through():
     from workflows.indicator_period_types import (
@@ -20,14 +21,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import ACTIVITY_RETRY
 
 OPEN_TIMEOUT = timedelta(minutes=2)
-# Set by a Temporal Schedule on every workflow it starts: the moment the run was due.
-SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
-
-
-def scheduled_start() -> datetime:
-    """When the schedule meant this run to start; a run started by hand starts when it does."""
-    due = workflow.info().typed_search_attributes.get(SCHEDULED_START)
-    return due if due is not None else workflow.now()
 
 
 @workflow.defn(name="IndicatorPeriod")

@@ -9,10 +9,11 @@ each must open its own week."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
+
+from workflows.scheduled import scheduled_start
 
 # The message types pass through the sandbox, so their datetimes are the real class.
 with workflow.unsafe.imports_passed_through():
@@ -28,16 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import ACTIVITY_RETRY
 
 BATCH_TIMEOUT = timedelta(minutes=2)
-# Set by a Temporal Schedule on every workflow it starts: the moment the run was due.
-SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 WEEK_OF_SCHEDULED_START = "obligation-week-of-scheduled-start"
-
-
-def scheduled_start() -> datetime:
-    """When the schedule meant this run to start; a run started by hand has no schedule and
-    starts when it starts."""
-    due = workflow.info().typed_search_attributes.get(SCHEDULED_START)
-    return due if due is not None else workflow.now()
 
 
 @workflow.defn
