@@ -9,7 +9,6 @@ the day it is judged on, and a test names that day."""
 
 from __future__ import annotations
 
-import calendar
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -57,8 +56,8 @@ from services.indicator_schemas import (
     target_text,
 )
 from services.principals import Principal
+from vocabulary.indicator_periods import ended_last
 from vocabulary.indicators import (
-    RHYTHM_MONTHS,
     SOURCE_FITS,
     SOURCE_TEXT,
     Colour,
@@ -478,20 +477,6 @@ async def verify_value(
 # --- status -----------------------------------------------------------------------------------
 
 
-def last_ended_period(rhythm: ReportingRhythm, today: date) -> tuple[date, date]:
-    """The last reporting period that has ended before `today`: the calendar month, quarter or
-    year before the one today falls in."""
-    months = RHYTHM_MONTHS[rhythm]
-    # Periods start in January and run `months` long: month index of the current one's start.
-    current_start = (today.year * 12 + today.month - 1) // months * months
-    start = current_start - months
-    first_day = date(start // 12, start % 12 + 1, 1)
-    end = start + months - 1
-    end_year, end_month = end // 12, end % 12 + 1
-    last_day = date(end_year, end_month, calendar.monthrange(end_year, end_month)[1])
-    return first_day, last_day
-
-
 def next_milestone(milestones: list[IndicatorMilestone], today: date) -> IndicatorMilestone | None:
     """The first milestone not yet past; once all have passed, the last one (judged as missed
     or met)."""
@@ -510,7 +495,7 @@ def _series_status(
     counting: list[IndicatorValue],
     today: date,
 ) -> SeriesStatus:
-    first_day, last_day = last_ended_period(ReportingRhythm(indicator.rhythm), today)
+    first_day, last_day = ended_last(ReportingRhythm(indicator.rhythm), today)
     reported = any(first_day <= v.as_of <= last_day for v in counting)
     period = PeriodPublic(first_day=first_day, last_day=last_day)
     if milestone is None:

@@ -40,8 +40,8 @@ def period_of(rhythm: ReportingRhythm, start: date) -> tuple[date, date]:
 
 
 def ended_last(rhythm: ReportingRhythm, today: date) -> tuple[date, date]:
-    """The period that ended last before `today`: the one before the period today falls in
-    (as `services.indicators.last_ended_period` reads it for an indicator's status)."""
+    """The period that ended last before `today`: the one before the period today falls in. A
+    period opens for it, and an indicator's status asks whether it was reported."""
     months = RHYTHM_MONTHS[rhythm]
     start = (today.year * 12 + today.month - 1) // months * months - months
     return period_of(rhythm, date(start // 12, start % 12 + 1, 1))
