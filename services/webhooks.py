@@ -17,8 +17,8 @@ from temporalio.service import RPCError
 
 from activities.channels.webhook import SECRET_PREFIX, UnsafeUrl, check_url, parse_allowed_hosts
 from config import Settings
-from db.changes import encode_cursor
-from db.models import Change, WebhookAttempt, WebhookSubscription, utcnow
+from db.changes import encode_cursor, last_change_id
+from db.models import WebhookAttempt, WebhookSubscription, utcnow
 from services.errors import Conflict, EngineUnavailable, Invalid, NotFound
 from services.idempotency import find_replayed, fingerprint
 from services.webhook_schemas import (
@@ -122,7 +122,7 @@ async def create_webhook(
         raise Invalid(str(e)) from e
     secret = new_secret()
     now = utcnow()
-    newest = await session.scalar(select(Change.id).order_by(Change.id.desc()).limit(1))
+    newest = await session.run_sync(last_change_id)
     row = WebhookSubscription(
         idempotency_key=idempotency_key,
         request_fingerprint=request_fingerprint if idempotency_key else None,
@@ -132,7 +132,7 @@ async def create_webhook(
         secret=secret,
         status=SubscriptionStatus.ACTIVE.value,
         paused_reason="",
-        delivered_through=newest or 0,
+        delivered_through=newest,
         created_by=actor,
         created_at=now,
         updated_at=now,
