@@ -9,7 +9,7 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.client import Client
@@ -22,17 +22,18 @@ from db.models import (
     PROVINCE_SCOPE,
     Assignment,
     AssignmentEventRow,
-    Commune,
     Delivery,
     Directive,
     Notification,
     Person,
     RosterEntry,
+    Unit,
 )
+from db.recipients import Recipient, leaders_in_charge, recipients
 from db.upsert import insert_ignoring_duplicates
 from vocabulary.directives import CLOSED_STATUSES, NotificationKind
 from vocabulary.events import AssignmentEventKind
-from vocabulary.roles import Role
+from vocabulary.roles import ASSIGNEE_ROLES, Role
 from workflows import activity_names
 from workflows.types import NotifyInput, NotifyResult
 
@@ -116,15 +117,13 @@ class NotificationActivities:
                     )
                 )
                 targets = [code for code in targets if code not in closed]
-            communes = {
-                c.code: c for c in session.scalars(select(Commune).where(Commune.code.in_(targets)))
-            }
-            recipients = self._recipients(session, request.to, targets)
+            communes = recipients(session, targets)
+            people = self._recipients(session, request.to, targets, request.directive_id)
             candidates: list[tuple[str, Person | None]] = []
             for code in targets:
-                people = recipients.get(code)
-                if people:
-                    candidates.extend((code, p) for p in people)
+                found = people.get(code)
+                if found:
+                    candidates.extend((code, p) for p in found)
                 else:
                     candidates.append((code, None))
             keys = {
@@ -219,7 +218,7 @@ class NotificationActivities:
         self,
         request: NotifyInput,
         directive: Directive,
-        commune: Commune,
+        commune: Recipient,
         person: Person | None,
         key: str,
         deadline_here: datetime | None = None,
@@ -229,7 +228,7 @@ class NotificationActivities:
         if (
             self._delivery is None
             or person is None
-            or request.to != Role.COMMUNE_LEADER
+            or request.to not in ASSIGNEE_ROLES
             or request.kind not in LINKED_KINDS
         ):
             return ""
@@ -254,9 +253,14 @@ class NotificationActivities:
         )
 
     def _recipients(
-        self, session: Session, role: Role, communes: list[str]
+        self, session: Session, role: Role, communes: list[str], directive_id: int
     ) -> dict[str, list[Person]]:
         query = select(RosterEntry.scope, Person).join(Person, Person.id == RosterEntry.person_id)
+        if role == Role.COMMITTEE_LEADER:
+            leaders = leaders_in_charge(session, directive_id)
+            return {code: leaders for code in communes}
+        # A message to "the leader" of the places reaches an agency's head for an agency.
+        roles = [r.value for r in ASSIGNEE_ROLES] if role in ASSIGNEE_ROLES else [role.value]
         if role == Role.STEERING_OFFICE:
             office = list(
                 session.scalars(
@@ -269,18 +273,28 @@ class NotificationActivities:
             return {code: office for code in communes}
         found: dict[str, list[Person]] = {}
         for scope, person in session.execute(
-            query.where(RosterEntry.role == role.value, RosterEntry.scope.in_(communes)).order_by(
+            query.where(RosterEntry.role.in_(roles), RosterEntry.scope.in_(communes)).order_by(
                 Person.id
             )
         ):
             found.setdefault(scope, []).append(person)
+        if role in ASSIGNEE_ROLES:
+            # The head the office named on the agency (`PATCH /api/v1/units`), when the roster
+            # does not list them under the agency already.
+            for code, person in session.execute(
+                select(Unit.code, Person)
+                .join(Person, func.lower(Person.email) == func.lower(Unit.head_email))
+                .where(Unit.code.in_(communes))
+            ):
+                if person not in found.get(code, []):
+                    found.setdefault(code, []).append(person)
         return found
 
     def _message(
         self,
         request: NotifyInput,
         directive: Directive,
-        commune: Commune,
+        commune: Recipient,
         person: Person | None,
         key: str,
         ack_link: str = "",

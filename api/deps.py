@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import ApiToken
 from services.principals import Principal, hash_token, official_communes, require_role
 from serving.deps import SessionDep
-from vocabulary.roles import Role
+from vocabulary.roles import ASSIGNEE_ROLES, Role
 
 # A token's last use is written at most this often (shown in GET /tokens to the minute).
 LAST_USED_EVERY = timedelta(minutes=1)
@@ -95,6 +95,8 @@ def require(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal
 
 OfficeUser = Annotated[Principal, Depends(require(Role.STEERING_OFFICE))]
 LeaderUser = Annotated[Principal, Depends(require(Role.COMMUNE_LEADER))]
+# Who answers an assignment: a commune's leader, or an agency's head for a plan's task.
+AssigneeUser = Annotated[Principal, Depends(require(*ASSIGNEE_ROLES))]
 
 
 def check_commune_scope(user: Principal, commune_code: str | None, not_found: str) -> None:

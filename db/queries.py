@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import (
     Assignment,
     AssignmentEventRow,
-    Commune,
     Delivery,
     Directive,
     Notification,
 )
+from db.recipients import recipient_names
 from vocabulary.directives import AssignmentStatus, Timeliness
 
 CommuneScope = str | frozenset[str] | None
@@ -88,7 +88,8 @@ async def list_directives(
 
 
 def _assignments_query() -> Select[Assignment, str]:
-    return select(Assignment, Commune.name).join(Commune, Commune.code == Assignment.commune_code)
+    names = recipient_names()
+    return select(Assignment, names.c.name).join(names, names.c.code == Assignment.commune_code)
 
 
 async def list_assignments(

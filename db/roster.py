@@ -19,11 +19,19 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from db.models import PROVINCE_SCOPE, Commune, Person, RosterEntry
+from db.models import PROVINCE_SCOPE, Commune, Person, RosterEntry, Unit
 from db.upsert import insert_ignoring_duplicates
 
 DEMO_ROSTER = Path(__file__).with_name("demo_roster.csv")
-ROLES = ("commune_leader", "official_in_charge", "steering_office")
+ROLES = (
+    "commune_leader",
+    "official_in_charge",
+    "steering_office",
+    "agency_head",
+    "committee_leader",
+)
+# Roles of the whole province: their rows leave commune_code empty.
+PROVINCE_ROLES = ("steering_office", "committee_leader")
 CHANNELS = ("email", "sms", "zalo", "webhook")
 COLUMNS = ("role", "commune_code", "name", "email", "phone", "channels", "language")
 
@@ -60,9 +68,9 @@ def parse_roster(path: Path, known_communes: set[str]) -> list[RosterRow]:
             channels = ",".join(c.strip() for c in raw["channels"].split(",") if c.strip())
             if role not in ROLES:
                 raise RosterError(f"{path}:{line}: role {role!r} is not one of {ROLES}")
-            if role == "steering_office":
+            if role in PROVINCE_ROLES:
                 if code:
-                    raise RosterError(f"{path}:{line}: the steering office has no commune_code")
+                    raise RosterError(f"{path}:{line}: a {role} has no commune_code")
                 scope = PROVINCE_SCOPE
             elif code not in known_communes:
                 raise RosterError(f"{path}:{line}: unknown commune_code {code!r}")
@@ -90,7 +98,8 @@ def parse_roster(path: Path, known_communes: set[str]) -> list[RosterRow]:
 def import_roster(engine: Engine, path: Path, demo: bool = False) -> int:
     """Upsert people by email and add their roster entries; returns the number of rows read."""
     with Session(engine) as session, session.begin():
-        known = set(session.scalars(select(Commune.code)))
+        # An agency head's row names the agency's code where a leader's names the commune.
+        known = set(session.scalars(select(Commune.code))) | set(session.scalars(select(Unit.code)))
         rows = parse_roster(path, known)
         people = {p.email: p for p in session.scalars(select(Person))}
         for row in rows:

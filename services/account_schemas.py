@@ -9,7 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.schemas import Text200
 
-RoleName = Literal["steering_office", "commune_leader", "official_in_charge", "reader"]
+RoleName = Literal[
+    "steering_office",
+    "commune_leader",
+    "agency_head",
+    "committee_leader",
+    "official_in_charge",
+    "reader",
+]
 
 
 class AccountCreate(BaseModel):

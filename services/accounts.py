@@ -29,6 +29,7 @@ from db.models import (
     Commune,
     Person,
     RosterEntry,
+    Unit,
     WebAccount,
     WebSession,
 )
@@ -36,7 +37,7 @@ from services.account_schemas import AccountPublic
 from services.errors import Conflict, Invalid, NotFound, ServiceError
 from services.passwords import hash_password
 from services.principals import hash_token
-from vocabulary.roles import Role
+from vocabulary.roles import ASSIGNEE_ROLES, Role
 
 DEMO_OFFICE_USERNAME = "vanphong"
 DEMO_OFFICE_PASSWORD = "vanphong-demo"
@@ -179,6 +180,11 @@ def check_new_account(session: Session, new: NewAccount) -> None:
             raise AccountInvalid("a commune_leader account needs commune_code")
         if session.get(Commune, new.commune_code) is None:
             raise AccountInvalid(f"unknown commune {new.commune_code}")
+    elif new.role == Role.AGENCY_HEAD:
+        if not new.commune_code:
+            raise AccountInvalid("an agency_head account needs commune_code: the agency's code")
+        if session.get(Unit, new.commune_code) is None:
+            raise AccountInvalid(f"unknown agency {new.commune_code}")
     elif new.commune_code:
         raise AccountInvalid(f"a {new.role.value} account is province-wide: leave commune_code out")
     if new.email is not None and "@" not in new.email:
@@ -391,7 +397,13 @@ async def commit_change(session: AsyncSession, change: Callable[[Session], T]) -
 
 
 # Several roster roles: the widest one is the account's.
-ROLE_PRECEDENCE = ("steering_office", "official_in_charge", "commune_leader")
+ROLE_PRECEDENCE = (
+    "steering_office",
+    "committee_leader",
+    "official_in_charge",
+    "agency_head",
+    "commune_leader",
+)
 
 
 def username_from_email(email: str, taken: set[str]) -> str:
@@ -430,7 +442,8 @@ def invite_roster(session: Session, actor: str, now: datetime) -> list[IssuedLin
         if not entries:
             continue
         role = min((r for r, _ in entries), key=ROLE_PRECEDENCE.index)
-        commune = next(s for r, s in entries if r == role) if role == "commune_leader" else None
+        scoped = role in {r.value for r in ASSIGNEE_ROLES}
+        commune = next(s for r, s in entries if r == role) if scoped else None
         username = username_from_email(person.email, taken)
         taken.add(username)
         new = NewAccount(username, person.name, Role(role), commune, person.email)

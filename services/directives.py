@@ -45,7 +45,7 @@ from vocabulary.directives import (
     EscalationStep,
     directive_workflow_id,
 )
-from vocabulary.roles import Role
+from vocabulary.roles import ASSIGNEE_ROLES, Role
 from workflows.directive import DIRECTIVE_TASK_TIMEOUT, DirectiveWorkflow
 from workflows.types import AmendDirectiveInput, IssueDirectiveInput, RecallDirectiveInput
 
@@ -193,7 +193,7 @@ async def load_directive(session: AsyncSession, user: Principal, directive_id: i
     """The directive, if it exists and this user may see it (a leader: only if addressed)."""
     directive = await session.get(Directive, directive_id)
     if directive is None or (
-        user.role == Role.COMMUNE_LEADER and user.commune_code not in directive.communes
+        user.role in ASSIGNEE_ROLES and user.commune_code not in directive.communes
     ):
         raise NotFound(f"directive {directive_id} not found")
     return directive

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from services.plan_sheet import TaskProgress
 from services.schemas import Request
 from vocabulary.deadline_text import ReportEvery
+from vocabulary.directives import Timeliness
 
 # The widths of the stored columns (db/models/plans.py): a longer cell is a row error, not a
 # database error.
@@ -83,6 +84,23 @@ class TaskUnits(BaseModel):
     co_partners: list[str]
 
 
+class TaskStandingPublic(BaseModel):
+    assignments: int = Field(description="One per lead unit")
+    accepted: int = Field(description='"37 / 102 accepted": accepted of assignments')
+    reported: int = Field(description="Reported and waiting for review")
+    overdue: int = Field(description="Open past their deadline")
+    timeliness: Timeliness = Field(
+        description="The Government Office bucket of the task as a whole: on_time or late once "
+        "every lead unit is accepted, else overdue if any is, else within_deadline"
+    )
+    needs_urging: bool = Field(
+        description="Cần đôn đốc: overdue, or due within 7 days with a lead unit not reported"
+    )
+    next_deadline: datetime | None = Field(description="The earliest of the unreported ones")
+    last_report: str
+    last_report_at: datetime | None
+
+
 class PlanTaskPublic(DeadlinePublic, TaskUnits):
     id: int
     plan_id: int
@@ -95,7 +113,24 @@ class PlanTaskPublic(DeadlinePublic, TaskUnits):
     source: str
     implements: str | None
     progress: TaskProgress | None = Field(description="The status the imported sheet gave")
-    status: str = Field(description="draft, issued or done")
+    status: str = Field(description="draft, issued or done (every lead unit accepted)")
+    directive_id: int | None = Field(
+        default=None, description="The directive its issue started: its assignments' directive"
+    )
+    standing: TaskStandingPublic | None = Field(
+        default=None, description="Its lead units' assignments, counted; None while a draft"
+    )
+
+
+class PlanTaskRow(PlanTaskPublic):
+    """A task listed across plans, with its plan's number."""
+
+    plan_code: str
+
+
+class PlanTaskRowsPublic(BaseModel):
+    data: list[PlanTaskRow]
+    count: int
 
 
 class PlanTasksPublic(BaseModel):
@@ -158,3 +193,21 @@ class PlanImportReport(BaseModel):
     tasks: list[ImportedTask]
     errors: list[RowError]
     outside: list[str] = Field(description="Every partner outside the province, once")
+
+
+class PlanIssue(Request):
+    tasks: list[Code] | None = Field(
+        default=None,
+        max_length=2000,
+        description="The codes of the tasks to issue; left out, every draft task of the plan",
+    )
+
+
+class PlanIssueReport(BaseModel):
+    """What an issue started. A task the imported sheet gave as "Hoàn thành" is marked done
+    and starts nothing."""
+
+    issued: list[str] = Field(description="Codes of the tasks issued now")
+    already_issued: list[str] = Field(description="Named or present tasks issued before")
+    done: list[str] = Field(description="Taken over as done: no assignment")
+    assignments: int = Field(description="Assignments started: one per lead unit of each task")

@@ -21,6 +21,7 @@ from db.models import Commune as CommuneRow
 from db.models import Unit as UnitRow
 from db.models.plans import Plan, PlanTask, PlanTaskPartner, PlanTaskUnit
 from services.errors import Conflict, Invalid, NotFound
+from services.plan_progress import TaskStanding, local_day, standings
 from services.plan_schemas import (
     MAX_AUTHORITY,
     MAX_DUE,
@@ -38,6 +39,7 @@ from services.plan_schemas import (
     PlanTasksPublic,
     RecurrencePublic,
     RowError,
+    TaskStandingPublic,
     UnitRef,
 )
 from services.plan_sheet import (
@@ -202,11 +204,11 @@ async def list_tasks(
                 )
             )
         )
-    data = await _tasks_public(session, list(await session.scalars(query)))
+    data = await tasks_public(session, list(await session.scalars(query)))
     return PlanTasksPublic(data=data, count=len(data))
 
 
-async def _tasks_public(session: AsyncSession, tasks: list[PlanTask]) -> list[PlanTaskPublic]:
+async def tasks_public(session: AsyncSession, tasks: list[PlanTask]) -> list[PlanTaskPublic]:
     """The tasks with their units and partners, read in two queries whatever their number."""
     ids = [t.id for t in tasks]
     units: dict[tuple[int, str], list[str]] = {}
@@ -227,6 +229,11 @@ async def _tasks_public(session: AsyncSession, tasks: list[PlanTask]) -> list[Pl
         for task_id, role, name in partner_rows:
             partners.setdefault((task_id, role), []).append(name)
     names = await _unit_names(session)
+    standing = await standings(
+        session,
+        {t.id: t.directive_id for t in tasks if t.directive_id is not None},
+        datetime.now(UTC),
+    )
     return [
         PlanTaskPublic(
             id=t.id,
@@ -244,11 +251,29 @@ async def _tasks_public(session: AsyncSession, tasks: list[PlanTask]) -> list[Pl
             source=t.source,
             implements=t.implements,
             progress=None if t.progress is None else TaskProgress(t.progress),
-            status=t.status,
+            status=DONE if t.id in standing and standing[t.id].done else t.status,
+            directive_id=t.directive_id,
+            standing=_standing_public(standing.get(t.id)),
             **_deadline_public(_stored_deadline(t)).model_dump(),
         )
         for t in tasks
     ]
+
+
+def _standing_public(standing: TaskStanding | None) -> TaskStandingPublic | None:
+    if standing is None:
+        return None
+    return TaskStandingPublic(
+        assignments=standing.total,
+        accepted=standing.accepted,
+        reported=standing.reported,
+        overdue=standing.overdue,
+        timeliness=standing.timeliness,
+        needs_urging=standing.needs_urging,
+        next_deadline=standing.next_deadline,
+        last_report=standing.last_report,
+        last_report_at=standing.last_report_at,
+    )
 
 
 def _stored_deadline(task: PlanTask) -> Deadline:
@@ -389,7 +414,7 @@ async def add_task(session: AsyncSession, plan_id: int, payload: PlanTaskCreate)
     stored = await session.scalars(
         select(PlanTask).where(PlanTask.plan_id == plan_id, PlanTask.code == payload.code)
     )
-    return (await _tasks_public(session, list(stored)))[0]
+    return (await tasks_public(session, list(stored)))[0]
 
 
 async def _active_codes(session: AsyncSession) -> set[str]:
@@ -518,7 +543,26 @@ async def import_tasks(
 def _progress(task: PlanTaskPublic) -> TaskProgress:
     if task.status == DONE:
         return TaskProgress.DONE
+    if task.standing is not None:
+        return TaskProgress.IN_PROGRESS
     return task.progress or TaskProgress.NOT_STARTED
+
+
+async def _task_dates(
+    session: AsyncSession, plan_id: int
+) -> tuple[dict[int, date], dict[int, date]]:
+    """When each issued task was issued and, once every lead unit is accepted, completed."""
+    tasks = {
+        t.id: t.directive_id
+        for t in await session.scalars(
+            select(PlanTask).where(PlanTask.plan_id == plan_id, PlanTask.directive_id.is_not(None))
+        )
+        if t.directive_id is not None
+    }
+    found = await standings(session, tasks, datetime.now(UTC))
+    issued = {i: s.issued_on for i, s in found.items() if s.issued_on is not None}
+    completed = {i: day for i, s in found.items() if (day := local_day(s.completed_at)) is not None}
+    return issued, completed
 
 
 def export_filename(code: str) -> str:
@@ -533,6 +577,7 @@ async def export_plan(session: AsyncSession, plan_id: int) -> PlanExport:
     partners as written after them, and each task's status."""
     plan = await _load_plan(session, plan_id)
     tasks = await list_tasks(session, plan_id)
+    issued, completed = await _task_dates(session, plan_id)
     rows = [
         PlanSheetExportRow(
             code=t.code,
@@ -546,6 +591,11 @@ async def export_plan(session: AsyncSession, plan_id: int) -> PlanExport:
             authority=t.authority,
             source=t.source,
             status=_progress(t),
+            timeliness=t.standing.timeliness if t.standing else None,
+            last_report=t.standing.last_report if t.standing else "",
+            last_report_on=local_day(t.standing.last_report_at) if t.standing else None,
+            issued_on=issued.get(t.id),
+            completed_on=completed.get(t.id),
         )
         for t in tasks.data
     ]

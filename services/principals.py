@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import RosterEntry
 from services.errors import Forbidden
-from vocabulary.roles import Role
+from vocabulary.roles import ASSIGNEE_ROLES, Role
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Principal:
     name: str
     role: Role
     commune_code: str | None
+    # A commune leader's commune or an agency head's agency (a `units` code).
     # An official in charge's communes, from the roster; unused for the other roles.
     communes: frozenset[str] = frozenset()
 
@@ -32,7 +33,7 @@ class Principal:
         """The communes this person may see: None for the whole province (the steering office,
         a reader), their own for a commune leader, the roster's for an official in charge (none
         when the roster names none: a token that lost its person sees nothing, not everything)."""
-        if self.role == Role.COMMUNE_LEADER:
+        if self.role in ASSIGNEE_ROLES:
             return frozenset({self.commune_code}) if self.commune_code else frozenset()
         if self.role == Role.OFFICIAL_IN_CHARGE:
             return self.communes
@@ -59,7 +60,7 @@ class Principal:
         """The one commune a list is limited to: a leader's own (asking for another is refused),
         or whatever the office, an official or a reader asked for. Lists an official reads go
         through `communes_filter` instead."""
-        if self.role != Role.COMMUNE_LEADER:
+        if self.role not in ASSIGNEE_ROLES:
             return requested
         if requested is not None and requested != self.commune_code:
             raise Forbidden(self._outside_scope)
@@ -69,6 +70,8 @@ class Principal:
     def _outside_scope(self) -> str:
         if self.role == Role.OFFICIAL_IN_CHARGE:
             return "an official in charge sees the communes they answer for only"
+        if self.role == Role.AGENCY_HEAD:
+            return "an agency head acts on their own agency only"
         return "a commune leader acts on their own commune only"
 
 

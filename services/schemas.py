@@ -239,9 +239,13 @@ MAX_TOKEN_DAYS = 3650
 
 
 class TokenCreate(Request):
-    role: Literal["steering_office", "commune_leader", "official_in_charge", "reader"]
+    role: Literal[
+        "steering_office", "commune_leader", "agency_head", "official_in_charge", "reader"
+    ]
     commune_code: str | None = Field(
-        None, description="commune_leader only: the commune the token acts for"
+        None,
+        description="commune_leader: the commune the token acts for; agency_head: the agency's"
+        " code (`GET /api/v1/units`)",
     )
     name: Text200
     email: str | None = Field(

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.audit import audit_entry
-from db.models import ApiToken, Commune, Person, RosterEntry
+from db.models import ApiToken, Commune, Person, RosterEntry, Unit
 from services.errors import Invalid, NotFound
 from services.principals import Principal, hash_token
 from services.schemas import TokenCreate
@@ -60,6 +60,11 @@ async def open_token(
             raise Invalid("a commune_leader token needs commune_code")
         if await session.get(Commune, payload.commune_code) is None:
             raise Invalid(f"unknown commune {payload.commune_code}")
+    elif payload.role == "agency_head":
+        if not payload.commune_code:
+            raise Invalid("an agency_head token needs commune_code: the agency's code")
+        if await session.get(Unit, payload.commune_code) is None:
+            raise Invalid(f"unknown agency {payload.commune_code}")
     elif payload.commune_code is not None:
         # An empty code too: it names no commune, and storing it would break the foreign key.
         raise Invalid(f"a {payload.role} token is province-wide: leave commune_code out")

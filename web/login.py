@@ -17,7 +17,7 @@ from db.models import WebAccount
 from services.passwords import DUMMY_HASH, hash_password_async, needs_rehash, verify_password_async
 from serving.deps import SessionDep, SettingsDep
 from serving.lookup_limits import RateLimiter, client_of, counts_of
-from vocabulary.roles import Role
+from vocabulary.roles import ASSIGNEE_ROLES
 from web.render import render
 from web.sessions import (
     LOGIN_CSRF_COOKIE,
@@ -73,7 +73,7 @@ def _refusal(account: WebAccount | None, valid: bool, settings: Settings) -> tup
 
 
 def home_of(role: str) -> str:
-    return "/inbox" if role == Role.COMMUNE_LEADER.value else "/"
+    return "/inbox" if role in {r.value for r in ASSIGNEE_ROLES} else "/"
 
 
 def safe_next(target: str | None) -> str | None:

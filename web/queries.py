@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Assignment, Commune, Directive, Notification
+from db.models import Assignment, Directive, Notification
 from db.queries import directives_query
+from db.recipients import recipient_names
 from vocabulary.directives import ANSWERED_STATUSES, CLOSED_STATUSES, DirectiveStatus, Timeliness
 
 ATTENTION_LIMIT = 20
@@ -59,10 +60,11 @@ async def today(session: AsyncSession) -> Today:
 
 async def attention(session: AsyncSession) -> dict[str, list[tuple[Assignment, str, str]]]:
     """Top-level escalations, reports waiting for review, extension requests: each the
-    oldest first, with the commune's name and the directive's title."""
+    oldest first, with the commune's (or agency's) name and the directive's title."""
+    names = recipient_names()
     base = (
-        select(Assignment, Commune.name, Directive.title)
-        .join(Commune, Commune.code == Assignment.commune_code)
+        select(Assignment, names.c.name, Directive.title)
+        .join(names, names.c.code == Assignment.commune_code)
         .join(Directive, Directive.id == Assignment.directive_id)
         .where(Assignment.status.not_in(CLOSED))
     )

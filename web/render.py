@@ -38,6 +38,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "official_in_charge": ("Cán bộ phụ trách", "Official in charge"),
     "steering_office": ("Văn phòng Ban Chỉ đạo", "Steering office"),
     "commune_leader": ("Lãnh đạo xã, phường", "Commune leader"),
+    "agency_head": ("Thủ trưởng cơ quan", "Agency head"),
+    "committee_leader": ("Lãnh đạo Ban Chỉ đạo", "Committee leader"),
     AssignmentEventKind.ISSUED: ("Đã giao", "Issued"),
     "reminded": ("Đã nhắc", "Reminded"),
     AssignmentEventKind.ESCALATED: ("Chuyển cấp đôn đốc", "Escalated"),

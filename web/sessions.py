@@ -21,7 +21,7 @@ from db.models import WebAccount, WebSession
 from secret_files import read_or_create
 from services.principals import Principal, hash_token, official_communes
 from serving.deps import SessionDep
-from vocabulary.roles import Role
+from vocabulary.roles import ASSIGNEE_ROLES, Role
 
 SESSION_COOKIE = "axis_session"
 LOGIN_CSRF_COOKIE = "axis_login_csrf"
@@ -199,8 +199,8 @@ async def office_only(user: Annotated[WebUser, Depends(signed_in)]) -> WebUser:
 
 
 async def leader_only(user: Annotated[WebUser, Depends(signed_in)]) -> WebUser:
-    if user.principal.role != Role.COMMUNE_LEADER or user.commune_code is None:
-        raise PageRefused(403, "Trang này dành cho lãnh đạo xã, phường.")
+    if user.principal.role not in ASSIGNEE_ROLES or user.commune_code is None:
+        raise PageRefused(403, "Trang này dành cho lãnh đạo xã, phường và thủ trưởng cơ quan.")
     return user
 
 

@@ -14,7 +14,6 @@ from activities.channels.base import OutgoingMessage
 from activities.rendering import Renderer, local_time
 from activities.routing import SERVICES
 from db.models import (
-    Commune,
     Delivery,
     Directive,
     Dossier,
@@ -23,6 +22,7 @@ from db.models import (
     Person,
     Procedure,
 )
+from db.recipients import Recipient, recipient, recipient_names
 from workflows.delivery_types import SendInput
 
 SERVICE_NAMES = {s.code: s.name for s in SERVICES}
@@ -30,20 +30,23 @@ SERVICE_NAMES = {s.code: s.name for s in SERVICES}
 CASE_RESOURCES = {"dossier": "dossiers", "feedback": "feedback"}
 
 
-def places(session: Session, notification: Notification) -> tuple[Directive | None, Commune | None]:
-    """The notice's directive and commune; a dossier's or feedback's has no directive."""
+def places(
+    session: Session, notification: Notification
+) -> tuple[Directive | None, Recipient | None]:
+    """The notice's directive and commune (or agency); a dossier's or feedback's has no
+    directive."""
     directive = (
         session.get(Directive, notification.directive_id)
         if notification.directive_id is not None
         else None
     )
-    return directive, session.get(Commune, notification.commune_code)
+    return directive, recipient(session, notification.commune_code)
 
 
 def message_context(
     notification: Notification,
     directive: Directive | None,
-    commune: Commune | None,
+    commune: Recipient | None,
     person: Person,
 ) -> dict[str, Any]:
     """What every notice's template is told of its directive, commune and recipient."""
@@ -117,7 +120,7 @@ def compose_message(
 def _directive_message(
     notification: Notification,
     directive: Directive | None,
-    commune: Commune | None,
+    commune: Recipient | None,
     person: Person,
     link: str,
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -140,7 +143,7 @@ def _directive_message(
 def case_message(
     session: Session,
     notification: Notification,
-    commune: Commune | None,
+    commune: Recipient | None,
     person: Person,
     link: str,
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -203,11 +206,12 @@ def _digest(
     person: Person,
     idempotency_key: str,
 ) -> OutgoingMessage:
+    names = recipient_names()
     found = session.execute(
-        select(Notification, Delivery.link, Directive.title, Directive.deadline, Commune.name)
+        select(Notification, Delivery.link, Directive.title, Directive.deadline, names.c.name)
         .join(Delivery, Delivery.notification_key == Notification.idempotency_key)
         .join(Directive, Directive.id == Notification.directive_id)
-        .join(Commune, Commune.code == Notification.commune_code)
+        .join(names, names.c.code == Notification.commune_code)
         .where(Notification.idempotency_key.in_(request.digest_items))
         .order_by(Notification.id)
     ).all()

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.action_keys import ActionKey
-from api.deps import CurrentUser, LeaderUser, OfficeUser
+from api.deps import AssigneeUser, CurrentUser, OfficeUser
 from api.rate_limits import limit_acknowledgements
 from services import assignments
 from services.assignments import AssignmentActions
@@ -97,13 +97,13 @@ Actions = Annotated[AssignmentActions, Depends(assignment_actions)]
 
 
 @router.post("/{commune_code}/acknowledge", dependencies=[Depends(limit_acknowledgements)])
-async def acknowledge(user: LeaderUser, actions: Actions) -> AcknowledgeResult:
+async def acknowledge(user: AssigneeUser, actions: Actions) -> AcknowledgeResult:
     """Acknowledge receipt. Acknowledging again is harmless: the answer says it already was."""
     return await actions.acknowledge(user)
 
 
 @router.post("/{commune_code}/report")
-async def report(payload: ReportCreate, user: LeaderUser, actions: Actions) -> AssignmentPublic:
+async def report(payload: ReportCreate, user: AssigneeUser, actions: Actions) -> AssignmentPublic:
     """Report completion with a summary and evidence (links or document references)."""
     return await actions.report(user, payload.summary, payload.evidence)
 
@@ -116,7 +116,7 @@ async def review(payload: ReviewCreate, user: OfficeUser, actions: Actions) -> A
 
 @router.post("/{commune_code}/extension")
 async def request_extension(
-    payload: ExtensionCreate, user: LeaderUser, actions: Actions
+    payload: ExtensionCreate, user: AssigneeUser, actions: Actions
 ) -> AssignmentPublic:
     """Ask the steering office to move the deadline."""
     return await actions.request_extension(user, payload.until, payload.reason)

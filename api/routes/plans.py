@@ -9,17 +9,20 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 
 from api.deps import CurrentUser, OfficeUser
-from services import plans
+from services import plan_issue, plan_views, plans
 from services.plan_schemas import (
     PlanCreate,
     PlanImportReport,
+    PlanIssue,
+    PlanIssueReport,
     PlanPublic,
     PlansPublic,
     PlanTaskCreate,
     PlanTaskPublic,
+    PlanTaskRowsPublic,
     PlanTasksPublic,
 )
-from serving.deps import SessionDep
+from serving.deps import SessionDep, SettingsDep, TemporalDep
 from serving.exports import XLSX_TYPE
 
 router = APIRouter(prefix="/plans", tags=["plans"])
@@ -36,6 +39,45 @@ async def create_plan(payload: PlanCreate, user: OfficeUser, session: SessionDep
     """Store a plan (steering office), without tasks yet. A code another plan has is refused
     (409)."""
     return await plans.create_plan(session, user, payload)
+
+
+@router.get("/tasks")
+async def list_tasks_across_plans(
+    user: CurrentUser,
+    session: SessionDep,
+    leader_in_charge: Annotated[
+        str | None, Query(description="Part of the leader's name or title, as plans write it")
+    ] = None,
+    lead_unit: Annotated[str | None, Query(description="A unit's or commune's code")] = None,
+    needs_urging: Annotated[
+        bool | None, Query(description="Only the tasks that need urging (cần đôn đốc)")
+    ] = None,
+) -> PlanTaskRowsPublic:
+    """Issued and draft tasks of every plan: a committee leader's own (`leader_in_charge`), an
+    agency's (`lead_unit`; an agency head or commune leader sees their own only), or those
+    that need urging."""
+    return await plan_views.tasks_across_plans(
+        session, user, leader_in_charge, lead_unit, needs_urging
+    )
+
+
+@router.post("/{plan_id}/issue")
+async def issue_plan_tasks(
+    plan_id: int,
+    user: OfficeUser,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    payload: PlanIssue | None = None,
+) -> PlanIssueReport:
+    """Issue the plan's draft tasks, or those named (steering office): each task starts one
+    assignment per lead unit, with reminders and the ladder head → leader in charge → office.
+    A task with no lead unit, no product or no deadline refuses the whole issue (422, each
+    task and what it lacks in `state.errors`); a task the imported sheet gave as done is
+    marked done and starts nothing; a task issued before is left as it is."""
+    return await plan_issue.issue_tasks(
+        session, temporal, settings, user, plan_id, payload or PlanIssue()
+    )
 
 
 @router.get("/{plan_id}")

@@ -47,7 +47,8 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(32))
-    commune_code: Mapped[str | None] = mapped_column(ForeignKey("communes.code"))
+    # A commune leader's commune or an agency head's agency (`units`).
+    commune_code: Mapped[str | None] = mapped_column(String(8))
     # SHA-256 of the token: the token itself is shown once and never stored.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -69,7 +70,8 @@ class WebAccount(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(32))
-    commune_code: Mapped[str | None] = mapped_column(ForeignKey("communes.code"))
+    # A commune leader's commune or an agency head's agency (`units`).
+    commune_code: Mapped[str | None] = mapped_column(String(8))
     # Empty until the person chooses a password through their setup link.
     password_hash: Mapped[str] = mapped_column(String(255))
     demo: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -48,7 +48,8 @@ class Assignment(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     directive_id: Mapped[int] = mapped_column(ForeignKey("directives.id"))
-    commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"))
+    # The recipient: a commune's code, or an agency's (`units`) for a plan's task.
+    commune_code: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16))
     timeliness: Mapped[str] = mapped_column(String(16))
     deadline: Mapped[datetime] = mapped_column()
@@ -133,7 +134,8 @@ class EvidenceFile(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     stored_name: Mapped[str] = mapped_column(String(64), unique=True)
     directive_id: Mapped[int] = mapped_column(ForeignKey("directives.id"))
-    commune_code: Mapped[str] = mapped_column(ForeignKey("communes.code"))
+    # The commune's or the agency's code, as on its assignment.
+    commune_code: Mapped[str] = mapped_column(String(8))
     original_name: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)

@@ -61,6 +61,10 @@ class PlanTask(Base):
     # higher plan may be a central one that is not stored here.
     implements: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The directive its issue started: one assignment per lead unit. None while a draft.
+    directive_id: Mapped[int | None] = mapped_column(
+        ForeignKey("directives.id"), unique=True, index=True
+    )
 
 
 class PlanTaskUnit(Base):
