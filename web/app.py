@@ -8,13 +8,13 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 
-from web import accounts_pages, inbox, indicator_pages, login, office, scores_pages
+from web import accounts_pages, inbox, indicator_pages, login, office, plan_pages, scores_pages
 from web.render import render
 from web.sessions import LoginRequired, PageRefused, optional_user
 
 
 def install(app: FastAPI) -> None:
-    for module in (login, office, scores_pages, inbox, accounts_pages, indicator_pages):
+    for module in (login, office, scores_pages, inbox, accounts_pages, indicator_pages, plan_pages):
         app.include_router(module.router)
 
     @app.get("/favicon.ico", include_in_schema=False)
