@@ -322,10 +322,15 @@ class NotificationActivities:
             "step": request.step,
             "person_id": person.id if person else None,
             "recipient": person.email if person else "",
-            "recipient_role": request.to.value,
+            "recipient_role": _role_of(request.to, commune).value,
             "channel": channel,
             "language": language,
             "subject": message.subject[:500],
             "body": message.body,
             "status": RECORDED if person else NO_RECIPIENT,
         }
+
+
+def _role_of(to: Role, place: Recipient) -> Role:
+    """The role a message reaches: "the leader" of an agency is its head."""
+    return Role.AGENCY_HEAD if to in ASSIGNEE_ROLES and isinstance(place, Unit) else to

@@ -57,13 +57,13 @@ def create_account(
     name: str,
     commune_code: str | None = None,
 ) -> WebAccount:
-    if role == Role.COMMUNE_LEADER and commune_code is None:
-        raise ValueError("a commune leader's account belongs to one commune")
+    if role in ASSIGNEE_ROLES and commune_code is None:
+        raise ValueError("a commune leader's or agency head's account belongs to one unit")
     account = WebAccount(
         username=username,
         name=name,
         role=role.value,
-        commune_code=commune_code if role == Role.COMMUNE_LEADER else None,
+        commune_code=commune_code if role in ASSIGNEE_ROLES else None,
         password_hash=hash_password(password),
     )
     session.add(account)

@@ -4,13 +4,14 @@ head or a commune leader sees their own unit's only."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models.plans import Plan, PlanTask, PlanTaskUnit
 from services.plan_schemas import PlanTaskRow, PlanTaskRowsPublic
 from services.plans import LEAD, tasks_public
 from services.principals import Principal
+from vocabulary.unit_names import normalize
 
 # A list across plans stops here; a province's plans hold a few hundred tasks.
 MAX_ROWS = 2000
@@ -30,10 +31,6 @@ async def tasks_across_plans(
         .order_by(Plan.issued_on.desc(), Plan.id, PlanTask.id)
         .limit(MAX_ROWS)
     )
-    if leader_in_charge:
-        query = query.where(
-            func.lower(PlanTask.leader_in_charge).contains(leader_in_charge.strip().lower())
-        )
     if lead_unit is not None:
         query = query.where(
             PlanTask.id.in_(
@@ -43,6 +40,9 @@ async def tasks_across_plans(
             )
         )
     found = list((await session.execute(query)).tuples())
+    if leader_in_charge and (wanted := normalize(leader_in_charge)):
+        # Matched on the folded form, as unit names are: SQLite's lower() leaves "Đ" as it is.
+        found = [(t, code) for t, code in found if wanted in normalize(t.leader_in_charge)]
     plan_codes = {task.id: code for task, code in found}
     rows = [
         PlanTaskRow(**t.model_dump(), plan_code=plan_codes[t.id])

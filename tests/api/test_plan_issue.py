@@ -1,0 +1,506 @@
+"""Issuing a plan's tasks over HTTP with real tokens, the dev server and a worker: the 66-task
+appendix issues one assignment to every lead unit, agencies and communes alike; a task that
+lacks a lead unit, a product or a deadline refuses the issue and starts nothing; an agency head
+acknowledges and reports through the API and the pages, sees no other agency's task, and the
+office's acceptance makes the task done in its standing and in the export; the ladder of an
+overdue agency task reaches the committee leader the plan puts in charge, then the office.
+
+The module keeps a database of its own, emptied of plans and directives before each test, so the
+counts are the tests' own. Deadlines are far ahead (2096 on) or long past (2020), so no outcome
+depends on today's date."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+from temporalio.testing import WorkflowEnvironment
+
+from db.engine import make_engine
+from db.models import (
+    PROVINCE_SCOPE,
+    Assignment,
+    Directive,
+    Notification,
+    Person,
+    RosterEntry,
+)
+from db.models.plans import Plan, PlanTask, PlanTaskPartner, PlanTaskUnit
+from services.accounts import create_account
+from tests.conftest import ApiClient, api_app, fresh_database
+from tests.plans import plan_appendix as appendix
+from vocabulary.calendar import VIETNAM
+from vocabulary.roles import Role
+
+pytestmark = pytest.mark.live
+
+PLANS = "/api/v1/plans"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PASSWORD = "mat-khau-thu-nghiem"
+# Years moved this far ahead keep every deadline form of the appendix and put each in the future.
+YEARS_AHEAD = 70
+LEADER = "Nguyễn Văn An"
+
+
+def plan_body(code: str) -> dict[str, str]:
+    return {
+        "code": code,
+        "title": "Kế hoạch thực hiện Nghị quyết số 57-NQ/TW",
+        "issued_on": "2026-03-02",
+        "source": "Nghị quyết số 57-NQ/TW",
+    }
+
+
+def task_body(code: str, lead: list[str], due: str, **changes: Any) -> dict[str, Any]:
+    return {
+        "code": code,
+        "group": "HOÀN THIỆN THỂ CHẾ",
+        "title": "Ban hành quy chế quản lý cơ sở dữ liệu dùng chung của tỉnh",
+        "leader_in_charge": f"Đồng chí {LEADER}, Phó Chủ tịch UBND tỉnh",
+        "lead_units": lead,
+        "co_units": ["STP"],
+        "product": "Quyết định ban hành quy chế",
+        "due": due,
+        "authority": "UBND tỉnh",
+        **changes,
+    }
+
+
+def years_ahead(due: str | date) -> str | date:
+    if isinstance(due, date):
+        return due.replace(year=due.year + YEARS_AHEAD)
+    return re.sub(r"20(\d\d)", lambda m: str(int(m.group(0)) + YEARS_AHEAD), due)
+
+
+def appendix_ahead() -> bytes:
+    """The appendix with every year moved ahead, its deadline forms as written."""
+    groups = [
+        replace(g, tasks=tuple(replace(t, due=years_ahead(t.due)) for t in g.tasks))
+        for g in appendix.GROUPS
+    ]
+    return appendix.build_xlsx(groups)
+
+
+@pytest.fixture(scope="module")
+def issue_database_url(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    backend = make_url(database_url).get_backend_name()
+    with fresh_database(backend, tmp_path_factory.mktemp("plan-issue")) as url:
+        yield url
+
+
+class Site:
+    def __init__(self, api: ApiClient, engine: Engine, browser: Callable[[], httpx.AsyncClient]):
+        self.api = api
+        self.engine = engine
+        self.browser = browser
+
+    async def plan(self, code: str = "125/KH-UBND") -> int:
+        answer = await self.api.request("POST", PLANS, json=plan_body(code))
+        assert answer.status_code == 201, answer.text
+        plan_id: int = answer.json()["id"]
+        return plan_id
+
+    async def task(self, plan_id: int, body: dict[str, Any]) -> None:
+        answer = await self.api.request("POST", f"{PLANS}/{plan_id}/tasks", json=body)
+        assert answer.status_code == 201, answer.text
+
+    async def issue(self, plan_id: int, body: Any = None) -> httpx.Response:
+        return await self.api.request("POST", f"{PLANS}/{plan_id}/issue", json=body)
+
+    async def tasks(self, plan_id: int) -> list[dict[str, Any]]:
+        answer = await self.api.request("GET", f"{PLANS}/{plan_id}/tasks")
+        assert answer.status_code == 200, answer.text
+        data: list[dict[str, Any]] = answer.json()["data"]
+        return data
+
+    def assignments(self, plan_id: int, *where: Any) -> int:
+        """The assignments of the plan's tasks."""
+        of_plan = select(PlanTask.directive_id).where(PlanTask.plan_id == plan_id)
+        return self.count(Assignment, Assignment.directive_id.in_(of_plan), *where)
+
+    def count(self, model: Any, *where: Any) -> int:
+        with Session(self.engine) as session:
+            return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+    async def until(self, condition: Callable[[], bool], seconds: float = 60) -> None:
+        """Wait for the workflows to bring the read model to `condition`, failing after
+        `seconds`."""
+        deadline = time.monotonic() + seconds
+        while not condition():
+            assert time.monotonic() < deadline, "the read model never reached the condition"
+            await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def site(
+    local_env: WorkflowEnvironment,
+    issue_database_url: str,
+    task_queue: str,
+    executor: ThreadPoolExecutor,
+) -> AsyncIterator[Site]:
+    engine = make_engine(issue_database_url)
+    with Session(engine) as session, session.begin():
+        # Directives stay: their workflows may still run, and a reused id would join one.
+        for table in (PlanTaskPartner, PlanTaskUnit, PlanTask, Plan):
+            session.execute(delete(table))
+    async with api_app(local_env, issue_database_url, engine, task_queue, executor) as (
+        client,
+        app,
+    ):
+
+        def browser() -> httpx.AsyncClient:
+            return httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="https://axis.test"
+            )
+
+        yield Site(client, engine, browser)
+    engine.dispose()
+
+
+async def test_the_66_task_appendix_issues_one_assignment_to_every_lead_unit(
+    site: Site, figure: Callable[[str], None]
+) -> None:
+    plan_id = await site.plan()
+    started = time.perf_counter()
+    imported = await site.api.request(
+        "POST",
+        f"{PLANS}/{plan_id}/import",
+        files={"file": ("phu-luc.xlsx", appendix_ahead(), XLSX)},
+    )
+    import_ms = (time.perf_counter() - started) * 1000
+    assert imported.status_code == 200, imported.text
+    report = imported.json()
+    assert (report["stored"], report["errors"]) == (66, [])
+    tasks = await site.tasks(plan_id)
+    lead = {t["code"]: sorted({u["code"] for u in t["lead_units"]}) for t in tasks}
+    expected = sum(len(codes) for codes in lead.values())
+    agencies = {code for codes in lead.values() for code in codes if not code.isdigit()}
+    communes = {code for codes in lead.values() for code in codes if code.isdigit()}
+
+    started = time.perf_counter()
+    answer = await site.issue(plan_id)
+    issue_ms = (time.perf_counter() - started) * 1000
+    assert answer.status_code == 200, answer.text
+    issued = answer.json()
+    assert issued == {
+        "issued": [t["code"] for t in tasks],
+        "already_issued": [],
+        "done": [],
+        "assignments": expected,
+    }
+    await site.until(lambda: site.assignments(plan_id) == expected)
+
+    with Session(site.engine) as session:
+        by_task = {
+            code: sorted(
+                session.scalars(
+                    select(Assignment.commune_code)
+                    .join(PlanTask, PlanTask.directive_id == Assignment.directive_id)
+                    .where(PlanTask.code == code)
+                )
+            )
+            for code in lead
+        }
+    assert by_task == lead
+    after = await site.tasks(plan_id)
+    assert {t["status"] for t in after} == {"issued"}
+    assert [t["standing"]["assignments"] for t in after] == [len(lead[t["code"]]) for t in after]
+    assert {t["standing"]["accepted"] for t in after} == {0}
+    # Issuing again starts nothing twice.
+    again = await site.issue(plan_id)
+    assert again.json()["issued"] == [] and len(again.json()["already_issued"]) == 66
+    assert site.assignments(plan_id) == expected
+    figure(
+        f"66 tasks imported in {import_ms:.0f} ms, issued in {issue_ms:.0f} ms: {expected} "
+        f"assignments to {len(agencies)} agencies and {len(communes)} communes"
+    )
+
+
+async def test_a_task_without_a_lead_unit_product_or_deadline_refuses_the_issue(
+    site: Site,
+) -> None:
+    plan_id = await site.plan()
+    await site.task(plan_id, task_body("1", ["SNV"], "Năm 2099"))
+    # The form and the import refuse such tasks; stored by an earlier version or edited in the
+    # database, they must still not be issued. (A stored deadline always has a date: the reading
+    # of a stored task refuses one without.)
+    await site.task(plan_id, task_body("2", ["STP"], "Năm 2099"))
+    await site.task(plan_id, task_body("3", ["STC"], "Năm 2099"))
+    with Session(site.engine) as session, session.begin():
+        two = session.scalars(select(PlanTask).where(PlanTask.code == "2")).one()
+        session.execute(delete(PlanTaskUnit).where(PlanTaskUnit.task_id == two.id))
+        two.product = ""
+        three = session.scalars(select(PlanTask).where(PlanTask.code == "3")).one()
+        three.product = "  "
+
+    answer = await site.issue(plan_id)
+
+    assert answer.status_code == 422, answer.text
+    body = answer.json()
+    assert body["detail"] == (
+        "2 tasks cannot be issued: 2: no lead unit, no product; 3: no product"
+    )
+    assert body["state"]["errors"] == [
+        {"task": "2", "missing": "no lead unit, no product"},
+        {"task": "3", "missing": "no product"},
+    ]
+    assert [t["directive_id"] for t in await site.tasks(plan_id)] == [None, None, None]
+    assert {t["status"] for t in await site.tasks(plan_id)} == {"draft"}
+    unknown = await site.issue(plan_id, {"tasks": ["1", "99"]})
+    assert unknown.status_code == 404
+    assert unknown.json()["detail"] == "plan 125/KH-UBND has no task 99"
+    leader = await site.api.token("commune_leader", "24133")
+    refused = await site.api.request("POST", f"{PLANS}/{plan_id}/issue", token=leader)
+    assert refused.status_code == 403
+    assert [t["directive_id"] for t in await site.tasks(plan_id)] == [None, None, None]
+
+
+async def sign_in(browser: httpx.AsyncClient, username: str) -> None:
+    form = await browser.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf, form.text[:300]
+    answer = await browser.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf": csrf.group(1)}
+    )
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/inbox"
+
+
+def local_midnight(moment: datetime) -> datetime:
+    """A date cell as openpyxl reads it back: the Vietnamese day at midnight, without a zone."""
+    return datetime.combine(moment.astimezone(VIETNAM).date(), datetime.min.time())
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html[:300]
+    return found.group(1)
+
+
+async def test_an_agency_head_acknowledges_and_reports_through_the_api_and_the_pages(
+    site: Site,
+) -> None:
+    plan_id = await site.plan()
+    await site.task(plan_id, task_body("1", ["SNV"], "Năm 2099"))
+    await site.task(plan_id, task_body("2", ["STP"], "Quý II/2098"))
+    await site.task(plan_id, task_body("3", ["SNV", "24133"], "Tháng 5/2097"))
+    assert (await site.issue(plan_id)).status_code == 200
+    await site.until(lambda: site.assignments(plan_id) == 4)
+    tasks = {t["code"]: t for t in await site.tasks(plan_id)}
+    first, second, third = (tasks[c]["directive_id"] for c in ("1", "2", "3"))
+    head = await site.api.token("agency_head", "SNV")
+    other_head = await site.api.token("agency_head", "STP")
+
+    # The head's inbox holds SNV's two assignments of this plan and nothing of another agency.
+    inbox = await site.api.request("GET", "/api/v1/assignments?limit=200", token=head)
+    assert inbox.status_code == 200, inbox.text
+    rows = inbox.json()["data"]
+    assert {a["commune_code"] for a in rows} == {"SNV"}
+    ours = [a for a in rows if a["directive_id"] in (first, second, third)]
+    assert sorted((a["directive_id"], a["commune_code"]) for a in ours) == [
+        (first, "SNV"),
+        (third, "SNV"),
+    ]
+    path = f"/api/v1/directives/{second}/assignments/STP"
+    assert (await site.api.request("GET", path, token=head)).status_code == 404
+    stp_ack = await site.api.request("POST", f"{path}/acknowledge", token=head)
+    assert stp_ack.status_code in (403, 404)
+    theirs = await site.api.request(
+        "POST", f"/api/v1/directives/{first}/assignments/SNV/acknowledge", token=other_head
+    )
+    assert theirs.status_code in (403, 404)
+
+    # Through the API: task 1 acknowledged, reported, accepted.
+    own = f"/api/v1/directives/{first}/assignments/SNV"
+    acknowledged = await site.api.request("POST", f"{own}/acknowledge", token=head)
+    assert acknowledged.status_code == 200, acknowledged.text
+    reported = await site.api.request(
+        "POST",
+        f"{own}/report",
+        token=head,
+        json={"summary": "Đã ban hành Quyết định số 12/QĐ-SNV", "evidence": ["12/QĐ-SNV"]},
+    )
+    assert reported.status_code == 200, reported.text
+    assert reported.json()["status"] == "reported"
+    accepted = await site.api.request(
+        "POST", f"{own}/review", json={"decision": "accept", "comment": ""}
+    )
+    assert accepted.status_code == 200, accepted.text
+    await site.until(
+        lambda: (
+            site.count(
+                Assignment, Assignment.directive_id == first, Assignment.status == "completed"
+            )
+            == 1
+        )
+    )
+    one = next(t for t in await site.tasks(plan_id) if t["code"] == "1")
+    assert one["status"] == "done"
+    standing = one["standing"]
+    assert (standing["assignments"], standing["accepted"], standing["timeliness"]) == (
+        1,
+        1,
+        "on_time",
+    )
+    assert standing["last_report"] == "Đã ban hành Quyết định số 12/QĐ-SNV"
+
+    # Through the pages: the head of SNV signs in, sees task 3 and acknowledges it.
+    username = f"snv.{uuid.uuid4().hex[:8]}"
+    with Session(site.engine) as session, session.begin():
+        create_account(session, username, PASSWORD, Role.AGENCY_HEAD, "Giám đốc Sở Nội vụ", "SNV")
+    async with site.browser() as browser:
+        await sign_in(browser, username)
+        page = await browser.get("/inbox")
+        assert page.status_code == 200
+        assert f"/inbox/directives/{third}" in page.text
+        assert f"/inbox/directives/{second}" not in page.text
+        assert (await browser.get(f"/inbox/directives/{second}")).status_code == 404
+        detail = await browser.get(f"/inbox/directives/{third}")
+        assert detail.status_code == 200
+        done = await browser.post(
+            f"/inbox/directives/{third}/acknowledge", data={"csrf": csrf_of(detail.text)}
+        )
+        assert done.status_code == 303, done.text
+        await site.until(
+            lambda: (
+                site.count(
+                    Assignment,
+                    Assignment.directive_id == third,
+                    Assignment.commune_code == "SNV",
+                    Assignment.status == "acknowledged",
+                )
+                == 1
+            )
+        )
+        detail = await browser.get(f"/inbox/directives/{third}")
+        sent = await browser.post(
+            f"/inbox/directives/{third}/report",
+            data={"csrf": csrf_of(detail.text), "summary": "Đã trình dự thảo quy chế"},
+        )
+        assert sent.status_code == 303, sent.text
+    await site.until(
+        lambda: (
+            site.count(
+                Assignment,
+                Assignment.directive_id == third,
+                Assignment.commune_code == "SNV",
+                Assignment.status == "reported",
+            )
+            == 1
+        )
+    )
+    three = next(t for t in await site.tasks(plan_id) if t["code"] == "3")
+    assert three["status"] == "issued"
+    assert (three["standing"]["assignments"], three["standing"]["reported"]) == (2, 1)
+    assert three["standing"]["accepted"] == 0
+
+    # The export carries each task's status, bucket and last report.
+    export = await site.api.request("GET", f"{PLANS}/{plan_id}/export")
+    assert export.status_code == 200
+    sheet = load_workbook(io.BytesIO(export.content)).worksheets[0]
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0][10:] == [
+        "Trạng thái",
+        "Tiến độ",
+        "Báo cáo gần nhất",
+        "Ngày giao",
+        "Ngày hoàn thành",
+    ]
+    by_code = {str(r[0]): r[10:] for r in rows[1:]}
+    with Session(site.engine) as session:
+        issued_at, reported_at, completed_at = session.execute(
+            select(Directive.issued_at, Assignment.reported_at, Assignment.completed_at)
+            .join(Assignment, Assignment.directive_id == Directive.id)
+            .where(Directive.id == first)
+        ).one()
+    assert by_code["1"] == [
+        "Hoàn thành",
+        "Đúng hạn",
+        f"{reported_at.astimezone(VIETNAM):%d/%m/%Y}: Đã ban hành Quyết định số 12/QĐ-SNV",
+        local_midnight(issued_at),
+        local_midnight(completed_at),
+    ]
+    assert by_code["2"] == ["Đang thực hiện", "Trong hạn", None, local_midnight(issued_at), None]
+
+
+async def test_an_overdue_agency_task_escalates_to_its_leader_in_charge_then_the_office(
+    site: Site,
+) -> None:
+    with Session(site.engine) as session, session.begin():
+        leader = Person(name=LEADER, email=f"an.{uuid.uuid4().hex[:6]}@daklak.gov.vn")
+        other = Person(name="Trần Thị Bình", email=f"binh.{uuid.uuid4().hex[:6]}@daklak.gov.vn")
+        head = Person(name="Giám đốc Sở Tư pháp", email=f"stp.{uuid.uuid4().hex[:6]}@daklak.gov.vn")
+        session.add_all([leader, other, head])
+        session.flush()
+        session.add_all(
+            [
+                RosterEntry(person_id=leader.id, role="committee_leader", scope=PROVINCE_SCOPE),
+                RosterEntry(person_id=other.id, role="committee_leader", scope=PROVINCE_SCOPE),
+                RosterEntry(person_id=head.id, role="agency_head", scope="STP"),
+            ]
+        )
+        emails = (leader.email, other.email, head.email)
+    plan_id = await site.plan()
+    # Long past: overdue from the start, a day and a week past the deadline at once.
+    await site.task(plan_id, task_body("1", ["STP"], "31/12/2020"))
+    assert (await site.issue(plan_id)).status_code == 200
+    directive_id = (await site.tasks(plan_id))[0]["directive_id"]
+    await site.until(
+        lambda: (
+            site.count(
+                Notification,
+                Notification.directive_id == directive_id,
+                Notification.kind == "escalation",
+            )
+            >= 2
+        )
+    )
+    with Session(site.engine) as session:
+        sent = sorted(
+            (step, role, recipient)
+            for step, role, recipient in session.execute(
+                select(
+                    Notification.step, Notification.recipient_role, Notification.recipient
+                ).where(
+                    Notification.directive_id == directive_id,
+                    Notification.kind.in_(["escalation", "issued"]),
+                )
+            )
+        )
+        office = sorted(
+            session.scalars(
+                select(Person.email)
+                .join(RosterEntry, RosterEntry.person_id == Person.id)
+                .where(RosterEntry.role == "steering_office", RosterEntry.scope == PROVINCE_SCOPE)
+            )
+        )
+        escalated = session.scalars(
+            select(Assignment.escalation_level).where(Assignment.directive_id == directive_id)
+        ).one()
+    leader_email, other_email, head_email = emails
+    assert office, "the demo roster names the steering office"
+    assert [s for s in sent if s[0] not in ("level-1", "level-2")] == [
+        ("rev-1", "agency_head", head_email)
+    ]
+    assert [s for s in sent if s[0] == "level-1"] == [("level-1", "committee_leader", leader_email)]
+    assert other_email not in {r for _, _, r in sent}
+    assert (
+        sorted(r for s, role, r in sent if s == "level-2" and role == "steering_office") == office
+    )
+    assert escalated == 2
