@@ -39,7 +39,7 @@ async def tasks_across_plans(
                 )
             )
         )
-    found = list((await session.execute(query)).tuples())
+    found = [(task, code) for task, code in await session.execute(query)]
     if leader_in_charge and (wanted := normalize(leader_in_charge)):
         # Matched on the folded form, as unit names are: SQLite's lower() leaves "Đ" as it is.
         found = [(t, code) for t, code in found if wanted in normalize(t.leader_in_charge)]

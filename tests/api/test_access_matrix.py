@@ -51,6 +51,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "{code}": {"note": "Sửa"},
     "plans": {"code": "KH-1", "title": "Kế hoạch", "issued_on": "2026-12-01", "source": "NQ 57"},
     "verify": {"decision": "accept"},
+    "issue": {"tasks": ["1"]},
     "webhooks": {"url": "https://lgsp.example.invalid/hook", "events": ["*"]},
 }
 # Can-bo-01 of the demo roster: in charge of ten communes, neither OWN nor OTHER.
@@ -70,6 +71,7 @@ OFFICE_ACTIONS = [
     ("POST", "/api/v1/plans"),
     ("POST", "/api/v1/plans/{plan_id}/tasks"),
     ("POST", "/api/v1/plans/{plan_id}/import"),
+    ("POST", "/api/v1/plans/{plan_id}/issue"),
     ("POST", "/api/v1/indicators"),
     ("POST", "/api/v1/indicators/import"),
     ("PATCH", "/api/v1/indicators/{code}"),

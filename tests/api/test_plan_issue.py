@@ -504,3 +504,35 @@ async def test_an_overdue_agency_task_escalates_to_its_leader_in_charge_then_the
         sorted(r for s, role, r in sent if s == "level-2" and role == "steering_office") == office
     )
     assert escalated == 2
+
+
+async def test_a_leaders_and_an_agencys_tasks_across_plans(site: Site) -> None:
+    first = await site.plan("125/KH-UBND")
+    second = await site.plan("40/KH-BCĐ")
+    dinh = "Đồng chí Đinh Văn Khiết, Phó Chủ tịch UBND tỉnh"
+    await site.task(first, task_body("1", ["SNV"], "Năm 2099", leader_in_charge=dinh))
+    await site.task(first, task_body("2", ["STP"], "Năm 2099"))
+    await site.task(second, task_body("1", ["STP", "SNV"], "Năm 2098", leader_in_charge=dinh))
+    # Long past: needs urging as soon as it is issued.
+    await site.task(second, task_body("2", ["SNV"], "31/12/2020"))
+    assert (await site.issue(first)).status_code == 200
+    assert (await site.issue(second)).status_code == 200
+    await site.until(lambda: site.assignments(first) + site.assignments(second) == 5)
+
+    async def listed(token: str | None = None, **params: str) -> list[tuple[str, str]]:
+        answer = await site.api.request("GET", f"{PLANS}/tasks", token=token, params=params)
+        assert answer.status_code == 200, answer.text
+        return [(t["plan_code"], t["code"]) for t in answer.json()["data"]]
+
+    # Written without diacritics or case, the leader is still found: Đ folds to d.
+    assert await listed(leader_in_charge="DINH VAN KHIET") == [
+        ("125/KH-UBND", "1"),
+        ("40/KH-BCĐ", "1"),
+    ]
+    assert await listed(lead_unit="STP") == [("125/KH-UBND", "2"), ("40/KH-BCĐ", "1")]
+    assert await listed(needs_urging="true") == [("40/KH-BCĐ", "2")]
+    head = await site.api.token("agency_head", "SNV")
+    assert await listed(head) == [("125/KH-UBND", "1"), ("40/KH-BCĐ", "1"), ("40/KH-BCĐ", "2")]
+    other = await site.api.request("GET", f"{PLANS}/tasks", token=head, params={"lead_unit": "STP"})
+    assert other.status_code == 403
+    assert other.json()["detail"] == "an agency head acts on their own agency only"

@@ -13,7 +13,7 @@ from api.security_headers import CONTENT_SECURITY_POLICY
 from tests.api.test_directives_api import eventually
 from tests.web.test_pages_http import Pages, csrf_of, pages  # noqa: F401 (the fixture)
 from vocabulary.roles import Role
-from web import accounts_pages, inbox, indicator_pages, login, office, scores_pages
+from web import accounts_pages, inbox, indicator_pages, login, office, plan_pages, scores_pages
 
 pytestmark = pytest.mark.live
 
@@ -27,7 +27,7 @@ EXPECTED = {
 def page_routes() -> list[str]:
     """Every GET route of the pages, the public pages and the links, from their routers."""
     found = set()
-    modules = (accounts_pages, inbox, indicator_pages, login, office, scores_pages)
+    modules = (accounts_pages, inbox, indicator_pages, login, office, plan_pages, scores_pages)
     routers = [module.router for module in modules]
     for router in [*routers, public.pages, links.router]:
         for route in router.routes:
