@@ -30,6 +30,7 @@ from services.accounts import (
     DEMO_LEADER_PASSWORD,
     DEMO_OFFICE_PASSWORD,
     DEMO_OFFICE_USERNAME,
+    agency_username,
     leader_username,
 )
 
@@ -327,7 +328,8 @@ def main() -> int:
             say(
                 f"demo sign-ins — office: {DEMO_OFFICE_USERNAME} / {DEMO_OFFICE_PASSWORD}; "
                 f"a commune leader: xa<commune code> / {DEMO_LEADER_PASSWORD}, e.g. "
-                f"{leader_username(DEMO_LEADER_EXAMPLE)} (Phường Buôn Ma Thuột)"
+                f"{leader_username(DEMO_LEADER_EXAMPLE)} (Phường Buôn Ma Thuột); an agency "
+                f"head: {agency_username('SNV')} / {DEMO_LEADER_PASSWORD} (Sở Nội vụ)"
             )
         say("Ctrl-C stops everything; a process that exits is restarted")
         healthy = supervise(children, lambda: stopping)

@@ -49,6 +49,10 @@ def leader_username(commune_code: str) -> str:
     return f"xa{commune_code}"
 
 
+def agency_username(unit_code: str) -> str:
+    return f"coquan-{unit_code.lower()}"
+
+
 def create_account(
     session: Session,
     username: str,
@@ -104,6 +108,22 @@ def ensure_demo_accounts(engine: Engine) -> int:
                     username=leader_username(code),
                     name=f"Lãnh đạo {name} (demo)",
                     role=Role.COMMUNE_LEADER.value,
+                    commune_code=code,
+                    password_hash=leader_hash,
+                    demo=True,
+                )
+            )
+            added += 1
+        # The agencies' heads share the leaders' password: a plan's task is tried end to end.
+        for code, name in session.execute(select(Unit.code, Unit.name).order_by(Unit.code)):
+            if agency_username(code) in existing:
+                continue
+            leader_hash = leader_hash or hash_password(DEMO_LEADER_PASSWORD)
+            session.add(
+                WebAccount(
+                    username=agency_username(code),
+                    name=f"Thủ trưởng {name} (demo)",
+                    role=Role.AGENCY_HEAD.value,
                     commune_code=code,
                     password_hash=leader_hash,
                     demo=True,

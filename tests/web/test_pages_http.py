@@ -411,7 +411,8 @@ def test_demo_accounts_come_with_the_demo_roster_only(tmp_path: Path) -> None:
         accounts = session.execute(
             select(WebAccount.role, func.count()).group_by(WebAccount.role)
         ).all()
-    assert dict(accounts) == {"steering_office": 1, "commune_leader": 102}
+    # One head per agency of db/units.csv.
+    assert dict(accounts) == {"steering_office": 1, "commune_leader": 102, "agency_head": 25}
     assert ensure_demo_accounts(demo) == 0
     demo.dispose()
     production = prepare_database(Settings(data_dir=tmp_path / "prod", load_demo_roster=False))
