@@ -8,7 +8,12 @@ the band it keeps within, and its explanation says so.
 
 Ranking is standard competition ranking ("1, 2, 2, 4") on the score rounded to two decimals:
 communes with equal scores share a rank and the next rank skips. Within a tie, and among the
-communes not rated, rows are listed by commune code; the order of listing carries no merit."""
+communes not rated, rows are listed by commune code; the order of listing carries no merit.
+
+The province's agencies are scored and ranked the same way, among themselves, under a rule set
+of their own (`ranks: agencies`): the rule set says which set `ranking` ranks, so an agency is
+never ranked among the communes nor a commune among the agencies. A card keeps the member's
+code under `commune_code` whichever the set."""
 
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from scoring.periods import Period
-from scoring.rules import Indicator, RuleSet
+from scoring.ranked import Ranked
+from scoring.rules import Indicator, RulesError, RuleSet
 from scoring.sources import SOURCES
 
 NOT_RATED = "not_rated"
@@ -195,11 +201,20 @@ def _figures_by_source(
     session: Session, rules: RuleSet, period: Period, as_of: datetime
 ) -> dict[str, dict[str, dict[str, Any]]]:
     needed = sorted({i.source for i in rules.indicators} | {"assignments"})
-    return {name: SOURCES[name].figures(session, period, as_of) for name in needed}
+    if rules.ranks is Ranked.COMMUNES:
+        return {name: SOURCES[name].figures(session, period, as_of) for name in needed}
+    by_source: dict[str, dict[str, dict[str, Any]]] = {}
+    for name in needed:
+        figures = SOURCES[name].agencies
+        if figures is None:
+            raise RulesError(f"{rules.version}: the source {name} has no figures for agencies")
+        by_source[name] = figures(session, period, as_of)
+    return by_source
 
 
 def ranking(session: Session, rules: RuleSet, period: Period, as_of: datetime) -> list[Scorecard]:
-    """Every commune of the province, scored and ranked: one query per source."""
+    """Every member of the set the rule set ranks (the province's communes, or its active
+    agencies), scored and ranked among themselves: one query per source."""
     by_source = _figures_by_source(session, rules, period, as_of)
     communes = by_source["assignments"]
     cards = [

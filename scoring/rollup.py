@@ -1,4 +1,5 @@
-"""The roll-up of assignments per commune and period, in one SQL statement for all communes.
+"""The roll-up of assignments per commune and period, in one SQL statement for all communes;
+the same roll-up over the province's active agencies ranks them among themselves.
 
 Which assignments a period holds: those whose *original* deadline falls in it (an extension
 does not move an assignment into the next period), cancelled ones left out (a recalled
@@ -11,7 +12,13 @@ a recompute of a past period gives what the first computation gave.
 Medians are computed in SQL with a window function (CUME_DIST over the commune's values),
 which SQLite and PostgreSQL both run; SQLite has no percentile_cont. They sort every value,
 so the ranking, which does not need them, leaves them out, and one scorecard computes its
-commune's only."""
+commune's only.
+
+An agency's assignment is an ordinary assignment whose `commune_code` holds the agency's code
+(letters first, never five digits): the figures are counted per recipient code once, and the set
+being ranked (`Ranked`) decides which recipients are listed: the province's communes (by
+default), or the active agencies (`units.active`). Either list keeps every member, with nothing
+due or not, and no member of the other set; the recipient's code stays under `commune_code`."""
 
 from __future__ import annotations
 
@@ -33,9 +40,10 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 
 from db.communes import DAK_LAK
-from db.models import Assignment, AssignmentEventRow, Commune, Directive
+from db.models import Assignment, AssignmentEventRow, Commune, Directive, Unit
 from scoring.indicators import ALL_FIELDS, EVENT_FIELDS, FIELDS, Rows, judged_by_state
 from scoring.periods import Period
+from scoring.ranked import Ranked
 from vocabulary.directives import AssignmentStatus
 from vocabulary.events import AssignmentEventKind
 
@@ -143,13 +151,27 @@ def _counted(predicate: ColumnElement[bool]) -> Any:
     return func.count().filter(predicate)
 
 
+def _members(ranked: Ranked, province_code: int) -> tuple[Any, Any, ColumnElement[bool]]:
+    """The code, the name and the rows of the set being ranked."""
+    if ranked is Ranked.AGENCIES:
+        # An inactive agency keeps its history but is no longer ranked.
+        return Unit.code, Unit.name, Unit.active.is_(True)
+    return Commune.code, Commune.name, Commune.province_code == str(province_code)
+
+
 def rollup_query(
-    period: Period, as_of: datetime, with_medians: bool = True, province_code: int = DAK_LAK
+    period: Period,
+    as_of: datetime,
+    with_medians: bool = True,
+    province_code: int = DAK_LAK,
+    ranked: Ranked = Ranked.COMMUNES,
 ) -> Any:
-    """Every commune of the province with its figures for the period, in one statement: the
-    assignments' own figures in one pass over the covering index, the timeline's figures
-    from the few assignments that have such events, and (with_medians) the two medians,
-    which sort every value and cost more than all the rest."""
+    """Every member of the set ranked (the province's communes, or its active agencies) with
+    its figures for the period, in one statement: the assignments' own figures in one pass
+    over the covering index, the timeline's figures from the few assignments that have such
+    events, and (with_medians) the two medians, which sort every value and cost more than all
+    the rest."""
+    code, name, members = _members(ranked, province_code)
     events = _events_per_assignment()
     rows = _rows(events)
     totals = (
@@ -197,8 +219,8 @@ def rollup_query(
         start=literal(0),
     )
     columns: list[Any] = [
-        Commune.code.label("commune_code"),
-        Commune.name,
+        code.label("commune_code"),
+        name,
         *(
             (escalated if name == "escalated" else func.coalesce(totals.c[name], 0)).label(name)
             for name in FIELDS
@@ -212,17 +234,17 @@ def rollup_query(
     ]
     query = (
         select(*columns)
-        .outerjoin(totals, totals.c.commune_code == Commune.code)
-        .outerjoin(event_totals, event_totals.c.commune_code == Commune.code)
-        .where(Commune.province_code == str(province_code))
-        .order_by(Commune.code)
+        .outerjoin(totals, totals.c.commune_code == code)
+        .outerjoin(event_totals, event_totals.c.commune_code == code)
+        .where(members)
+        .order_by(code)
     )
     if with_medians:
         ack, done = _medians(period, None)
         query = (
             query.add_columns(ack.c.median.label(MEDIANS[0]), done.c.median.label(MEDIANS[1]))
-            .outerjoin(ack, ack.c.commune_code == Commune.code)
-            .outerjoin(done, done.c.commune_code == Commune.code)
+            .outerjoin(ack, ack.c.commune_code == code)
+            .outerjoin(done, done.c.commune_code == code)
         )
     return query
 
@@ -261,11 +283,16 @@ def medians(session: Session, period: Period, commune_code: str) -> dict[str, fl
 
 
 def rollup(
-    session: Session, period: Period, as_of: datetime, with_medians: bool = False
+    session: Session,
+    period: Period,
+    as_of: datetime,
+    with_medians: bool = False,
+    ranked: Ranked = Ranked.COMMUNES,
 ) -> dict[str, dict[str, Any]]:
-    """{commune_code: {figure: value}} for every commune of the province."""
+    """{code: {figure: value}} for every commune of the province, or every active agency."""
     result: dict[str, dict[str, Any]] = {}
-    for row in session.execute(rollup_query(period, as_of, with_medians)).mappings():
+    query = rollup_query(period, as_of, with_medians, ranked=ranked)
+    for row in session.execute(query).mappings():
         figures = {
             k: (int(v) if k in ALL_FIELDS or k in EVENT_TOTALS else v) for k, v in row.items()
         }
@@ -274,6 +301,12 @@ def rollup(
                 figures[key] = round(float(figures[key]), 1)
         result[row["commune_code"]] = figures
     return result
+
+
+def agency_rollup(session: Session, period: Period, as_of: datetime) -> dict[str, dict[str, Any]]:
+    """{agency_code: {figure: value}} for every active agency: the assignments' source as
+    the agencies' ranking reads it."""
+    return rollup(session, period, as_of, ranked=Ranked.AGENCIES)
 
 
 def assignments_behind(

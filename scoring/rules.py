@@ -1,4 +1,10 @@
-"""Rule sets as versioned data: `scoring/rules/<version>.yaml`, checked when loaded."""
+"""Rule sets as versioned data: `scoring/rules/<version>.yaml`, checked when loaded.
+
+The communes' versions are `v1`, `v2`, …; the agencies' are `agencies-v1`, …, and say so
+(`ranks: agencies`). Each set has its own line of versions: `known_versions` and
+`rules_in_effect` answer for the communes unless asked for the agencies, and `load_rules`
+refuses a version of the other set, so an agencies' rule set never scores the communes nor
+the reverse."""
 
 from __future__ import annotations
 
@@ -10,7 +16,14 @@ from typing import Any
 
 import yaml
 
+from scoring.ranked import Ranked
+
 RULES_DIR = Path(__file__).with_name("rules")
+# The prefix of each set's versions; the communes' have none.
+PREFIX = {Ranked.COMMUNES: "", Ranked.AGENCIES: "agencies-"}
+# An agency receives a plan's tasks and nothing else: no weekly obligations, dossiers,
+# feedback or criteria (scoring/sources.py), so its rules read its assignments alone.
+AGENCY_SOURCES = ("assignments",)
 
 
 class RulesError(ValueError):
@@ -74,6 +87,8 @@ class RuleSet:
     effective_from: date
     indicators: tuple[Indicator, ...]
     bands: tuple[Band, ...]
+    # What the rule set ranks: the communes, or the agencies.
+    ranks: Ranked = Ranked.COMMUNES
 
     def band_for(self, score: float, overdue_share: float = 0.0) -> Band:
         """The best band whose minimum the score reaches and whose limit on assignments
@@ -136,6 +151,7 @@ def _parse(raw: dict[str, Any], origin: str) -> RuleSet:
             effective_from=effective,
             indicators=indicators,
             bands=bands,
+            ranks=Ranked(raw.get("ranks", Ranked.COMMUNES)),
         )
     except (KeyError, TypeError, ValueError) as e:
         raise RulesError(f"{origin}: {e!r}") from e
@@ -148,6 +164,13 @@ def _parse(raw: dict[str, Any], origin: str) -> RuleSet:
             raise RulesError(f"{origin}: indicator {i.key}: partly goes with good")
         if any(not 0 < credit < 1 for _, credit in i.partly):
             raise RulesError(f"{origin}: indicator {i.key}: a partial credit is between 0 and 1")
+    if rules.ranks is Ranked.AGENCIES:
+        for i in indicators:
+            if i.source not in AGENCY_SOURCES:
+                raise RulesError(
+                    f"{origin}: indicator {i.key}: an agency's figures come from "
+                    f"{', '.join(AGENCY_SOURCES)} only, not {i.source}"
+                )
     for b in bands:
         if b.overdue_at_most is not None and not 0 <= b.overdue_at_most <= 1:
             raise RulesError(f"{origin}: band {b.key}: 0 <= overdue_at_most <= 1")
@@ -156,34 +179,51 @@ def _parse(raw: dict[str, Any], origin: str) -> RuleSet:
     return rules
 
 
+def _ranks(version: str) -> Ranked:
+    """The set a version's name says it ranks."""
+    return next(
+        (r for r, prefix in PREFIX.items() if prefix and version.startswith(prefix)),
+        Ranked.COMMUNES,
+    )
+
+
 @cache
-def load_rules(version: str) -> RuleSet:
+def load_rules(version: str, ranks: Ranked = Ranked.COMMUNES) -> RuleSet:
+    """The rule set `version` of the set `ranks` (the communes unless asked)."""
+    known = ", ".join(known_versions(ranks))
     if not version.replace("-", "").replace("_", "").isalnum():
         raise RulesError(f"no rule set {version!r}")
     path = RULES_DIR / f"{version}.yaml"
-    if not path.is_file():
-        raise RulesError(f"no rule set {version!r} (known: {', '.join(known_versions())})")
+    if not path.is_file() or _ranks(version) is not ranks:
+        raise RulesError(f"no rule set {version!r} for the {ranks} (known: {known})")
     rules = _parse(yaml.safe_load(path.read_text(encoding="utf-8")), path.name)
     if rules.version != version:
         raise RulesError(f"{path.name} says version {rules.version}")
+    if rules.ranks is not ranks:
+        raise RulesError(f"{path.name} ranks the {rules.ranks}; its name says the {ranks}")
     return rules
 
 
 def _number(version: str) -> int:
-    digits = version.lstrip("v")
+    digits = version.removeprefix(PREFIX[_ranks(version)]).lstrip("v")
     return int(digits) if digits.isdigit() else 0
 
 
-def known_versions() -> list[str]:
-    return sorted((p.stem for p in RULES_DIR.glob("*.yaml")), key=lambda v: (_number(v), v))
+def known_versions(ranks: Ranked = Ranked.COMMUNES) -> list[str]:
+    """The versions of one set's rule sets, oldest first (the communes' unless asked)."""
+    return sorted(
+        (p.stem for p in RULES_DIR.glob("*.yaml") if _ranks(p.stem) is ranks),
+        key=lambda v: (_number(v), v),
+    )
 
 
-def rules_in_effect(day: date) -> RuleSet:
-    """The rule set with the latest effective date on or before `day` (the earliest if none).
-    Of two with the same effective date, the later version: it was published to replace the
-    other before that date came (v4 replaces v2, v5 replaces v3)."""
+def rules_in_effect(day: date, ranks: Ranked = Ranked.COMMUNES) -> RuleSet:
+    """The rule set with the latest effective date on or before `day` (the earliest if none),
+    of the communes' rule sets unless asked for the agencies'. Of two with the same effective
+    date, the later version: it was published to replace the other before that date came (v4
+    replaces v2, v5 replaces v3)."""
     sets = sorted(
-        (load_rules(v) for v in known_versions()),
+        (load_rules(v, ranks) for v in known_versions(ranks)),
         key=lambda r: (r.effective_from, _number(r.version)),
     )
     chosen = sets[0]

@@ -3,7 +3,11 @@
 companion that lists the records behind a figure for one commune. The assignments roll-up
 registers here; so do recurring obligations, dossiers and feedback (scoring/procedures.py),
 whose indicators rule set v3 adds; and the commune criteria (scoring/criteria.py), whose
-indicator rule set v6 adds."""
+indicator rule set v6 adds.
+
+A source may also answer for the province's agencies (`agencies`): only the assignments do, for
+an agency receives a plan's tasks and nothing else (no obligations, dossiers, feedback or
+criteria), so an agencies' rule set reads the assignments alone."""
 
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ Evidence = Callable[[Session, Period, datetime, str, str, str | None], list[dict
 class Source:
     figures: Figures
     evidence: Evidence
+    # The same figures for every active agency, where the source has any.
+    agencies: Figures | None = None
 
 
 SOURCES: dict[str, Source] = {}
@@ -35,7 +41,12 @@ def register_source(name: str, source: Source) -> None:
     SOURCES[name] = source
 
 
-register_source("assignments", Source(figures=rollup.rollup, evidence=rollup.assignments_behind))
+register_source(
+    "assignments",
+    Source(
+        figures=rollup.rollup, evidence=rollup.assignments_behind, agencies=rollup.agency_rollup
+    ),
+)
 register_source(
     "obligations",
     Source(figures=obligations.obligation_figures, evidence=obligations.periods_behind),

@@ -1,10 +1,12 @@
-"""Scores: the ranking of the communes, one commune's scorecard with the assignments behind
-every point lost, the stored snapshots, and a snapshot on request.
+"""Scores: the ranking of the communes, the ranking of the agencies, one commune's scorecard
+with the assignments behind every point lost, the stored snapshots, and a snapshot on request.
 
 The ranking is public within the system: every role reads it, province-wide. One commune's
 scorecard and score history name its assignments, so they follow the commune scoping of the
 assignments (a leader: their own commune; an official in charge: theirs; another commune
-answers 404, as a commune that does not exist). An explanation names assignments by id only."""
+answers 404, as a commune that does not exist). An explanation names assignments by id only.
+The agencies are ranked among themselves under their own rule sets, read by every role too;
+`/scores/agencies` is declared before any `/scores/{…}` route could take "agencies"."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response, status
 
 from api.deps import CurrentUser, OfficeUser
-from services import scorecards
+from api.error_schemas import ErrorBody
+from services import agency_scores, scorecards
 from services.scorecards import RankingPublic, ScoreHistoryPublic, SnapshotTaken
 from serving import exports
 from serving.deps import SessionDep
@@ -46,6 +49,35 @@ async def list_scores(
     if format != "json":
         return exports.ranking_download(cards, chosen.key, rule_set.version, format)
     return scorecards.ranking_public(chosen, rule_set, cards)
+
+
+@router.get(
+    "/scores/agencies",
+    response_model=RankingPublic,
+    responses={
+        422: {
+            "model": ErrorBody,
+            "description": "A period that cannot be read, or a rule set that is not the "
+            "agencies' (a communes' version such as v6 included)",
+        }
+    },
+)
+async def list_agency_scores(
+    user: CurrentUser,
+    session: SessionDep,
+    period: PeriodQuery = None,
+    from_: FromQuery = None,
+    to: ToQuery = None,
+    rules: Annotated[
+        str | None, Query(description="an agencies' rule set version; default: in effect")
+    ] = None,
+) -> RankingPublic:
+    """The ranking of the province's active agencies for a period, among themselves and under
+    the agencies' rule set (`agencies-v1`, …), in the shape of the communes' ranking: an
+    agency's code under `commune_code`. Those with nothing due in it are listed with no score
+    and band `not_rated`, ranked last; ties share a rank (1, 2, 2, 4). No commune is listed.
+    A period that cannot be read, or a rule set that is not the agencies', answers 422."""
+    return await agency_scores.agency_ranking(session, period, from_, to, rules, datetime.now(UTC))
 
 
 @router.get("/communes/{commune_code}/scorecard")
