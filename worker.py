@@ -43,6 +43,7 @@ from activities.fanout import FanOutActivities
 from activities.indicator_periods import IndicatorPeriodActivities
 from activities.notifications import NotificationActivities
 from activities.obligations import ObligationActivities
+from activities.plan_task_periods import PlanTaskPeriodActivities
 from activities.procedures import ProcedureActivities
 from activities.records import RecordActivities
 from activities.rendering import Renderer
@@ -58,6 +59,7 @@ from workflows.dossier import DossierWorkflow
 from workflows.feedback import FeedbackWorkflow
 from workflows.indicator_period import IndicatorPeriodWorkflow
 from workflows.obligation import ObligationPeriodWorkflow
+from workflows.plan_task_period import PlanTaskPeriodWorkflow
 from workflows.webhooks import WebhookSubscriptionWorkflow
 
 # The threads of a worker at the default capacity, for the scripts that build an executor of
@@ -71,6 +73,7 @@ CORE_WORKFLOWS = [
     FeedbackWorkflow,
     ObligationPeriodWorkflow,
     IndicatorPeriodWorkflow,
+    PlanTaskPeriodWorkflow,
 ]
 WEBHOOK_WORKFLOWS = [WebhookSubscriptionWorkflow]
 WORKFLOWS = [*CORE_WORKFLOWS, *DELIVERY_WORKFLOWS, *WEBHOOK_WORKFLOWS]
@@ -130,6 +133,7 @@ def build_worker(
     procedures = ProcedureActivities(engine, Renderer(), public_url, client, delivery)
     obligations = ObligationActivities(engine)
     indicator_periods = IndicatorPeriodActivities(engine, client)
+    task_periods = PlanTaskPeriodActivities(engine, client)
     options.setdefault("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN)
     options.setdefault("workflow_runner", WORKFLOW_RUNNER)
     activities: list[Callable[..., Any]] = [
@@ -149,6 +153,7 @@ def build_worker(
         obligations.open_obligation_period,
         obligations.close_obligation_period,
         indicator_periods.open_indicator_period,
+        task_periods.open_plan_task_period,
     ]
     workflows: list[type] = list(CORE_WORKFLOWS)
     if not own_queue:

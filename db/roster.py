@@ -30,8 +30,11 @@ ROLES = (
     "agency_head",
     "committee_leader",
 )
-# Roles of the whole province: their rows leave commune_code empty.
-PROVINCE_ROLES = ("steering_office", "committee_leader")
+# Roles of the whole province, as a refusal names them: their rows leave commune_code empty.
+PROVINCE_ROLES = {
+    "steering_office": "the steering office",
+    "committee_leader": "a committee leader",
+}
 CHANNELS = ("email", "sms", "zalo", "webhook")
 COLUMNS = ("role", "commune_code", "name", "email", "phone", "channels", "language")
 
@@ -70,7 +73,7 @@ def parse_roster(path: Path, known_communes: set[str]) -> list[RosterRow]:
                 raise RosterError(f"{path}:{line}: role {role!r} is not one of {ROLES}")
             if role in PROVINCE_ROLES:
                 if code:
-                    raise RosterError(f"{path}:{line}: a {role} has no commune_code")
+                    raise RosterError(f"{path}:{line}: {PROVINCE_ROLES[role]} has no commune_code")
                 scope = PROVINCE_SCOPE
             elif code not in known_communes:
                 raise RosterError(f"{path}:{line}: unknown commune_code {code!r}")

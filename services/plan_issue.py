@@ -4,6 +4,10 @@ report, review, extension, reminders and ladder as any directive. A task the off
 hold anyone to (no lead unit, no product, no deadline) is refused with what it lacks; a plan
 taken over with tasks already "Hoàn thành" marks them done and starts nothing for them.
 
+A task reported every period ("Thường xuyên", "Hằng quý", "Năm 2026 và hằng năm đến 2030") asks
+for the period under way first; a Temporal Schedule per task (`plan-task-{id}`) opens each later
+period with a directive of its own, until the year its reports end.
+
 The ladder of a task runs from the lead unit's head (its reminders and overdue notice) to the
 committee leader the plan puts in charge, then to the steering office."""
 
@@ -15,11 +19,21 @@ from datetime import UTC, date, datetime, time
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleState,
+)
 
 from config import Settings
-from db.models import Directive, policy_to_json
-from db.models.plans import Plan, PlanTask, PlanTaskUnit
+from db.models import Directive
+from db.models.plans import Plan, PlanTask, PlanTaskPeriod, PlanTaskUnit
+from db.plan_periods import reported_period, task_directive
 from services.directives import start_directive
 from services.errors import Invalid, NotFound
 from services.plan_schemas import PlanIssue, PlanIssueReport
@@ -27,34 +41,19 @@ from services.plan_sheet import TaskProgress
 from services.principals import Principal
 from vocabulary.calendar import VIETNAM
 from vocabulary.deadline_text import ReportEvery
-from vocabulary.directives import DirectivePolicy, DirectiveStatus, EscalationStep
-from vocabulary.roles import Role
+from vocabulary.directives import DirectiveStatus
+from vocabulary.plan_periods import schedule_cron, task_period_workflow_id, task_schedule_id
+from workflows.plan_task_period import PlanTaskPeriodWorkflow
+from workflows.plan_task_period_types import PlanTaskPeriodInput
 
 DRAFT = "draft"
 ISSUED = "issued"
 DONE = "done"
 LEAD = "lead"
 TAKEN_OVER_DONE = TaskProgress.DONE.value
-DAY = 86_400
-# Reminders a week and a day before the deadline and a day after it; the committee leader in
-# charge a day past it, the steering office a week past it.
-TASK_POLICY = DirectivePolicy(
-    reminder_offsets_seconds=[7 * DAY, DAY, -DAY],
-    escalation=[
-        EscalationStep(after_seconds=DAY, to=Role.COMMITTEE_LEADER),
-        EscalationStep(after_seconds=7 * DAY, to=Role.STEERING_OFFICE),
-    ],
-)
 # Directives of one issue started at once: the engine's start rate, not the plan's size,
 # bounds it.
 START_CONCURRENCY = 16
-# The end of a period a task with no fixed date reports for: its month, quarter, half or year.
-_PERIOD_MONTHS = {
-    ReportEvery.MONTH: 1,
-    ReportEvery.QUARTER: 3,
-    ReportEvery.HALF: 6,
-    ReportEvery.YEAR: 12,
-}
 
 
 @dataclass(frozen=True)
@@ -62,30 +61,18 @@ class _Ready:
     task: PlanTask
     lead: list[str]
     due: date
+    # The period the first directive asks for, for a task reported every period.
+    period: tuple[date, date] | None
 
 
-def period_end(every: ReportEvery, day: date) -> date:
-    """The last day of the period of `every` that holds `day`: what a task reported "Hằng
-    quý" owes first."""
-    months = _PERIOD_MONTHS[every]
-    last_month = ((day.month - 1) // months + 1) * months
-    following = date(day.year + last_month // 12, last_month % 12 + 1, 1)
-    return date.fromordinal(following.toordinal() - 1)
-
-
-def task_due(task: PlanTask, today: date) -> date | None:
-    """The day a task's assignments fall due: its last day, or for a report owed every period
-    without one, the end of the period under way."""
-    if task.final_due is not None:
-        return task.final_due
-    if task.recurrence_every is not None:
-        return period_end(ReportEvery(task.recurrence_every), today)
-    return None
-
-
-def deadline_of(due: date) -> datetime:
-    """A task's day as the moment it falls due: the end of that day in Vietnam."""
-    return datetime.combine(due, time(23, 59), tzinfo=VIETNAM)
+def task_due(task: PlanTask, today: date) -> tuple[date | None, tuple[date, date] | None]:
+    """When a task's first assignments fall due, and the period they report for: the end of
+    the period under way for a task reported every period (its last day once its reports have
+    ended), else its last day."""
+    period = reported_period(task, today)
+    if period is not None:
+        return period[1], period
+    return task.final_due, None
 
 
 def _missing(task: PlanTask, lead: list[str], due: date | None) -> list[str]:
@@ -111,31 +98,43 @@ async def _lead_units(session: AsyncSession, task_ids: list[int]) -> dict[int, l
     return found
 
 
-def _directive(
-    plan: Plan, task: PlanTask, lead: list[str], due: date, user: Principal
-) -> Directive:
-    now = datetime.now(UTC)
-    lines = [
-        f"Kế hoạch {plan.code}: {plan.title}",
-        f"Sản phẩm: {task.product}",
-        f"Thời hạn: {task.due_text}",
-    ]
-    if task.authority:
-        lines.append(f"Cấp ban hành: {task.authority}")
-    if task.leader_in_charge:
-        lines.append(f"Lãnh đạo phụ trách: {task.leader_in_charge}")
-    return Directive(
-        title=f"{task.code}. {task.title}"[:500],
-        body="\n".join(lines),
-        status=DirectiveStatus.ISSUING.value,
-        revision=1,
-        issued_at=now,
-        issued_by=user.actor,
-        deadline=deadline_of(due),
-        communes=sorted(set(lead)),
-        policy=policy_to_json(TASK_POLICY),
-        updated_at=now,
+def schedule_for(task: PlanTask, settings: Settings) -> Schedule:
+    """The schedule that opens each later period of a task reported every period: at the start
+    of each month, quarter, half or year in Vietnam, until the end of the year its reports end."""
+    every = ReportEvery(task.recurrence_every or ReportEvery.YEAR)
+    until = task.recurrence_until_year
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            PlanTaskPeriodWorkflow.run,
+            PlanTaskPeriodInput(task_id=task.id),
+            id=task_period_workflow_id(task.id),
+            task_queue=settings.task_queue,
+        ),
+        spec=ScheduleSpec(
+            cron_expressions=[schedule_cron(every)],
+            time_zone_name="Asia/Ho_Chi_Minh",
+            end_at=(
+                None
+                if until is None
+                else datetime.combine(date(until + 1, 1, 1), time(0), tzinfo=VIETNAM)
+            ),
+        ),
+        # Opening a period is quick and idempotent: a run late after an outage opens its own.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
+        state=ScheduleState(note=f"plan task {task.id}: opens each {every.value} period"),
     )
+
+
+async def keep_schedules(client: Client, settings: Settings, tasks: list[PlanTask]) -> None:
+    """Make the schedule of every issued task reported every period; one made before is kept."""
+
+    async def make(task: PlanTask) -> None:
+        try:
+            await client.create_schedule(task_schedule_id(task.id), schedule_for(task, settings))
+        except ScheduleAlreadyRunningError:
+            pass
+
+    await asyncio.gather(*(make(t) for t in tasks))
 
 
 async def issue_tasks(
@@ -148,7 +147,8 @@ async def issue_tasks(
 ) -> PlanIssueReport:
     """Issue the plan's draft tasks (or the ones named): refused whole, naming every task and
     what it lacks, if any cannot be issued. A task issued before is left as it is; issuing
-    again starts whatever did not start (the directives' starts are idempotent)."""
+    again starts whatever did not start (the directives' starts and the schedules are
+    idempotent)."""
     plan = await session.get(Plan, plan_id)
     if plan is None:
         raise NotFound(f"plan {plan_id} not found")
@@ -161,7 +161,8 @@ async def issue_tasks(
         if unknown:
             raise NotFound(f"plan {plan.code} has no task {', '.join(unknown)}")
     lead = await _lead_units(session, [t.id for t in tasks])
-    today = datetime.now(VIETNAM).date()
+    now = datetime.now(UTC)
+    today = now.astimezone(VIETNAM).date()
     drafts = [t for t in tasks if t.status == DRAFT]
     earlier = [t.code for t in tasks if t.status != DRAFT]
     taken_done = [t for t in drafts if t.progress == TAKEN_OVER_DONE]
@@ -171,25 +172,34 @@ async def issue_tasks(
         if task.progress == TAKEN_OVER_DONE:
             continue
         units = lead.get(task.id, [])
-        due = task_due(task, today)
+        due, period = task_due(task, today)
         missing = _missing(task, units, due)
-        if missing:
+        if missing or due is None:
             refusals.append({"task": task.code, "missing": ", ".join(missing)})
         else:
-            assert due is not None
-            ready.append(_Ready(task, units, due))
+            ready.append(_Ready(task, units, due, period))
     if refusals:
         raise Invalid(
             f"{len(refusals)} task{'s' if len(refusals) > 1 else ''} cannot be issued: "
             + "; ".join(f"{r['task']}: {r['missing']}" for r in refusals[:20]),
             details={"errors": refusals},
         )
-    directives = [_directive(plan, r.task, r.lead, r.due, user) for r in ready]
+    directives = [task_directive(plan, r.task, r.lead, r.due, user.actor, now) for r in ready]
     session.add_all(directives)
     await session.flush()
     for r, directive in zip(ready, directives, strict=True):
         r.task.directive_id = directive.id
         r.task.status = ISSUED
+        if r.period is not None:
+            session.add(
+                PlanTaskPeriod(
+                    task_id=r.task.id,
+                    starts_on=r.period[0],
+                    ends_on=r.period[1],
+                    directive_id=directive.id,
+                    opened_at=now,
+                )
+            )
     if taken_done:
         await session.execute(
             update(PlanTask).where(PlanTask.id.in_([t.id for t in taken_done])).values(status=DONE)
@@ -206,6 +216,15 @@ async def issue_tasks(
             )
         )
     )
+    recurring = list(
+        await session.scalars(
+            select(PlanTask).where(
+                PlanTask.plan_id == plan_id,
+                PlanTask.status == ISSUED,
+                PlanTask.recurrence_every.is_not(None),
+            )
+        )
+    )
     await session.commit()
     limit = asyncio.Semaphore(START_CONCURRENCY)
 
@@ -214,6 +233,7 @@ async def issue_tasks(
             await start_directive(temporal, settings, directive)
 
     await asyncio.gather(*(start(d) for d in pending))
+    await keep_schedules(temporal, settings, recurring)
     return PlanIssueReport(
         issued=[r.task.code for r in ready],
         already_issued=earlier,

@@ -52,7 +52,7 @@ from db.models.indicators import (
     IndicatorValue,
 )
 from db.models.obligations import ObligationPeriod, ObligationReport, RecurringDirective
-from db.models.plans import Plan, PlanTask, PlanTaskPartner, PlanTaskUnit
+from db.models.plans import Plan, PlanTask, PlanTaskPartner, PlanTaskPeriod, PlanTaskUnit
 from db.models.scores import ScoreSnapshot
 from db.models.units import Unit
 from db.models.webhooks import WebhookAttempt, WebhookSubscription
@@ -88,6 +88,7 @@ __all__ = [
     "Plan",
     "PlanTask",
     "PlanTaskPartner",
+    "PlanTaskPeriod",
     "PlanTaskUnit",
     "Procedure",
     "ProcedureCommuneLimit",

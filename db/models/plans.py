@@ -90,3 +90,16 @@ class PlanTaskPartner(Base):
     role: Mapped[str] = mapped_column(String(4), primary_key=True)
     name: Mapped[str] = mapped_column(String(500), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
+
+
+class PlanTaskPeriod(Base):
+    """One period of a task reported every month, quarter, half or year, and the directive that
+    asks its lead units for that period's report. The task's `directive_id` follows the latest."""
+
+    __tablename__ = "plan_task_periods"
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("plan_tasks.id"), primary_key=True)
+    starts_on: Mapped[date] = mapped_column(primary_key=True)
+    ends_on: Mapped[date] = mapped_column()
+    directive_id: Mapped[int] = mapped_column(ForeignKey("directives.id"), unique=True)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -12,6 +12,8 @@ depends on today's date."""
 from __future__ import annotations
 
 import asyncio
+import calendar
+import contextlib
 import io
 import re
 import time
@@ -19,7 +21,8 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from datetime import time as at_hour
 from typing import Any
 
 import httpx
@@ -28,8 +31,11 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
-from temporalio.testing import WorkflowEnvironment
+from temporalio.client import ScheduleSpec
+from temporalio.service import RPCError
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities.plan_task_periods import PlanTaskPeriodActivities
 from db.engine import make_engine
 from db.models import (
     PROVINCE_SCOPE,
@@ -39,12 +45,14 @@ from db.models import (
     Person,
     RosterEntry,
 )
-from db.models.plans import Plan, PlanTask, PlanTaskPartner, PlanTaskUnit
+from db.models.plans import Plan, PlanTask, PlanTaskPartner, PlanTaskPeriod, PlanTaskUnit
 from services.accounts import create_account
 from tests.conftest import ApiClient, api_app, fresh_database
 from tests.plans import plan_appendix as appendix
 from vocabulary.calendar import VIETNAM
+from vocabulary.plan_periods import task_schedule_id
 from vocabulary.roles import Role
+from workflows.plan_task_period_types import OpenPlanTaskPeriodInput
 
 pytestmark = pytest.mark.live
 
@@ -155,9 +163,17 @@ async def site(
     executor: ThreadPoolExecutor,
 ) -> AsyncIterator[Site]:
     engine = make_engine(issue_database_url)
+    with Session(engine) as session:
+        recurring = list(
+            session.scalars(select(PlanTask.id).where(PlanTask.recurrence_every.is_not(None)))
+        )
+    # The tasks' ids may be given again once their rows are gone: their schedules go with them.
+    for task_id in recurring:
+        with contextlib.suppress(RPCError):
+            await local_env.client.get_schedule_handle(task_schedule_id(task_id)).delete()
     with Session(engine) as session, session.begin():
         # Directives stay: their workflows may still run, and a reused id would join one.
-        for table in (PlanTaskPartner, PlanTaskUnit, PlanTask, Plan):
+        for table in (PlanTaskPeriod, PlanTaskPartner, PlanTaskUnit, PlanTask, Plan):
             session.execute(delete(table))
     async with api_app(local_env, issue_database_url, engine, task_queue, executor) as (
         client,
@@ -429,6 +445,7 @@ async def test_an_agency_head_acknowledges_and_reports_through_the_api_and_the_p
             .join(Assignment, Assignment.directive_id == Directive.id)
             .where(Directive.id == first)
         ).one()
+    assert reported_at is not None and completed_at is not None
     assert by_code["1"] == [
         "Hoàn thành",
         "Đúng hạn",
@@ -536,3 +553,106 @@ async def test_a_leaders_and_an_agencys_tasks_across_plans(site: Site) -> None:
     other = await site.api.request("GET", f"{PLANS}/tasks", token=head, params={"lead_unit": "STP"})
     assert other.status_code == 403
     assert other.json()["detail"] == "an agency head acts on their own agency only"
+
+
+def quarter_holding(day: date) -> tuple[date, date]:
+    first = date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+    last_month = first.month + 2
+    return first, date(day.year, last_month, calendar.monthrange(day.year, last_month)[1])
+
+
+def fires(spec: ScheduleSpec) -> tuple[list[tuple[int, int]], ...]:
+    """(minutes, hours, days of the month, months) the schedule fires on."""
+    (fired,) = spec.calendars
+    return tuple(
+        [(r.start, r.end) for r in ranges]
+        for ranges in (fired.minute, fired.hour, fired.day_of_month, fired.month)
+    )
+
+
+async def test_a_task_reported_every_quarter_opens_each_period_on_its_schedule(
+    site: Site, task_queue: str
+) -> None:
+    plan_id = await site.plan()
+    await site.task(plan_id, task_body("1", ["SNV", "STP"], "Hằng quý"))
+    await site.task(plan_id, task_body("2", ["SNV"], "Năm 2026 và hằng năm đến 2096"))
+    answer = await site.issue(plan_id)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["assignments"] == 3
+    tasks = {t["code"]: t for t in await site.tasks(plan_id)}
+    one, two = tasks["1"], tasks["2"]
+    with Session(site.engine) as session:
+        first = session.get(Directive, one["directive_id"])
+        yearly = session.get(Directive, two["directive_id"])
+        assert first is not None and yearly is not None
+        issued_on = first.issued_at.astimezone(VIETNAM).date()
+        periods = list(session.execute(select(PlanTaskPeriod.task_id, PlanTaskPeriod.starts_on,
+                                              PlanTaskPeriod.ends_on, PlanTaskPeriod.directive_id)
+                                       .order_by(PlanTaskPeriod.task_id)))  # fmt: skip
+    # The first period is the quarter under way, due at its last day's end.
+    start, end = quarter_holding(issued_on)
+    assert first.deadline == datetime.combine(end, at_hour(23, 59), tzinfo=VIETNAM)
+    assert yearly.deadline == datetime.combine(
+        date(issued_on.year, 12, 31), at_hour(23, 59), tzinfo=VIETNAM
+    )
+    assert [tuple(p) for p in periods] == [
+        (one["id"], start, end, first.id),
+        (two["id"], date(issued_on.year, 1, 1), date(issued_on.year, 12, 31), yearly.id),
+    ]
+    # Each task's schedule opens its next periods: at 00:05 on each quarter's first day, and
+    # on 1 January until the year its reports end.
+    quarterly = await site.api.temporal.get_schedule_handle(f"plan-task-{one['id']}").describe()
+    assert quarterly.schedule.state.note == f"plan task {one['id']}: opens each quarter period"
+    assert fires(quarterly.schedule.spec) == (
+        [(5, 5)],
+        [(0, 0)],
+        [(1, 1)],
+        [(1, 1), (4, 4), (7, 7), (10, 10)],
+    )
+    assert quarterly.schedule.spec.time_zone_name == "Asia/Ho_Chi_Minh"
+    assert quarterly.schedule.spec.end_at is None
+    each_year = await site.api.temporal.get_schedule_handle(f"plan-task-{two['id']}").describe()
+    assert fires(each_year.schedule.spec) == ([(5, 5)], [(0, 0)], [(1, 1)], [(1, 1)])
+    assert each_year.schedule.spec.end_at == datetime(2097, 1, 1, tzinfo=VIETNAM)
+
+    # The schedule's run for the next quarter opens it once, with a directive of its own.
+    environment = ActivityEnvironment()
+    environment.info = replace(environment.info, task_queue=task_queue)
+    opening = PlanTaskPeriodActivities(site.engine, site.api.temporal)
+    next_start = end + timedelta(days=1)
+    at = datetime.combine(next_start, at_hour(0, 5), tzinfo=VIETNAM)
+    runs = [
+        await environment.run(
+            opening.open_plan_task_period,
+            OpenPlanTaskPeriodInput(task_id=one["id"], at=at, opened_at=at),
+        )
+        for _ in range(2)
+    ]
+    opened, again = runs
+    next_end = quarter_holding(next_start)[1]
+    assert (opened.starts_on, opened.ends_on, opened.created) == (
+        next_start.isoformat(),
+        next_end.isoformat(),
+        True,
+    )
+    assert (again.directive_id, again.created) == (opened.directive_id, False)
+    assert opened.directive_id is not None and opened.directive_id != first.id
+    await site.until(
+        lambda: site.count(Assignment, Assignment.directive_id == opened.directive_id) == 2
+    )
+    now_one = next(t for t in await site.tasks(plan_id) if t["code"] == "1")
+    assert now_one["directive_id"] == opened.directive_id
+    assert now_one["standing"]["assignments"] == 2
+    with Session(site.engine) as session:
+        later = session.get(Directive, opened.directive_id)
+        assert later is not None
+        assert later.deadline == datetime.combine(next_end, at_hour(23, 59), tzinfo=VIETNAM)
+        assert later.communes == ["SNV", "STP"]
+
+    # Past the year its reports end, the yearly task's schedule opens nothing.
+    beyond = datetime(2097, 1, 1, 0, 5, tzinfo=VIETNAM)
+    ended = await environment.run(
+        opening.open_plan_task_period,
+        OpenPlanTaskPeriodInput(task_id=two["id"], at=beyond, opened_at=beyond),
+    )
+    assert (ended.starts_on, ended.directive_id, ended.created) == ("", None, False)

@@ -247,7 +247,7 @@ async def test_an_agency_head_sees_their_agencys_tasks_and_the_office_a_leaders(
         task("2", ["SKHCN"], leader_in_charge=CHAIR),
         task("3", ["SNV", "24133"], leader_in_charge=CHAIR),
     )
-    agency, (a1, a2) = await plan(
+    _agency, (a1, a2) = await plan(
         site, AGENCY, task("1.1", ["SNV"], implements="125/KH-UBND:1"), task("1.2", ["SGDDT"])
     )
 
