@@ -290,6 +290,12 @@ class NotificationActivities:
                     found.setdefault(code, []).append(person)
         return found
 
+    def _page(self, kind: NotificationKind, directive_id: int, code: str) -> str:
+        # A co-ordinating unit has no assignment: it finds the task among its own tasks.
+        if kind == NotificationKind.COORDINATION:
+            return f"{self._public_url}/plans/mine"
+        return f"{self._public_url}/api/v1/directives/{directive_id}/assignments/{code}"
+
     def _message(
         self,
         request: NotifyInput,
@@ -309,8 +315,7 @@ class NotificationActivities:
             "recipient": {"name": person.name if person else ""},
             "deadline": deadline_here or directive.deadline,
             "acknowledge_by": directive.acknowledge_by,
-            "link": ack_link
-            or f"{self._public_url}/api/v1/directives/{directive.id}/assignments/{commune.code}",
+            "link": ack_link or self._page(request.kind, directive.id, commune.code),
             **request.context,
         }
         message = self._renderer.render(request.kind, channel, language, context)

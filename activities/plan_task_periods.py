@@ -66,6 +66,7 @@ class PlanTaskPeriodActivities:
             policy=policy_from_json(directive.policy),
             deadline=directive.deadline,
             due_in_working_days=None,
+            co_units=list(directive.co_units or []),
         )
 
     @activity.defn(name=OPEN_PLAN_TASK_PERIOD)

@@ -4,6 +4,7 @@ Shared by the office's issue (the first period) and the task's schedule (each la
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -19,9 +20,15 @@ LEAD = "lead"
 
 
 def task_directive(
-    plan: Plan, task: PlanTask, lead: list[str], due: date, actor: str, now: datetime
+    plan: Plan,
+    task: PlanTask,
+    units: TaskUnits,
+    due: date,
+    actor: str,
+    now: datetime,
 ) -> Directive:
-    """The directive that asks a task's lead units for its product by `due`."""
+    """The directive that asks a task's lead units for its product by `due`, and tells its
+    co-ordinating units (those that do not lead it too)."""
     lines = [
         f"Kế hoạch {plan.code}: {plan.title}",
         f"Sản phẩm: {task.product}",
@@ -39,20 +46,32 @@ def task_directive(
         issued_at=now,
         issued_by=actor,
         deadline=due_moment(due),
-        communes=sorted(set(lead)),
+        communes=sorted(set(units.lead)),
+        co_units=sorted(set(units.co) - set(units.lead)),
         policy=policy_to_json(TASK_POLICY),
         updated_at=now,
     )
 
 
-def lead_units(session: Session, task_id: int) -> list[str]:
-    return list(
-        session.scalars(
-            select(PlanTaskUnit.unit_code)
-            .where(PlanTaskUnit.task_id == task_id, PlanTaskUnit.role == LEAD)
-            .order_by(PlanTaskUnit.position)
-        )
+@dataclass(frozen=True)
+class TaskUnits:
+    """A task's lead and co-ordinating units, in the plan's order."""
+
+    lead: list[str] = field(default_factory=list)
+    co: list[str] = field(default_factory=list)
+
+
+def task_units(session: Session, task_ids: list[int]) -> dict[int, TaskUnits]:
+    found: dict[int, TaskUnits] = {}
+    rows = session.execute(
+        select(PlanTaskUnit.task_id, PlanTaskUnit.role, PlanTaskUnit.unit_code)
+        .where(PlanTaskUnit.task_id.in_(task_ids))
+        .order_by(PlanTaskUnit.task_id, PlanTaskUnit.position)
     )
+    for task_id, role, code in rows:
+        units = found.setdefault(task_id, TaskUnits())
+        (units.lead if role == LEAD else units.co).append(code)
+    return found
 
 
 def reported_period(task: PlanTask, day: date) -> tuple[date, date] | None:
@@ -84,7 +103,8 @@ def open_task_period(
         return found, session.get(Directive, found.directive_id), False
     plan = session.get(Plan, task.plan_id)
     assert plan is not None  # a task's plan is never deleted
-    directive = task_directive(plan, task, lead_units(session, task_id), end, actor, now)
+    units = task_units(session, [task_id]).get(task_id, TaskUnits())
+    directive = task_directive(plan, task, units, end, actor, now)
     session.add(directive)
     session.flush()
     opened = PlanTaskPeriod(

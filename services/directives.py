@@ -72,6 +72,7 @@ def issue_input(directive: Directive) -> IssueDirectiveInput:
         policy=policy_from_json(directive.policy),
         deadline=directive.deadline if directive.due_in_working_days is None else None,
         due_in_working_days=directive.due_in_working_days,
+        co_units=list(directive.co_units or []),
     )
 
 

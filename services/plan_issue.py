@@ -32,8 +32,8 @@ from temporalio.client import (
 
 from config import Settings
 from db.models import Directive
-from db.models.plans import Plan, PlanTask, PlanTaskPeriod, PlanTaskUnit
-from db.plan_periods import reported_period, task_directive
+from db.models.plans import Plan, PlanTask, PlanTaskPeriod
+from db.plan_periods import TaskUnits, reported_period, task_directive, task_units
 from services.directives import start_directive
 from services.errors import Invalid, NotFound
 from services.plan_schemas import PlanIssue, PlanIssueReport
@@ -59,7 +59,7 @@ START_CONCURRENCY = 16
 @dataclass(frozen=True)
 class _Ready:
     task: PlanTask
-    lead: list[str]
+    units: TaskUnits
     due: date
     # The period the first directive asks for, for a task reported every period.
     period: tuple[date, date] | None
@@ -84,18 +84,6 @@ def _missing(task: PlanTask, lead: list[str], due: date | None) -> list[str]:
     if due is None:
         missing.append("no deadline")
     return missing
-
-
-async def _lead_units(session: AsyncSession, task_ids: list[int]) -> dict[int, list[str]]:
-    rows = await session.execute(
-        select(PlanTaskUnit.task_id, PlanTaskUnit.unit_code)
-        .where(PlanTaskUnit.task_id.in_(task_ids), PlanTaskUnit.role == LEAD)
-        .order_by(PlanTaskUnit.task_id, PlanTaskUnit.position)
-    )
-    found: dict[int, list[str]] = {}
-    for task_id, code in rows:
-        found.setdefault(task_id, []).append(code)
-    return found
 
 
 def schedule_for(task: PlanTask, settings: Settings) -> Schedule:
@@ -160,7 +148,8 @@ async def issue_tasks(
         unknown = sorted(set(payload.tasks) - {t.code for t in tasks})
         if unknown:
             raise NotFound(f"plan {plan.code} has no task {', '.join(unknown)}")
-    lead = await _lead_units(session, [t.id for t in tasks])
+    ids = [t.id for t in tasks]
+    units = await session.run_sync(lambda sync: task_units(sync, ids))
     now = datetime.now(UTC)
     today = now.astimezone(VIETNAM).date()
     drafts = [t for t in tasks if t.status == DRAFT]
@@ -171,20 +160,20 @@ async def issue_tasks(
     for task in drafts:
         if task.progress == TAKEN_OVER_DONE:
             continue
-        units = lead.get(task.id, [])
+        of_task = units.get(task.id, TaskUnits())
         due, period = task_due(task, today)
-        missing = _missing(task, units, due)
+        missing = _missing(task, of_task.lead, due)
         if missing or due is None:
             refusals.append({"task": task.code, "missing": ", ".join(missing)})
         else:
-            ready.append(_Ready(task, units, due, period))
+            ready.append(_Ready(task, of_task, due, period))
     if refusals:
         raise Invalid(
             f"{len(refusals)} task{'s' if len(refusals) > 1 else ''} cannot be issued: "
             + "; ".join(f"{r['task']}: {r['missing']}" for r in refusals[:20]),
             details={"errors": refusals},
         )
-    directives = [task_directive(plan, r.task, r.lead, r.due, user.actor, now) for r in ready]
+    directives = [task_directive(plan, r.task, r.units, r.due, user.actor, now) for r in ready]
     session.add_all(directives)
     await session.flush()
     for r, directive in zip(ready, directives, strict=True):
@@ -238,5 +227,5 @@ async def issue_tasks(
         issued=[r.task.code for r in ready],
         already_issued=earlier,
         done=[t.code for t in taken_done],
-        assignments=sum(len(set(r.lead)) for r in ready),
+        assignments=sum(len(set(r.units.lead)) for r in ready),
     )

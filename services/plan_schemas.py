@@ -211,3 +211,25 @@ class PlanIssueReport(BaseModel):
     already_issued: list[str] = Field(description="Named or present tasks issued before")
     done: list[str] = Field(description="Taken over as done: no assignment")
     assignments: int = Field(description="Assignments started: one per lead unit of each task")
+
+
+class ContributionCreate(Request):
+    summary: str = Field(min_length=1, max_length=4000, description="The unit's part of the work")
+    evidence: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        default_factory=list, max_length=20, description="Links or document references"
+    )
+
+
+class ContributionPublic(BaseModel):
+    id: int
+    unit_code: str
+    unit_name: str
+    summary: str
+    evidence: list[str]
+    actor: str
+    contributed_at: datetime
+
+
+class ContributionsPublic(BaseModel):
+    data: list[ContributionPublic]
+    count: int

@@ -155,7 +155,7 @@ async def read_plan(session: AsyncSession, plan_id: int) -> PlanPublic:
 # ---- tasks -------------------------------------------------------------------------------------
 
 
-async def _unit_names(session: AsyncSession) -> dict[str, str]:
+async def unit_names(session: AsyncSession) -> dict[str, str]:
     """Every unit (inactive ones too: a stored task keeps naming them) and commune by code."""
     units = await session.execute(select(UnitRow.code, UnitRow.name))
     communes = await session.execute(
@@ -228,7 +228,7 @@ async def tasks_public(session: AsyncSession, tasks: list[PlanTask]) -> list[Pla
         )
         for task_id, role, name in partner_rows:
             partners.setdefault((task_id, role), []).append(name)
-    names = await _unit_names(session)
+    names = await unit_names(session)
     standing = await standings(
         session,
         {t.id: t.directive_id for t in tasks if t.directive_id is not None},
@@ -514,7 +514,7 @@ async def import_tasks(
     sheet = read_plan_sheet(content, await unit_directory(session))
     extra = _stored_errors(content, sheet.tasks, await _codes_in_plan(session, plan_id))
     errors = sorted([*sheet.errors, *extra], key=lambda e: e.row)
-    names = await _unit_names(session)
+    names = await unit_names(session)
     report = PlanImportReport(
         dry_run=dry_run,
         stored=0,

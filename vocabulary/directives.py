@@ -48,6 +48,8 @@ class NotificationKind(StrEnum):
     RECALLED = "recalled"
     RETURNED = "returned"
     EXTENSION_DECIDED = "extension_decided"
+    # A plan's task told to a unit that co-ordinates it: no assignment, a contribution welcome.
+    COORDINATION = "coordination"
 
 
 class DirectiveStatus(StrEnum):

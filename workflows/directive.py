@@ -51,6 +51,9 @@ FAN_OUT_HEARTBEAT = timedelta(seconds=10)
 # one event, so 3,321 communes take at least two runs.
 CONTINUE_AS_NEW_AFTER_EVENTS = 2000
 CONTINUE_AS_NEW = "directive-continue-as-new"
+# A plan's task tells its co-ordinating units when it is issued. Directives without them never
+# reach the marker; the guard may go once no history from before it can still be running.
+NOTIFY_CO_UNITS = "directive-notify-co-units"
 # A burst of closing signals (a national directive) lands in one workflow task; after a worker
 # restart that task replays the whole history first. Ten seconds, the default, is too short.
 DIRECTIVE_TASK_TIMEOUT = timedelta(seconds=60)
@@ -127,6 +130,13 @@ class DirectiveWorkflow:
             retry_policy=ACTIVITY_RETRY,
         )
         self._plan = plan
+        notices = [self._notify_all(NotificationKind.ISSUED, "rev-1", plan.communes)]
+        # Only a plan's task names co-ordinating units; a directive without them never reaches
+        # the marker, so the histories recorded before it replay unchanged.
+        if request.co_units and workflow.patched(NOTIFY_CO_UNITS):
+            notices.append(
+                self._notify_all(NotificationKind.COORDINATION, "rev-1", request.co_units)
+            )
         await asyncio.gather(
             workflow.execute_activity(
                 activity_names.START_ASSIGNMENTS,
@@ -140,7 +150,7 @@ class DirectiveWorkflow:
                 heartbeat_timeout=FAN_OUT_HEARTBEAT,
                 retry_policy=ACTIVITY_RETRY,
             ),
-            self._notify_all(NotificationKind.ISSUED, "rev-1", plan.communes),
+            *notices,
         )
         self._status = DirectiveStatus.ACTIVE
         return plan

@@ -40,6 +40,8 @@ class IssueDirectiveInput:
     due_in_working_days: int | None = None
     # Set only by the directive itself when it continues as new: the fan-out is done.
     carried: DirectiveCarry | None = None
+    # A plan's task: the co-ordinating units, told of it when it is issued, given no assignment.
+    co_units: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -8,9 +8,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 
-from api.deps import CurrentUser, OfficeUser
-from services import plan_issue, plan_views, plans
+from api.deps import AssigneeUser, CurrentUser, OfficeUser
+from services import plan_contributions, plan_issue, plan_views, plans
 from services.plan_schemas import (
+    ContributionCreate,
+    ContributionPublic,
+    ContributionsPublic,
     PlanCreate,
     PlanImportReport,
     PlanIssue,
@@ -78,6 +81,24 @@ async def issue_plan_tasks(
     return await plan_issue.issue_tasks(
         session, temporal, settings, user, plan_id, payload or PlanIssue()
     )
+
+
+@router.post("/{plan_id}/tasks/{code}/contributions", status_code=status.HTTP_201_CREATED)
+async def add_contribution(
+    plan_id: int, code: str, payload: ContributionCreate, user: AssigneeUser, session: SessionDep
+) -> ContributionPublic:
+    """A co-ordinating unit's part of an issued task, with its evidence (the unit's agency head
+    or commune leader). A lead unit reports through its assignment (403), as does any unit the
+    task does not name (403); a draft task answers 409."""
+    return await plan_contributions.contribute(session, user, plan_id, code, payload)
+
+
+@router.get("/{plan_id}/tasks/{code}/contributions")
+async def list_contributions(
+    plan_id: int, code: str, user: CurrentUser, session: SessionDep
+) -> ContributionsPublic:
+    """The contributions of a task's co-ordinating units, oldest first."""
+    return await plan_contributions.list_contributions(session, plan_id, code)
 
 
 @router.get("/{plan_id}")

@@ -52,7 +52,14 @@ from db.models.indicators import (
     IndicatorValue,
 )
 from db.models.obligations import ObligationPeriod, ObligationReport, RecurringDirective
-from db.models.plans import Plan, PlanTask, PlanTaskPartner, PlanTaskPeriod, PlanTaskUnit
+from db.models.plans import (
+    Plan,
+    PlanTask,
+    PlanTaskContribution,
+    PlanTaskPartner,
+    PlanTaskPeriod,
+    PlanTaskUnit,
+)
 from db.models.scores import ScoreSnapshot
 from db.models.units import Unit
 from db.models.webhooks import WebhookAttempt, WebhookSubscription
@@ -87,6 +94,7 @@ __all__ = [
     "Person",
     "Plan",
     "PlanTask",
+    "PlanTaskContribution",
     "PlanTaskPartner",
     "PlanTaskPeriod",
     "PlanTaskUnit",

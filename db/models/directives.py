@@ -34,6 +34,8 @@ class Directive(Base):
     due_in_working_days: Mapped[int | None] = mapped_column(Integer)
     acknowledge_by: Mapped[datetime | None] = mapped_column()
     communes: Mapped[list[str]] = mapped_column(JSON)
+    # A plan's task: its co-ordinating units, told of it without an assignment. None otherwise.
+    co_units: Mapped[list[str] | None] = mapped_column(JSON)
     # DirectivePolicy as policy_to_json writes it.
     policy: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

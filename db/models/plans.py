@@ -103,3 +103,18 @@ class PlanTaskPeriod(Base):
     ends_on: Mapped[date] = mapped_column()
     directive_id: Mapped[int] = mapped_column(ForeignKey("directives.id"), unique=True)
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PlanTaskContribution(Base):
+    """What a co-ordinating unit adds to a task it does not lead: its part of the work, with
+    evidence, beside the lead units' reports."""
+
+    __tablename__ = "plan_task_contributions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("plan_tasks.id"), index=True)
+    unit_code: Mapped[str] = mapped_column(String(8))
+    summary: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[list[str]] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(200))
+    contributed_at: Mapped[datetime] = mapped_column(default=utcnow)

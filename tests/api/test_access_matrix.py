@@ -52,6 +52,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "plans": {"code": "KH-1", "title": "Kế hoạch", "issued_on": "2026-12-01", "source": "NQ 57"},
     "verify": {"decision": "accept"},
     "issue": {"tasks": ["1"]},
+    "contributions": {"summary": "Đã góp ý dự thảo"},
     "webhooks": {"url": "https://lgsp.example.invalid/hook", "events": ["*"]},
 }
 # Can-bo-01 of the demo roster: in charge of ten communes, neither OWN nor OTHER.

@@ -656,3 +656,109 @@ async def test_a_task_reported_every_quarter_opens_each_period_on_its_schedule(
         OpenPlanTaskPeriodInput(task_id=two["id"], at=beyond, opened_at=beyond),
     )
     assert (ended.starts_on, ended.directive_id, ended.created) == ("", None, False)
+
+
+async def test_co_ordinating_units_are_told_and_add_their_contribution(site: Site) -> None:
+    with Session(site.engine) as session, session.begin():
+        head = Person(name="Giám đốc Sở Tư pháp", email=f"stp.{uuid.uuid4().hex[:6]}@daklak.gov.vn")
+        session.add(head)
+        head_email = head.email
+    # The office names the agency's head on the unit: no roster row is needed.
+    named = await site.api.request("PATCH", "/api/v1/units/STP", json={"head_email": head_email})
+    assert named.status_code == 200, named.text
+    plan_id = await site.plan()
+    await site.task(plan_id, task_body("1", ["SNV"], "Năm 2099", co_units=["STP", "24133", "SNV"]))
+    await site.task(plan_id, task_body("2", ["SNV"], "Năm 2099", co_units=["STP"]))
+    assert (await site.issue(plan_id, {"tasks": ["1"]})).status_code == 200
+    directive_id = (await site.tasks(plan_id))[0]["directive_id"]
+    await site.until(
+        lambda: (
+            site.count(
+                Notification,
+                Notification.directive_id == directive_id,
+                Notification.kind == "coordination",
+            )
+            >= 2
+        )
+    )
+    with Session(site.engine) as session:
+        told = sorted(
+            session.execute(
+                select(
+                    Notification.commune_code,
+                    Notification.recipient_role,
+                    Notification.recipient,
+                    Notification.subject,
+                ).where(
+                    Notification.directive_id == directive_id,
+                    Notification.kind == "coordination",
+                )
+            )
+        )
+        leaders = sorted(
+            session.scalars(
+                select(Person.email)
+                .join(RosterEntry, RosterEntry.person_id == Person.id)
+                .where(RosterEntry.role == "commune_leader", RosterEntry.scope == "24133")
+            )
+        )
+        # The roster's heads of STP, if another test of the module put any there, and the head
+        # the office named on the unit.
+        heads = sorted(
+            {
+                head_email,
+                *session.scalars(
+                    select(Person.email)
+                    .join(RosterEntry, RosterEntry.person_id == Person.id)
+                    .where(RosterEntry.role == "agency_head", RosterEntry.scope == "STP")
+                ),
+            }
+        )
+        directive = session.get(Directive, directive_id)
+        assert directive is not None
+        assert (directive.communes, directive.co_units) == (["SNV"], ["24133", "STP"])
+    subject = "[Phối hợp] 1. Ban hành quy chế quản lý cơ sở dữ liệu dùng chung của tỉnh"
+    assert [(c, r, e) for c, r, e, _ in told] == [
+        *(("24133", "commune_leader", email) for email in leaders),
+        *(("STP", "agency_head", email) for email in heads),
+    ]
+    assert {s.split(" — ")[0] for *_, s in told} == {subject}
+    # A co-ordinating unit gets no assignment of its own.
+    assert site.count(Assignment, Assignment.directive_id == directive_id) == 1
+
+    path = f"{PLANS}/{plan_id}/tasks/1/contributions"
+    stp = await site.api.token("agency_head", "STP")
+    body = {"summary": "Đã thẩm định dự thảo quy chế", "evidence": ["45/BC-STP"]}
+    added = await site.api.request("POST", path, token=stp, json=body)
+    assert added.status_code == 201, added.text
+    assert {k: added.json()[k] for k in ("unit_code", "unit_name", "summary", "evidence")} == {
+        "unit_code": "STP",
+        "unit_name": "Sở Tư pháp",
+        "summary": "Đã thẩm định dự thảo quy chế",
+        "evidence": ["45/BC-STP"],
+    }
+    lead = await site.api.request(
+        "POST", path, token=await site.api.token("agency_head", "SNV"), json=body
+    )
+    assert (lead.status_code, lead.json()["detail"]) == (
+        403,
+        "a lead unit reports on the task through its assignment",
+    )
+    outside = await site.api.request(
+        "POST", path, token=await site.api.token("agency_head", "STC"), json=body
+    )
+    assert (outside.status_code, outside.json()["detail"]) == (
+        403,
+        "only the task's co-ordinating units add a contribution",
+    )
+    office = await site.api.request("POST", path, json=body)
+    assert office.status_code == 403
+    draft = await site.api.request(
+        "POST", f"{PLANS}/{plan_id}/tasks/2/contributions", token=stp, json=body
+    )
+    assert (draft.status_code, draft.json()["detail"]) == (409, "task 2 is not issued yet")
+    listed = await site.api.request("GET", path)
+    assert listed.status_code == 200
+    assert [(c["unit_code"], c["summary"]) for c in listed.json()["data"]] == [
+        ("STP", "Đã thẩm định dự thảo quy chế")
+    ]
