@@ -159,6 +159,21 @@ def test_reimporting_an_address_updates_that_person_in_place(
     assert totals(engine) == (people, entries)
 
 
+def test_agency_heads_name_their_agency_and_committee_leaders_the_province(
+    engine: Engine, tmp_path: Path
+) -> None:
+    head, leader = addresses(2)
+    path = write_roster(
+        tmp_path / "r.csv",
+        [row("agency_head", "SNV", head), row("committee_leader", "", leader)],
+    )
+    assert import_roster(engine, path) == 2
+    assert roles_of(engine, [head, leader]) == {
+        (head, "agency_head", "SNV"),
+        (leader, "committee_leader", PROVINCE_SCOPE),
+    }
+
+
 BAD_ROWS = {
     "unknown commune": (row("commune_leader", "99999", "{}"), "unknown commune_code '99999'"),
     "unknown role": (row("chairman", "24133", "{}"), "role 'chairman' is not one of"),
@@ -167,6 +182,11 @@ BAD_ROWS = {
         "the steering office has no commune_code",
     ),
     "leader without a commune": (row("commune_leader", "", "{}"), "unknown commune_code ''"),
+    "committee leader with a unit": (
+        row("committee_leader", "SNV", "{}"),
+        "a committee leader has no commune_code",
+    ),
+    "agency head of no agency": (row("agency_head", "SXYZ", "{}"), "unknown commune_code 'SXYZ'"),
     "bad email": (row("commune_leader", "24133", "not-an-address"), "is not an address"),
     "unknown channel": (row("commune_leader", "24133", "{}", channels="email,fax"), "channels"),
     "no channel": (row("commune_leader", "24133", "{}", channels=" , "), "channels"),
