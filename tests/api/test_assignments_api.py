@@ -34,7 +34,8 @@ def not_found(directive_id: int, commune_code: str) -> dict[str, str]:
 
 
 OFFICE_ONLY = {"detail": "this action is for the role(s): steering_office"}
-LEADER_ONLY = {"detail": "this action is for the role(s): commune_leader"}
+# A commune leader or, for a plan's task, an agency head answers an assignment.
+LEADER_ONLY = {"detail": "this action is for the role(s): commune_leader, agency_head"}
 
 
 async def detail(api: ApiClient, directive_id: int, code: str) -> dict[str, Any]:
