@@ -59,7 +59,7 @@ from db.models import (
     Feedback,
     FeedbackEventRow,
 )
-from services import indicator_reporting
+from services import indicator_reporting, plan_issue
 from services.reconcile_counts import record_reconcile
 from services.recurring import count_repairs, make_missing_schedules, running_recurring_count
 from temporal_client import connect
@@ -463,12 +463,27 @@ async def reconcile_indicator_schedules(app: RunningApp) -> dict[str, str]:
     return done
 
 
+async def reconcile_plan_task_schedules(app: RunningApp) -> int:
+    """At the API's start: every issued task reported every period has the schedule that opens
+    its periods (one lost with a restored engine is made again). Returns how many tasks were
+    checked; a failure is logged and the next start repairs."""
+    try:
+        async with app.state.sessions() as session:
+            client = await app.state.temporal.get()
+            return await plan_issue.reconcile_schedules(session, client, app.state.settings)
+    except Exception as e:
+        log.warning("plan tasks' schedules not checked (%s); the next start does", e)
+        return 0
+
+
 async def catch_up_if_behind(app: RunningApp) -> CatchUpReport | None:
     """At the API's start: run the catch-up when a restore has left the read model behind.
     Off the request path (a scheduler job): the API answers meanwhile, from the restored rows.
-    First, the recurring directives' and the indicators' schedules are reconciled."""
+    First, the recurring directives', the indicators' and the plan tasks' schedules are
+    reconciled."""
     await reconcile_recurring_schedules(app)
     await reconcile_indicator_schedules(app)
+    await reconcile_plan_task_schedules(app)
     settings: Settings = app.state.settings
     engine = make_engine(settings.resolved_database_url)
     try:

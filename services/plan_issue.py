@@ -125,6 +125,20 @@ async def keep_schedules(client: Client, settings: Settings, tasks: list[PlanTas
     await asyncio.gather(*(make(t) for t in tasks))
 
 
+async def reconcile_schedules(session: AsyncSession, client: Client, settings: Settings) -> int:
+    """Make the schedule of every issued task reported every period, whatever its plan."""
+    recurring = list(
+        await session.scalars(
+            select(PlanTask).where(
+                PlanTask.status == ISSUED, PlanTask.recurrence_every.is_not(None)
+            )
+        )
+    )
+    await session.commit()
+    await keep_schedules(client, settings, recurring)
+    return len(recurring)
+
+
 async def issue_tasks(
     session: AsyncSession,
     temporal: Client,

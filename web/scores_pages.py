@@ -15,7 +15,7 @@ from db.models import Commune, Person, RosterEntry
 from scoring.engine import Scorecard, ranking
 from scoring.periods import Period, PeriodError, month_of, parse_period, vietnam_today
 from scoring.rules import RulesError
-from services import assignments, scorecards
+from services import agency_scores, assignments, scorecards
 from services.errors import ServiceError
 from services.scoring import rules_for
 from serving import exports
@@ -70,7 +70,52 @@ async def scores_page(
         rules=rule_set,
         cards=cards,
         colour=band_colour,
+        ranked="communes",
+        base="/scores",
     )
+
+
+@router.get("/scores/agencies")
+async def agency_scores_page(
+    request: Request, user: SignedIn, session: SessionDep, period: str | None = None
+) -> Response:
+    """The agencies ranked among themselves on their plan tasks, under their own rule set."""
+    now = datetime.now(UTC)
+    try:
+        chosen, rule_set = agency_scores.agency_period_and_rules(
+            period or month_of(now).key, None, None, None
+        )
+    except ServiceError as e:
+        raise refusal(e) from e
+    cards = await agency_scores.rank_agencies(session, chosen, rule_set, now)
+    return render(
+        request,
+        "scores.html",
+        user,
+        period=chosen.key,
+        rules=rule_set,
+        cards=cards,
+        colour=band_colour,
+        ranked="agencies",
+        base="/scores/agencies",
+    )
+
+
+@router.get("/scores/agencies/export.{extension}")
+async def agency_scores_export(
+    extension: str, user: SignedIn, session: SessionDep, period: str | None = None
+) -> Any:
+    if extension not in ("csv", "xlsx"):
+        raise PageRefused(404, "csv or xlsx")
+    now = datetime.now(UTC)
+    try:
+        chosen, rule_set = agency_scores.agency_period_and_rules(
+            period or month_of(now).key, None, None, None
+        )
+    except ServiceError as e:
+        raise refusal(e) from e
+    cards = await agency_scores.rank_agencies(session, chosen, rule_set, now)
+    return exports.ranking_download(cards, chosen.key, rule_set.version, extension)
 
 
 @router.get("/scores/export.{extension}")

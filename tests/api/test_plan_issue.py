@@ -23,20 +23,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from datetime import time as at_hour
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import httpx
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import Session
 from temporalio.client import ScheduleSpec
 from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.plan_task_periods import PlanTaskPeriodActivities
-from db.engine import make_engine
+from config import Settings
+from db.engine import make_async_engine, make_engine
 from db.models import (
     PROVINCE_SCOPE,
     Assignment,
@@ -44,8 +47,10 @@ from db.models import (
     Notification,
     Person,
     RosterEntry,
+    Unit,
 )
 from db.models.plans import Plan, PlanTask, PlanTaskPartner, PlanTaskPeriod, PlanTaskUnit
+from services import plan_issue
 from services.accounts import create_account
 from tests.conftest import ApiClient, api_app, fresh_database
 from tests.plans import plan_appendix as appendix
@@ -113,10 +118,17 @@ def issue_database_url(
 
 
 class Site:
-    def __init__(self, api: ApiClient, engine: Engine, browser: Callable[[], httpx.AsyncClient]):
+    def __init__(
+        self,
+        api: ApiClient,
+        engine: Engine,
+        browser: Callable[[], httpx.AsyncClient],
+        url: str,
+    ) -> None:
         self.api = api
         self.engine = engine
         self.browser = browser
+        self.url = url
 
     async def plan(self, code: str = "125/KH-UBND") -> int:
         answer = await self.api.request("POST", PLANS, json=plan_body(code))
@@ -185,7 +197,7 @@ async def site(
                 transport=httpx.ASGITransport(app=app), base_url="https://axis.test"
             )
 
-        yield Site(client, engine, browser)
+        yield Site(client, engine, browser, issue_database_url)
     engine.dispose()
 
 
@@ -657,6 +669,19 @@ async def test_a_task_reported_every_quarter_opens_each_period_on_its_schedule(
     )
     assert (ended.starts_on, ended.directive_id, ended.created) == ("", None, False)
 
+    # A schedule lost with a restored engine is made again at the API's start.
+    await site.api.temporal.get_schedule_handle(f"plan-task-{one['id']}").delete()
+    settings = cast(Settings, SimpleNamespace(task_queue=task_queue))
+    engine = make_async_engine(site.url)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            checked = await plan_issue.reconcile_schedules(session, site.api.temporal, settings)
+    finally:
+        await engine.dispose()
+    assert checked >= 2
+    again_made = await site.api.temporal.get_schedule_handle(f"plan-task-{one['id']}").describe()
+    assert again_made.schedule.state.note == f"plan task {one['id']}: opens each quarter period"
+
 
 async def test_co_ordinating_units_are_told_and_add_their_contribution(site: Site) -> None:
     with Session(site.engine) as session, session.begin():
@@ -762,3 +787,33 @@ async def test_co_ordinating_units_are_told_and_add_their_contribution(site: Sit
     assert [(c["unit_code"], c["summary"]) for c in listed.json()["data"]] == [
         ("STP", "Đã thẩm định dự thảo quy chế")
     ]
+
+
+async def test_the_agencies_ranking_page_lists_every_active_agency_and_no_commune(
+    site: Site,
+) -> None:
+    with Session(site.engine) as session:
+        active = sorted(session.scalars(select(Unit.code).where(Unit.active.is_(True))))
+    username = f"xa.{uuid.uuid4().hex[:8]}"
+    with Session(site.engine) as session, session.begin():
+        create_account(session, username, PASSWORD, Role.COMMUNE_LEADER, "Lãnh đạo xã", "24133")
+    async with site.browser() as browser:
+        form = await browser.get("/login")
+        signed = await browser.post(
+            "/login", data={"username": username, "password": PASSWORD, "csrf": csrf_of(form.text)}
+        )
+        assert signed.status_code == 303
+        page = await browser.get("/scores/agencies", params={"period": "2099"})
+        assert page.status_code == 200
+        assert "Xếp hạng các sở, ban, ngành" in page.text
+        assert "agencies-v1" in page.text
+        rows = re.findall(r'<tr id="rank-([^"]+)">', page.text)
+        assert sorted(rows) == active and len(rows) == 25
+        # The communes' page links to it.
+        communes = await browser.get("/scores", params={"period": "2099"})
+        assert 'id="agencies-ranking" href="/scores/agencies?period=2099"' in communes.text
+        download = await browser.get("/scores/agencies/export.csv", params={"period": "2099"})
+        assert download.status_code == 200
+        assert len(download.text.strip().splitlines()) == 26
+        bad = await browser.get("/scores/agencies", params={"period": "2099-13"})
+        assert bad.status_code == 422
