@@ -13,7 +13,7 @@ from datetime import date
 from openpyxl.styles import PatternFill
 
 from services.indicator_cells import RHYTHM_LABELS
-from services.sheets import finished_sheet, new_sheet
+from services.sheets import append_row, finished_sheet, new_sheet
 from vocabulary.indicators import Colour, Direction, IndicatorKind, ReportingRhythm
 
 COLOUR_LABELS: dict[Colour, str] = {
@@ -147,7 +147,7 @@ def write_indicator_sheet(rows: Iterable[ExportRow]) -> bytes:
     book, sheet = new_sheet("Chỉ tiêu", columns)
     colour_column = len(columns) - len(STATUS_COLUMNS) + 1
     for number, row in enumerate(rows, start=1):
-        sheet.append(_cells(number, row, days))
+        append_row(sheet, _cells(number, row, days))
         sheet.cell(number + 1, colour_column).fill = PatternFill(
             "solid", start_color=_FILLS[row.colour], end_color=_FILLS[row.colour]
         )

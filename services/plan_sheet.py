@@ -17,6 +17,7 @@ from services.sheets import (
     SheetRow,
     Table,
     UnreadableSheet,
+    append_row,
     finished_sheet,
     new_sheet,
     read_table,
@@ -325,5 +326,5 @@ def write_plan_sheet(rows: Iterable[PlanSheetExportRow]) -> bytes:
     are, dates as dates, the header bold and frozen."""
     book, sheet = new_sheet("Nhiệm vụ", EXPORT_COLUMNS)
     for row in rows:
-        sheet.append(_cells(row))
+        append_row(sheet, _cells(row))
     return finished_sheet(book, sheet, EXPORT_COLUMNS)

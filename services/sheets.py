@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
@@ -207,6 +208,17 @@ def read_table(content: bytes, columns: Sequence[Column]) -> Table:
 
 # How a written sheet shows a date: as the offices write it.
 DATE_FORMAT = "DD/MM/YYYY"
+
+
+def writable(value: object) -> object:
+    """A value a worksheet can hold: text loses the control characters XML 1.0 refuses (a
+    pasted "\x1e" would otherwise fail the whole download); anything else is kept."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
+def append_row(sheet: Worksheet, values: Iterable[object]) -> None:
+    """Write a row of values as `writable` makes them."""
+    sheet.append([writable(v) for v in values])
 
 
 def new_sheet(title: str, columns: Sequence[tuple[str, float]]) -> tuple[Workbook, Worksheet]:

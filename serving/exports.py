@@ -13,6 +13,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from scoring.engine import Scorecard
+from services.sheets import append_row
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -128,7 +129,7 @@ def xlsx_response(sheets: list[tuple[str, list[str], list[list[Any]]]], filename
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for row in rows:
-            sheet.append(row)
+            append_row(sheet, row)
         sheet.freeze_panes = "A2"
     out = io.BytesIO()
     book.save(out)

@@ -523,3 +523,25 @@ def test_reading_the_appendix_is_quick(directory, figure):
         f"{len(sheet.tasks)} tasks read in {elapsed * 1000:.0f} ms: {lead_units} lead units "
         f"resolved, {len(sheet.outside)} outside partners"
     )
+
+
+def test_a_control_character_pasted_into_a_cell_is_left_out_of_the_export() -> None:
+    # "\x1e" (a record separator) is what a copy from some office systems carries; XML 1.0 has
+    # no place for it, and before the fix the whole download failed with a 500.
+    row = PlanSheetExportRow(
+        code="1",
+        group="I\x1e",
+        title="Ban hành\x1e quy chế\x07",
+        leader_in_charge="",
+        lead_units=("Sở Nội vụ\x0b",),
+        co_units=(),
+        product="Quyết định",
+        due="Quý II/2026",
+        authority="",
+        source="",
+        status=TaskProgress.NOT_STARTED,
+        last_report="Đã trình\x1f dự thảo",
+    )
+    sheet = load_workbook(io.BytesIO(write_plan_sheet([row]))).worksheets[0]
+    assert [c.value for c in sheet[2]][:5] == [1, "I", "Ban hành quy chế", None, "Sở Nội vụ"]
+    assert sheet.cell(2, 13).value == "Đã trình dự thảo"
