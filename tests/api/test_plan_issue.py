@@ -49,11 +49,12 @@ from db.models import (
     RosterEntry,
     Unit,
 )
-from db.models.plans import Plan, PlanTask, PlanTaskPartner, PlanTaskPeriod, PlanTaskUnit
+from db.models.plans import PlanTask, PlanTaskPeriod, PlanTaskUnit
 from services import plan_issue
 from services.accounts import create_account
 from tests.conftest import ApiClient, api_app, fresh_database
 from tests.plans import plan_appendix as appendix
+from tests.plans.stack import PLAN_TABLES, directive_ids_of_its_own
 from vocabulary.calendar import VIETNAM
 from vocabulary.plan_periods import task_schedule_id
 from vocabulary.roles import Role
@@ -114,6 +115,7 @@ def issue_database_url(
 ) -> Iterator[str]:
     backend = make_url(database_url).get_backend_name()
     with fresh_database(backend, tmp_path_factory.mktemp("plan-issue")) as url:
+        directive_ids_of_its_own(url)
         yield url
 
 
@@ -185,7 +187,7 @@ async def site(
             await local_env.client.get_schedule_handle(task_schedule_id(task_id)).delete()
     with Session(engine) as session, session.begin():
         # Directives stay: their workflows may still run, and a reused id would join one.
-        for table in (PlanTaskPeriod, PlanTaskPartner, PlanTaskUnit, PlanTask, Plan):
+        for table in PLAN_TABLES:
             session.execute(delete(table))
     async with api_app(local_env, issue_database_url, engine, task_queue, executor) as (
         client,

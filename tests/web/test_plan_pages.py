@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 from temporalio.testing import WorkflowEnvironment
 
 from db.engine import make_engine
-from db.models.plans import Plan, PlanTask, PlanTaskPartner, PlanTaskUnit
+from db.models.plans import PlanTask, PlanTaskPartner
 from tests.api.test_directives_api import eventually
 from tests.conftest import api_app, fresh_database
+from tests.plans.stack import PLAN_TABLES, directive_ids_of_its_own
 from tests.web.test_indicator_pages import Site, text_of
 from tests.web.test_pages_http import csrf_of
 from vocabulary.roles import Role
@@ -67,6 +68,7 @@ def plan_pages_database_url(
 ) -> Iterator[str]:
     backend = make_url(database_url).get_backend_name()
     with fresh_database(backend, tmp_path_factory.mktemp("plan-pages")) as url:
+        directive_ids_of_its_own(url)
         yield url
 
 
@@ -79,7 +81,7 @@ async def site(
 ) -> AsyncIterator[Site]:
     engine = make_engine(plan_pages_database_url)
     with Session(engine) as session, session.begin():
-        for table in (PlanTaskPartner, PlanTaskUnit, PlanTask, Plan):
+        for table in PLAN_TABLES:
             session.execute(delete(table))
     opened = api_app(local_env, plan_pages_database_url, engine, task_queue, executor)
     async with opened as (api, app):
