@@ -10,8 +10,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
 
+from activities.directive_starts import fixed_deadline_input, start_here
 from db.indicator_periods import (
     AgencyIndicator,
     StoredPeriod,
@@ -19,29 +19,15 @@ from db.indicator_periods import (
     plan_period,
     write_period,
 )
-from db.models import Directive, policy_from_json
 from vocabulary.calendar import VIETNAM
-from vocabulary.directives import DirectiveStatus, directive_workflow_id
+from vocabulary.directives import DirectiveStatus
 from vocabulary.indicator_periods import indicator_schedule_id
-from workflows.directive import DIRECTIVE_TASK_TIMEOUT, DirectiveWorkflow
 from workflows.indicator_period_types import (
     OPEN_INDICATOR_PERIOD,
     OpenedIndicatorPeriod,
     OpenIndicatorPeriodInput,
 )
 from workflows.types import IssueDirectiveInput
-
-
-def _issue_input(directive: Directive) -> IssueDirectiveInput:
-    # As services.directives.issue_input makes it; a period's directive has a fixed deadline.
-    return IssueDirectiveInput(
-        directive_id=directive.id,
-        communes=list(directive.communes),
-        issued_at=directive.issued_at,
-        policy=policy_from_json(directive.policy),
-        deadline=directive.deadline,
-        due_in_working_days=None,
-    )
 
 
 class IndicatorPeriodActivities:
@@ -76,7 +62,7 @@ class IndicatorPeriodActivities:
                 created=stored.created,
             )
             issuing = directive is not None and directive.status == DirectiveStatus.ISSUING
-            return opened, _issue_input(directive) if directive and issuing else None
+            return opened, fixed_deadline_input(directive) if directive and issuing else None
 
     @activity.defn(name=OPEN_INDICATOR_PERIOD)
     async def open_indicator_period(
@@ -86,12 +72,5 @@ class IndicatorPeriodActivities:
         opened and starts its directive only if that is still being issued."""
         opened, issue = await asyncio.to_thread(self._store, request)
         if issue is not None:
-            await self._client.start_workflow(
-                DirectiveWorkflow.run,
-                issue,
-                id=directive_workflow_id(issue.directive_id),
-                task_queue=activity.info().task_queue,
-                task_timeout=DIRECTIVE_TASK_TIMEOUT,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            )
+            await start_here(self._client, issue)
         return opened

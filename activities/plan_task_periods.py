@@ -11,14 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
 
-from db.models import policy_from_json
+from activities.directive_starts import fixed_deadline_input, start_here
 from db.plan_periods import open_task_period
 from vocabulary.calendar import VIETNAM
-from vocabulary.directives import DirectiveStatus, directive_workflow_id
+from vocabulary.directives import DirectiveStatus
 from vocabulary.plan_periods import task_schedule_id
-from workflows.directive import DIRECTIVE_TASK_TIMEOUT, DirectiveWorkflow
 from workflows.plan_task_period_types import (
     OPEN_PLAN_TASK_PERIOD,
     OpenedPlanTaskPeriod,
@@ -59,15 +57,7 @@ class PlanTaskPeriodActivities:
         )
         if directive.status != DirectiveStatus.ISSUING:
             return opened, None
-        return opened, IssueDirectiveInput(
-            directive_id=directive.id,
-            communes=list(directive.communes),
-            issued_at=directive.issued_at,
-            policy=policy_from_json(directive.policy),
-            deadline=directive.deadline,
-            due_in_working_days=None,
-            co_units=list(directive.co_units or []),
-        )
+        return opened, fixed_deadline_input(directive)
 
     @activity.defn(name=OPEN_PLAN_TASK_PERIOD)
     async def open_plan_task_period(self, request: OpenPlanTaskPeriodInput) -> OpenedPlanTaskPeriod:
@@ -75,12 +65,5 @@ class PlanTaskPeriodActivities:
         opened and starts its directive only if that is still being issued."""
         opened, issue = await asyncio.to_thread(self._store, request)
         if issue is not None:
-            await self._client.start_workflow(
-                DirectiveWorkflow.run,
-                issue,
-                id=directive_workflow_id(issue.directive_id),
-                task_queue=activity.info().task_queue,
-                task_timeout=DIRECTIVE_TASK_TIMEOUT,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            )
+            await start_here(self._client, issue)
         return opened

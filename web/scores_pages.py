@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Commune, Person, RosterEntry
 from scoring.engine import Scorecard, ranking
 from scoring.periods import Period, PeriodError, month_of, parse_period, vietnam_today
-from scoring.rules import RulesError
+from scoring.rules import RulesError, RuleSet
 from services import agency_scores, assignments, scorecards
 from services.errors import ServiceError
 from services.scoring import rules_for
@@ -23,7 +23,7 @@ from serving.deps import SessionDep, SettingsDep
 from vocabulary.directives import CLOSED_STATUSES
 from web.errors import refusal
 from web.render import render
-from web.sessions import PageRefused, SignedIn
+from web.sessions import PageRefused, SignedIn, WebUser
 
 router = APIRouter(include_in_schema=False)
 BAND_COLOURS = {
@@ -62,6 +62,18 @@ async def scores_page(
     except RulesError as e:
         raise PageRefused(422, str(e)) from e
     cards = await session.run_sync(lambda s: ranking(s, rule_set, chosen, now))
+    return _ranking_page(request, user, chosen, rule_set, cards, "communes")
+
+
+def _ranking_page(
+    request: Request,
+    user: WebUser,
+    chosen: Period,
+    rule_set: RuleSet,
+    cards: list[Scorecard],
+    ranked: str,
+) -> Response:
+    """The communes' or the agencies' ranking, in one page's look."""
     return render(
         request,
         "scores.html",
@@ -70,16 +82,15 @@ async def scores_page(
         rules=rule_set,
         cards=cards,
         colour=band_colour,
-        ranked="communes",
-        base="/scores",
+        ranked=ranked,
+        base="/scores" if ranked == "communes" else "/scores/agencies",
     )
 
 
-@router.get("/scores/agencies")
-async def agency_scores_page(
-    request: Request, user: SignedIn, session: SessionDep, period: str | None = None
-) -> Response:
-    """The agencies ranked among themselves on their plan tasks, under their own rule set."""
+async def _agency_ranking(
+    session: AsyncSession, period: str | None
+) -> tuple[Period, RuleSet, list[Scorecard]]:
+    """The agencies' cards for the period asked for (this month by default)."""
     now = datetime.now(UTC)
     try:
         chosen, rule_set = agency_scores.agency_period_and_rules(
@@ -87,18 +98,16 @@ async def agency_scores_page(
         )
     except ServiceError as e:
         raise refusal(e) from e
-    cards = await agency_scores.rank_agencies(session, chosen, rule_set, now)
-    return render(
-        request,
-        "scores.html",
-        user,
-        period=chosen.key,
-        rules=rule_set,
-        cards=cards,
-        colour=band_colour,
-        ranked="agencies",
-        base="/scores/agencies",
-    )
+    return chosen, rule_set, await agency_scores.rank_agencies(session, chosen, rule_set, now)
+
+
+@router.get("/scores/agencies")
+async def agency_scores_page(
+    request: Request, user: SignedIn, session: SessionDep, period: str | None = None
+) -> Response:
+    """The agencies ranked among themselves on their plan tasks, under their own rule set."""
+    chosen, rule_set, cards = await _agency_ranking(session, period)
+    return _ranking_page(request, user, chosen, rule_set, cards, "agencies")
 
 
 @router.get("/scores/agencies/export.{extension}")
@@ -107,14 +116,7 @@ async def agency_scores_export(
 ) -> Any:
     if extension not in ("csv", "xlsx"):
         raise PageRefused(404, "csv or xlsx")
-    now = datetime.now(UTC)
-    try:
-        chosen, rule_set = agency_scores.agency_period_and_rules(
-            period or month_of(now).key, None, None, None
-        )
-    except ServiceError as e:
-        raise refusal(e) from e
-    cards = await agency_scores.rank_agencies(session, chosen, rule_set, now)
+    chosen, rule_set, cards = await _agency_ranking(session, period)
     return exports.ranking_download(cards, chosen.key, rule_set.version, extension)
 
 
