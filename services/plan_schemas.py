@@ -99,6 +99,10 @@ class TaskStandingPublic(BaseModel):
     next_deadline: datetime | None = Field(description="The earliest of the unreported ones")
     last_report: str
     last_report_at: datetime | None
+    issued_on: date | None = Field(default=None, description="The day, in Vietnam, it was issued")
+    completed_at: datetime | None = Field(
+        default=None, description="When the last lead unit was accepted; None until then"
+    )
 
 
 class PlanTaskPublic(DeadlinePublic, TaskUnits):

@@ -273,6 +273,8 @@ def _standing_public(standing: TaskStanding | None) -> TaskStandingPublic | None
         next_deadline=standing.next_deadline,
         last_report=standing.last_report,
         last_report_at=standing.last_report_at,
+        issued_on=standing.issued_on,
+        completed_at=standing.completed_at,
     )
 
 
@@ -548,23 +550,6 @@ def _progress(task: PlanTaskPublic) -> TaskProgress:
     return task.progress or TaskProgress.NOT_STARTED
 
 
-async def _task_dates(
-    session: AsyncSession, plan_id: int
-) -> tuple[dict[int, date], dict[int, date]]:
-    """When each issued task was issued and, once every lead unit is accepted, completed."""
-    tasks = {
-        t.id: t.directive_id
-        for t in await session.scalars(
-            select(PlanTask).where(PlanTask.plan_id == plan_id, PlanTask.directive_id.is_not(None))
-        )
-        if t.directive_id is not None
-    }
-    found = await standings(session, tasks, datetime.now(UTC))
-    issued = {i: s.issued_on for i, s in found.items() if s.issued_on is not None}
-    completed = {i: day for i, s in found.items() if (day := local_day(s.completed_at)) is not None}
-    return issued, completed
-
-
 def export_filename(code: str) -> str:
     """The file's name from the plan's number, in letters a download header carries:
     "125/KH-UBND" is "ke-hoach-125-KH-UBND"."""
@@ -577,7 +562,6 @@ async def export_plan(session: AsyncSession, plan_id: int) -> PlanExport:
     partners as written after them, and each task's status."""
     plan = await _load_plan(session, plan_id)
     tasks = await list_tasks(session, plan_id)
-    issued, completed = await _task_dates(session, plan_id)
     rows = [
         PlanSheetExportRow(
             code=t.code,
@@ -594,8 +578,8 @@ async def export_plan(session: AsyncSession, plan_id: int) -> PlanExport:
             timeliness=t.standing.timeliness if t.standing else None,
             last_report=t.standing.last_report if t.standing else "",
             last_report_on=local_day(t.standing.last_report_at) if t.standing else None,
-            issued_on=issued.get(t.id),
-            completed_on=completed.get(t.id),
+            issued_on=t.standing.issued_on if t.standing else None,
+            completed_on=local_day(t.standing.completed_at) if t.standing else None,
         )
         for t in tasks.data
     ]

@@ -800,11 +800,7 @@ async def test_the_agencies_ranking_page_lists_every_active_agency_and_no_commun
     with Session(site.engine) as session, session.begin():
         create_account(session, username, PASSWORD, Role.COMMUNE_LEADER, "Lãnh đạo xã", "24133")
     async with site.browser() as browser:
-        form = await browser.get("/login")
-        signed = await browser.post(
-            "/login", data={"username": username, "password": PASSWORD, "csrf": csrf_of(form.text)}
-        )
-        assert signed.status_code == 303
+        await sign_in(browser, username)
         page = await browser.get("/scores/agencies", params={"period": "2099"})
         assert page.status_code == 200
         assert "Xếp hạng các sở, ban, ngành" in page.text
