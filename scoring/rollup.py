@@ -9,10 +9,12 @@ explanation lists the assignments behind a figure with the very predicate that c
 Figures read stored state only, never the clock (`as_of` is there for sources that need it):
 a recompute of a past period gives what the first computation gave.
 
-Medians are computed in SQL with a window function (CUME_DIST over the commune's values),
-which SQLite and PostgreSQL both run; SQLite has no percentile_cont. They sort every value,
-so the ranking, which does not need them, leaves them out, and one scorecard computes its
-commune's only.
+A median is the lower middle value: of n values in order, the ceil(n/2)-th (for an even
+count, the lower of the two middle ones). PostgreSQL computes it with the ordered-set aggregate
+percentile_disc(0.5), in the same pass over the period's assignments as the counts; SQLite has
+no ordered-set aggregate and finds the same value with a window function (the first value whose
+CUME_DIST reaches 0.5). Either way every value is sorted, so the ranking, which does not need
+them, leaves them out, and one scorecard computes its commune's only.
 
 An agency's assignment is an ordinary assignment whose `commune_code` holds the agency's code
 (letters first, never five digits): the figures are counted per recipient code once, and the set
@@ -29,13 +31,14 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     and_,
-    case,
+    extract,
     func,
     literal,
     select,
+    type_coerce,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 
@@ -79,6 +82,8 @@ EVENT_TOTALS = {
     "extensions_granted": AssignmentEventKind.EXTENSION_GRANTED.value,
 }
 MEDIANS = ("median_acknowledgement_seconds", "median_completion_seconds")
+# An assignment's column holding the instant a median measures from the directive's issue.
+Instant = InstrumentedAttribute[datetime | None]
 
 
 def _holds(predicate: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -100,7 +105,7 @@ def _events_per_assignment() -> Any:
             AssignmentEventRow.directive_id,
             AssignmentEventRow.commune_code,
             *(
-                func.sum(case((AssignmentEventRow.kind == kind, 1), else_=0)).label(name)
+                _counted(AssignmentEventRow.kind == kind).label(name)
                 for name, kind in EVENT_TOTALS.items()
             ),
         )
@@ -123,9 +128,44 @@ def _rows(events: Any) -> Rows:
     )
 
 
+def _in_one_pass(dialect: str) -> bool:
+    """Whether the database has ordered-set aggregates, so that the medians are aggregates of
+    the counts' own pass over the period's assignments rather than window functions apart."""
+    return dialect == "postgresql"
+
+
+def _spans() -> tuple[tuple[Instant, ColumnElement[bool]], ...]:
+    """The two medians' values, as the instant measured from the directive's issue and the
+    assignments that have one: acknowledgement (those acknowledged), and the report (those
+    completed). Every database reads the same rows."""
+    return (
+        (Assignment.acknowledged_at, Assignment.acknowledged_at.is_not(None)),
+        (
+            Assignment.reported_at,
+            and_(
+                Assignment.status == AssignmentStatus.COMPLETED.value,
+                Assignment.reported_at.is_not(None),
+            ),
+        ),
+    )
+
+
+def _lower_median(later: Instant, only: ColumnElement[bool]) -> ColumnElement[float]:
+    """PostgreSQL: the lower middle value of the group's seconds from issue to `later`, over
+    the assignments where `only` holds.
+
+    percentile_disc(0.5) returns the ceil(0.5 * n)-th value in order (the first whose position
+    reaches half the count), the very value the window function's CUME_DIST >= 0.5 finds. The
+    spans are sorted as intervals and only the median is turned into seconds: a difference of
+    two instants has no months, so an interval's order is its seconds' order, ties included,
+    and sorting intervals costs less than sorting the numeric seconds EXTRACT gives."""
+    median = func.percentile_disc(0.5).within_group(later - Directive.issued_at).filter(only)
+    return type_coerce(extract("epoch", median), Float())
+
+
 def _median(period: Period, seconds: ColumnElement[float], only: Any, label: str) -> Any:
-    """The median per commune: the lower middle value (for an even count, the lower of the
-    two middle ones), found with CUME_DIST over the commune's values in order."""
+    """SQLite: the median per commune, the lower middle value (for an even count, the lower of
+    the two middle ones), found with CUME_DIST over the commune's values in order."""
     values = (
         select(Assignment.commune_code, seconds.label("v"))
         .join(Directive, Directive.id == Assignment.directive_id)
@@ -165,30 +205,33 @@ def rollup_query(
     with_medians: bool = True,
     province_code: int = DAK_LAK,
     ranked: Ranked = Ranked.COMMUNES,
+    dialect: str = "sqlite",
 ) -> Any:
     """Every member of the set ranked (the province's communes, or its active agencies) with
     its figures for the period, in one statement: the assignments' own figures in one pass
     over the covering index, the timeline's figures from the few assignments that have such
     events, and (with_medians) the two medians, which sort every value and cost more than all
-    the rest."""
+    the rest. On PostgreSQL (`dialect`) the medians are aggregates of the counts' pass; on
+    SQLite, window functions over passes of their own."""
     code, name, members = _members(ranked, province_code)
     events = _events_per_assignment()
     rows = _rows(events)
-    totals = (
-        select(
-            Assignment.commune_code,
-            func.count().label("received"),
-            *(
-                _counted(predicate(rows)).label(name)
-                for name, predicate in FIELDS.items()
-                if name not in ("received", "escalated")
-            ),
-            _counted(judged_by_state(rows)).label("judged_by_state"),
-        )
-        .where(*_in_period(period))
-        .group_by(Assignment.commune_code)
-        .subquery("totals")
-    )
+    one_pass = with_medians and _in_one_pass(dialect)
+    totals_select = select(
+        Assignment.commune_code,
+        func.count().label("received"),
+        *(
+            _counted(predicate(rows)).label(name)
+            for name, predicate in FIELDS.items()
+            if name not in ("received", "escalated")
+        ),
+        _counted(judged_by_state(rows)).label("judged_by_state"),
+    ).where(*_in_period(period))
+    if one_pass:
+        totals_select = totals_select.add_columns(
+            *(_lower_median(*span).label(key) for key, span in zip(MEDIANS, _spans(), strict=True))
+        ).join(Directive, Directive.id == Assignment.directive_id)
+    totals = totals_select.group_by(Assignment.commune_code).subquery("totals")
     event_totals = (
         select(
             Assignment.commune_code,
@@ -239,7 +282,9 @@ def rollup_query(
         .where(members)
         .order_by(code)
     )
-    if with_medians:
+    if one_pass:
+        query = query.add_columns(*(totals.c[key].label(key) for key in MEDIANS))
+    elif with_medians:
         ack, done = _medians(period, None)
         query = (
             query.add_columns(ack.c.median.label(MEDIANS[0]), done.c.median.label(MEDIANS[1]))
@@ -250,17 +295,19 @@ def rollup_query(
 
 
 def _medians(period: Period, commune_code: str | None) -> tuple[Any, Any]:
+    """SQLite: the two medians per commune, each a subquery of its own."""
     only = [] if commune_code is None else [Assignment.commune_code == commune_code]
+    (ack_at, acked), (reported_at, completed) = _spans()
     ack = _median(
         period,
-        seconds_between(Assignment.acknowledged_at, Directive.issued_at),
-        and_(Assignment.acknowledged_at.is_not(None), *only),
+        seconds_between(ack_at, Directive.issued_at),
+        and_(acked, *only),
         "ack_median",
     )
     done = _median(
         period,
-        seconds_between(Assignment.reported_at, Directive.issued_at),
-        and_(Assignment.status == AssignmentStatus.COMPLETED.value, *only),
+        seconds_between(reported_at, Directive.issued_at),
+        and_(completed, *only),
         "completion_median",
     )
     return ack, done
@@ -269,13 +316,19 @@ def _medians(period: Period, commune_code: str | None) -> tuple[Any, Any]:
 def medians(session: Session, period: Period, commune_code: str) -> dict[str, float | None]:
     """One commune's two medians (seconds from issue to acknowledgement, and to the report
     of a completed assignment): a sort of that commune's values only."""
-    ack, done = _medians(period, commune_code)
-    row = session.execute(
-        select(
+    if _in_one_pass(session.get_bind().dialect.name):
+        query = (
+            select(*(_lower_median(*span) for span in _spans()))
+            .join(Directive, Directive.id == Assignment.directive_id)
+            .where(*_in_period(period), Assignment.commune_code == commune_code)
+        )
+    else:
+        ack, done = _medians(period, commune_code)
+        query = select(
             select(ack.c.median).scalar_subquery().label(MEDIANS[0]),
             select(done.c.median).scalar_subquery().label(MEDIANS[1]),
         )
-    ).one()
+    row = session.execute(query).one()
     return {
         key: round(float(value), 1) if value is not None else None
         for key, value in zip(MEDIANS, row, strict=True)
@@ -291,7 +344,8 @@ def rollup(
 ) -> dict[str, dict[str, Any]]:
     """{code: {figure: value}} for every commune of the province, or every active agency."""
     result: dict[str, dict[str, Any]] = {}
-    query = rollup_query(period, as_of, with_medians, ranked=ranked)
+    dialect = session.get_bind().dialect.name
+    query = rollup_query(period, as_of, with_medians, ranked=ranked, dialect=dialect)
     for row in session.execute(query).mappings():
         figures = {
             k: (int(v) if k in ALL_FIELDS or k in EVENT_TOTALS else v) for k, v in row.items()
