@@ -127,61 +127,9 @@ class RecordActivities:
 
     @activity.defn(name=activity_names.RECORD_ASSIGNMENT)
     def record_assignment(self, request: RecordAssignmentInput) -> None:
-        """Write one assignment state and its timeline event. The state is applied only when
-        its sequence number is newer than the stored one; the event is keyed by
-        (directive, commune, seq). Calling this twice, or out of order, changes nothing."""
-        state = request.state
-        values = {**assignment_columns(state), "updated_at": utcnow()}
-        if request.summary is not None:
-            values["report_summary"] = request.summary
-            values["report_evidence"] = list(request.evidence or [])
-        if request.review_comment is not None:
-            values["review_comment"] = request.review_comment
-        event = {
-            "directive_id": state.directive_id,
-            "commune_code": state.commune_code,
-            "seq": state.seq,
-            "kind": request.event.kind,
-            "at": request.event.at,
-            "actor": request.event.actor,
-            "detail": dict(request.event.detail),
-        }
+        """Write one assignment state and its timeline event (`write_assignment_record`)."""
         with Session(self._engine) as session, session.begin():
-            applied = session.execute(
-                update(Assignment)
-                .where(
-                    Assignment.directive_id == state.directive_id,
-                    Assignment.commune_code == state.commune_code,
-                    Assignment.seq < state.seq,
-                )
-                .values(values)
-            )
-            if applied.rowcount:  # type: ignore[attr-defined]
-                # The feed hears of a state once, in the transaction that stored it.
-                append_changes(
-                    session,
-                    [
-                        {
-                            "entity": "assignment",
-                            "directive_id": state.directive_id,
-                            "commune_code": state.commune_code,
-                            "kind": request.event.kind,
-                            "detail": {
-                                "seq": state.seq,
-                                "status": state.status.value,
-                                "timeliness": state.timeliness.value,
-                            },
-                            "at": utcnow(),
-                        }
-                    ],
-                )
-            session.execute(
-                insert_ignoring_duplicates(
-                    AssignmentEventRow.__table__,  # type: ignore[arg-type]
-                    self._engine.dialect.name,
-                    [event],
-                )
-            )
+            write_assignment_record(session, request)
 
     @activity.defn(name=activity_names.RECORD_AMENDMENT)
     def record_amendment(self, request: RecordAmendmentInput) -> DirectiveRevision:
@@ -261,3 +209,61 @@ class RecordActivities:
                         }
                     ],
                 )
+
+
+def write_assignment_record(session: Session, request: RecordAssignmentInput) -> None:
+    """Write one assignment state and its timeline event, in the caller's transaction. The
+    state is applied only when its sequence number is newer than the stored one; the event is
+    keyed by (directive, commune, seq). Writing it twice, or out of order, changes nothing: the
+    workflow's activity and the API (an acknowledgement's answer) both write the same record."""
+    state = request.state
+    values = {**assignment_columns(state), "updated_at": utcnow()}
+    if request.summary is not None:
+        values["report_summary"] = request.summary
+        values["report_evidence"] = list(request.evidence or [])
+    if request.review_comment is not None:
+        values["review_comment"] = request.review_comment
+    event = {
+        "directive_id": state.directive_id,
+        "commune_code": state.commune_code,
+        "seq": state.seq,
+        "kind": request.event.kind,
+        "at": request.event.at,
+        "actor": request.event.actor,
+        "detail": dict(request.event.detail),
+    }
+    applied = session.execute(
+        update(Assignment)
+        .where(
+            Assignment.directive_id == state.directive_id,
+            Assignment.commune_code == state.commune_code,
+            Assignment.seq < state.seq,
+        )
+        .values(values)
+    )
+    if applied.rowcount:  # type: ignore[attr-defined]
+        # The feed hears of a state once, in the transaction that stored it.
+        append_changes(
+            session,
+            [
+                {
+                    "entity": "assignment",
+                    "directive_id": state.directive_id,
+                    "commune_code": state.commune_code,
+                    "kind": request.event.kind,
+                    "detail": {
+                        "seq": state.seq,
+                        "status": state.status.value,
+                        "timeliness": state.timeliness.value,
+                    },
+                    "at": utcnow(),
+                }
+            ],
+        )
+    session.execute(
+        insert_ignoring_duplicates(
+            AssignmentEventRow.__table__,  # type: ignore[arg-type]
+            session.get_bind().dialect.name,
+            [event],
+        )
+    )

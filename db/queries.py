@@ -142,6 +142,22 @@ async def get_assignment(
     return (row[0], row[1]) if row else None
 
 
+async def assignment_with_directive(
+    session: AsyncSession, directive_id: int, commune_code: str
+) -> tuple[Assignment, str, Directive] | None:
+    """One assignment, its commune's (or unit's) name and its directive, in one query: what an
+    action on the assignment reads before it goes to the workflow."""
+    row = (
+        await session.execute(
+            _assignments_query()
+            .add_columns(Directive)
+            .join(Directive, Directive.id == Assignment.directive_id)
+            .where(Assignment.directive_id == directive_id, Assignment.commune_code == commune_code)
+        )
+    ).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
 async def assignment_events(
     session: AsyncSession, directive_id: int, commune_code: str
 ) -> list[AssignmentEventRow]:

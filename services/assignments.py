@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.converter import value_to_type
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.fanout import assignment_start_options
+from activities.records import write_assignment_record
 from config import Settings
 from db import queries
-from db.models import Assignment, Directive, assignment_columns, policy_from_json
+from db.models import Assignment, assignment_columns, policy_from_json
 from services.directives import load_directive, release_connection
 from services.errors import NotFound, Refused, ServiceError
 from services.idempotency import act_once
@@ -44,6 +45,7 @@ from workflows.types import (
     DirectivePlan,
     ExtensionDecisionInput,
     ExtensionRequestInput,
+    RecordAssignmentInput,
     ReportInput,
     ReviewInput,
     StartAssignmentsInput,
@@ -329,44 +331,64 @@ async def update_assignment(
     *,
     update_id: str | None = None,
 ) -> AssignmentPublic:
-    """Send one update to the assignment's own workflow and answer with the state it recorded:
-    the update returns only after its read-model write. An update id already used is answered
-    by the engine with that update's result, without a second effect.
+    """Send one update to the assignment's own workflow and answer with the state it recorded.
+    An update that answers with its record (an acknowledgement) has its record written here,
+    from the answer, and again by the workflow behind it; any other update returns after the
+    workflow's own write. An update id already used is answered by the engine with that
+    update's result, without a second effect.
 
-    An answer can arrive before the fan-out has started this commune's workflow (a leader who
-    clicks within a second, or one of 3,321 communes): update-with-start then starts it with
-    the input the fan-out would give it, and the fan-out finds it running."""
-    await load_assignment(session, directive_id, commune_code)
-    directive = await session.get(Directive, directive_id)
-    assert directive is not None  # the assignment exists, so does its directive
+    The update goes to the running workflow: one round trip. An answer can arrive before the
+    fan-out has started this commune's workflow (a leader who clicks within a second, or one of
+    3,321 communes): the engine then knows no such workflow, and update-with-start starts it
+    with the input the fan-out would give it, and the fan-out finds it running."""
+    found = await queries.assignment_with_directive(session, directive_id, commune_code)
+    if found is None:
+        raise NotFound(assignment_not_found(directive_id, commune_code))
+    assignment, name, directive = found
     if directive.deadline is None:
         raise Refused("the directive is still being issued; try again shortly")
+    before = to_assignment_public(assignment, name)
     start = StartAssignmentsInput(
         plan=DirectivePlan(
             directive_id=directive.id,
             deadline=directive.deadline,
             acknowledge_by=directive.acknowledge_by,
-            communes=list(directive.communes),
+            communes=[commune_code],
         ),
         policy=policy_from_json(directive.policy),
         issued_at=directive.issued_at,
         task_queue=settings.task_queue,
     )
-    operation = WithStartWorkflowOperation(
-        AssignmentWorkflow.run,
-        assignment_input(start, commune_code),
-        **assignment_start_options(start, commune_code),
-    )
     await release_connection(session)
-    recorded = await send_update(
-        temporal.execute_update_with_start_workflow(
+
+    async def call() -> object:
+        handle = temporal.get_workflow_handle(assignment_workflow_id(directive_id, commune_code))
+        try:
+            return await handle.execute_update(update, argument, id=update_id)
+        except RPCError as e:
+            if e.status != RPCStatusCode.NOT_FOUND:
+                raise
+        operation = WithStartWorkflowOperation(
+            AssignmentWorkflow.run,
+            assignment_input(start, commune_code),
+            **assignment_start_options(start, commune_code),
+        )
+        return await temporal.execute_update_with_start_workflow(
             update, argument, start_workflow_operation=operation, id=update_id
-        ),
+        )
+
+    recorded = await send_update(
+        call(),
         lambda: _closed_refusal(session, directive_id, commune_code),
         refusals=_already_acknowledged,
         # The id of a run that has finished is refused to the start as taken.
         closed_statuses=(*FINISHED_STATUSES, RPCStatusCode.ALREADY_EXISTS),
     )
+    if isinstance(recorded, RecordAssignmentInput):
+        await session.run_sync(write_assignment_record, recorded)
+        await session.commit()
+        # Only the state moved: the row read before, brought up to it, is the answer.
+        return overlay_state(before, recorded.state)
     current = await current_assignment(session, directive_id, commune_code)
     # A repeated update id is answered with the first update's state, which the read model
     # may have moved past since (the office has accepted the report): that state stands.

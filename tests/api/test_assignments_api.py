@@ -24,6 +24,10 @@ from tests.api.test_directives_api import (
     parse,
 )
 from tests.conftest import ApiClient
+from vocabulary.directives import AssignmentStatus, assignment_workflow_id
+from vocabulary.events import AssignmentEventKind
+from workflows.assignment import AssignmentWorkflow
+from workflows.types import AcknowledgeInput, RecordAssignmentInput
 
 OFFICE = "steering_office:admin (AXIS_ADMIN_TOKEN)"
 OWN_COMMUNE_ONLY = {"detail": "a commune leader acts on their own commune only"}
@@ -476,3 +480,43 @@ async def test_clicking_the_acknowledge_link_three_times_at_once(api: ApiClient)
         "needs_acknowledgement": False,
     }
     assert shown == [expected] * 3
+
+
+async def test_an_acknowledgement_the_api_never_wrote_reaches_the_read_model(
+    api: ApiClient,
+) -> None:
+    """The API writes an acknowledgement's record from the update's answer; the workflow writes
+    the same record behind it. An answer whose API stopped before writing (here: sent straight
+    to the workflow) still reaches the read model, its feed and its timeline, once."""
+    code = "24133"
+    directive = await open_directive(api)
+    directive_id = directive["id"]
+    handle = api.temporal.get_workflow_handle(assignment_workflow_id(directive_id, code))
+
+    record = await handle.execute_update(
+        AssignmentWorkflow.acknowledge, AcknowledgeInput(actor="commune_leader:straight")
+    )
+
+    assert isinstance(record, RecordAssignmentInput)
+    assert (record.state.seq, record.state.status, record.event.kind) == (
+        1,
+        AssignmentStatus.ACKNOWLEDGED,
+        AssignmentEventKind.ACKNOWLEDGED,
+    )
+
+    async def written() -> dict[str, Any]:
+        found = await detail(api, directive_id, code)
+        assert found["status"] == "acknowledged", found["status"]
+        return found
+
+    found = await eventually(written)
+    assert parse(found["acknowledged_at"]) == record.state.acknowledged_at
+    assert [(e["seq"], e["kind"], e["actor"]) for e in found["events"]] == [
+        (1, "acknowledged", "commune_leader:straight")
+    ]
+    # Through the API now: the repeat is answered from the workflow, nothing written twice.
+    leader = await api.token("commune_leader", code)
+    again = await act(api, leader, directive_id, code, "acknowledge")
+    assert again.status_code == 200, again.text
+    assert again.json()["already_acknowledged"] is True
+    assert len((await detail(api, directive_id, code))["events"]) == 1
