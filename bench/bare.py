@@ -1,8 +1,10 @@
 """The raw ceiling the product is measured against, on the same server and database: a
-trivial workflow with one update and its worker, and a bare FastAPI endpoint that returns the
-same rows as the product's assignment list with no authentication, schemas or Temporal.
+trivial workflow with one update, a reminder workflow that sleeps to its instant and records one
+row (bench_reminders, in the product's database), their worker, and a bare FastAPI endpoint that
+returns the same rows as the product's assignment list with no authentication, schemas or
+Temporal.
 
-    python -m bench.bare worker        # a worker for the trivial workflow
+    python -m bench.bare worker        # a worker for the bare workflows
     uvicorn --factory bench.bare:create_app"""
 
 from __future__ import annotations
@@ -13,31 +15,79 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select
+from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from bench.reminder import RECORD_REMINDER, ReminderInput, ReminderWorkflow
 from bench.trivial import TrivialWorkflow
+from db.engine import make_engine
+from db.models.base import UtcDateTime
 
 BARE_TASK_QUEUE = "bench-bare"
+
+# The bare reminders' rows: the instant each fell due and when its row was written, the same
+# clock (the worker's) as the product's notifications.created_at.
+BARE_METADATA = MetaData()
+BENCH_REMINDERS = Table(
+    "bench_reminders",
+    BARE_METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("batch", String(40), index=True),
+    Column("name", String(80)),
+    Column("due", UtcDateTime()),
+    Column("recorded_at", UtcDateTime()),
+)
+
+
+class ReminderRecorder:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @activity.defn(name=RECORD_REMINDER)
+    async def record(self, request: ReminderInput) -> None:
+        # In a thread, as the product's activities write: the event loop keeps polling.
+        await asyncio.to_thread(self._insert, request)
+
+    def _insert(self, request: ReminderInput) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                insert(BENCH_REMINDERS).values(
+                    batch=request.batch,
+                    name=request.name,
+                    due=datetime.fromtimestamp(request.due, UTC),
+                    recorded_at=datetime.now(UTC),
+                )
+            )
 
 
 async def run_worker() -> None:
     client = await Client.connect(os.environ["AXIS_TEMPORAL_ADDRESS"])
+    engine = make_engine(os.environ["AXIS_DATABASE_URL"])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with Worker(client, task_queue=BARE_TASK_QUEUE, workflows=[TrivialWorkflow]):
-        await stop.wait()
+    try:
+        async with Worker(
+            client,
+            task_queue=BARE_TASK_QUEUE,
+            workflows=[TrivialWorkflow, ReminderWorkflow],
+            activities=[ReminderRecorder(engine).record],
+        ):
+            await stop.wait()
+    finally:
+        engine.dispose()
 
 
 def create_app() -> FastAPI:
-    # Imported here: the worker side of this module needs no database.
+    # Imported here: the worker side of this module needs none of the product's tables.
     from db.engine import make_async_engine
     from db.models import Assignment, Commune, Directive
 

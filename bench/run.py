@@ -1,12 +1,20 @@
 """The benchmark: the product and the raw ceiling, side by side on one Temporal dev server and
-one database, each measured in the same run.
+one database, each measured in the same run, through the product's real surface (its HTTP API
+and the rows it writes).
 
     make bench                  # full mode
-    BENCH_QUICK=1 make bench    # quick mode: under five minutes on 2 cores
+    BENCH_QUICK=1 make bench    # quick mode: about eight minutes on 2 cores
     BENCH_DATABASE=postgresql make bench   # a scratch PostgreSQL database instead of SQLite
+    BENCH_ONLY=fan_out,reads make bench    # some steps only (each sets up what it needs)
 
-Writes bench/results/latest.json (rows of {"name", "unit", "product", "baseline", "ratio"})
-and bench/results/latest.md (the same as a Markdown table, with the machine it ran on)."""
+Steps: fan_out, national, acknowledgements, reads, lateness, memory, rollup (bench/rollup.py).
+
+Every ratio row is the median of several runs in which the product and the baseline take
+turns, after one unmeasured warm-up of each, with the spread beside it (bench/stats.py).
+Writes bench/results/latest.json (rows of {"name", "unit", "product", "baseline", "ratio",
+"product_min", "product_max", "baseline_min", "baseline_max", "runs", …}) and
+bench/results/latest.md (the same as a Markdown table, with the machine, the mode and how busy
+the machine was)."""
 
 from __future__ import annotations
 
@@ -14,63 +22,65 @@ import asyncio
 import importlib
 import json
 import os
-import platform
-import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
-from temporalio.service import RPCError
 
+from bench import lateness
 from bench.bare import BARE_TASK_QUEUE
+from bench.machine import Load, Snapshot, busy_seconds, describe
+from bench.product import API, issue, until_fanned_out
+from bench.report import markdown
+from bench.say import say
+from bench.settle import quiet_since
 from bench.stack import (
     ROOT,
     Processes,
+    national_codes,
     product_env,
     rss_bytes,
     scratch_database,
     start_api,
     start_temporal,
 )
+from bench.stats import pct, row, timer
 from bench.trivial import TrivialWorkflow
 from db.communes import communes_of_province
 from db.engine import make_engine
-from db.models import Notification
-from vocabulary.directives import DirectiveStatus, directive_workflow_id
-from workflows.directive import DirectiveWorkflow
 
 RESULTS = ROOT / "bench" / "results"
-API = "/api/v1"
 COMMUNES = 102
-POLL_SECONDS = 0.02
-# The goals each row is held to: (direction, value) on the ratio.
-GOALS: dict[str, tuple[str, float]] = {
-    "fan-out to 102 communes": ("<=", 1.5),
-    "acknowledgements, 102 concurrent": (">=", 0.5),
-    "acknowledgements, 1,020 concurrent": (">=", 0.5),
-}
+# Directives issued at once when a step sets up several (outside its timed part).
+ISSUING_AT_ONCE = 4
+# Bare starts in flight at once: more than any fan-out of the province, so its 102 go at once.
+STARTING_AT_ONCE = 512
+MEMORY_SAMPLE_SECONDS = 3.0
 
 
 @dataclass
 class Mode:
     quick: bool
     fan_out_repeats: int
+    ack_repeats: int
+    read_repeats: int
     read_requests: int
     read_concurrency: int
+    national_communes: int
+    national_repeats: int
     open_workflows: int
+    memory_samples: int
 
     @classmethod
     def from_env(cls) -> Mode:
@@ -78,49 +88,88 @@ class Mode:
         return cls(
             quick=quick,
             fan_out_repeats=3 if quick else 5,
-            read_requests=600 if quick else 3000,
+            ack_repeats=3,
+            read_repeats=3,
+            read_requests=400 if quick else 3000,
             read_concurrency=32,
+            national_communes=1000 if quick else 3321,
+            # Quick mode's eight minutes leave room for one national run a side.
+            national_repeats=1 if quick else 3,
             open_workflows=510 if quick else 10_098,
+            memory_samples=3,
         )
 
 
-def row(name: str, unit: str, product: float, baseline: float | None) -> dict[str, Any]:
-    ratio = round(product / baseline, 2) if baseline else None
-    return {
-        "name": name,
-        "unit": unit,
-        "product": round(product, 3),
-        "baseline": round(baseline, 3) if baseline is not None else None,
-        "ratio": ratio,
-    }
+@dataclass(frozen=True)
+class Timing:
+    """One run of one side: the seconds its measure took (rows written, starts accepted,
+    answers back), and the seconds until every process was quiet again."""
+
+    seconds: float
+    until_idle: float
+
+    def per_second(self, n: int) -> Timing:
+        return Timing(n / self.seconds, n / self.until_idle)
 
 
-@contextmanager
-def timer() -> Iterator[Callable[[], float]]:
-    start = time.perf_counter()
-    end: list[float] = []
-    yield lambda: (end[0] if end else time.perf_counter()) - start
-    end.append(time.perf_counter())
+def timing_rows(
+    name: str, unit: str, product: list[Timing], bare: list[Timing], note: str = ""
+) -> list[dict[str, Any]]:
+    """The row itself, and beneath it the same runs timed until the processes were quiet:
+    work a side leaves running behind its answer shows there."""
+    say(f"{name}: product {product}, bare {bare}")
+    return [
+        row(name, unit, [t.seconds for t in product], [t.seconds for t in bare], note=note),
+        row(
+            "  until the workers are idle",
+            unit,
+            [t.until_idle for t in product],
+            [t.until_idle for t in bare],
+        ),
+    ]
 
 
 class Bench:
-    def __init__(self, mode: Mode, http: httpx.AsyncClient, client: Client, engine: Engine):
+    def __init__(
+        self,
+        mode: Mode,
+        http: httpx.AsyncClient,
+        client: Client,
+        engine: Engine,
+        cpu: Callable[[], float],
+    ):
         self.mode = mode
         self.http = http
         self.client = client
         self.engine = engine
+        # CPU seconds so far of every process the run started: quiet when it stops growing.
+        self.cpu = cpu
         self.admin = ""
         self.leaders: dict[str, str] = {}
         self.codes = [c.code for c in communes_of_province()]
-        self.directives: list[int] = []
-        self.bare_batches: list[list[str]] = []
+        self.national = national_codes()
+        # Fanned-out directives of the province and bare batches no one has acknowledged yet:
+        # each acknowledgement run takes fresh ones.
+        self.fresh: list[int] = []
+        self.fresh_batches: list[list[str]] = []
+        # Every directive to the province's communes: reads take one.
+        self.province_directives: list[int] = []
+        # Open assignments and open bare workflows so far (memory compares the two workers).
+        self.product_open = 0
+        self.bare_open = 0
 
     def auth(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.admin}"}
 
+    async def idle(self) -> float:
+        """Wait until the server, workers and APIs are quiet; returns when the quiet began."""
+        return await quiet_since(self.cpu)
+
     # ---- setup -------------------------------------------------------------------------------
 
     async def make_leader_tokens(self) -> None:
+        if self.leaders:
+            return
         gate = asyncio.Semaphore(16)
 
         async def one(code: str) -> None:
@@ -135,157 +184,167 @@ class Bench:
 
         await asyncio.gather(*(one(c) for c in self.codes))
 
+    async def issue_fanned_out(self, count: int, codes: Sequence[str] | None = None) -> list[int]:
+        """`count` directives to `codes` (the province), issued a few at a time and waited for
+        until fanned out: set-up, not measured."""
+        codes = codes or self.codes
+        gate = asyncio.Semaphore(ISSUING_AT_ONCE)
+
+        async def one() -> int:
+            async with gate:
+                return await issue(self.http, self.auth(), codes)
+
+        ids = list(await asyncio.gather(*(one() for _ in range(count))))
+        await until_fanned_out(self.engine, ids, count * len(codes), poll=0.2)
+        self.product_open += count * len(codes)
+        if len(codes) == COMMUNES:
+            self.province_directives += ids
+        return ids
+
+    async def start_bare(self, count: int) -> tuple[float, list[str]]:
+        """`count` bare workflows started at once: the seconds until the server accepted all."""
+        batch = f"bare-{uuid.uuid4().hex[:8]}"
+        ids = [f"{batch}-{i}" for i in range(count)]
+        gate = asyncio.Semaphore(STARTING_AT_ONCE)
+
+        async def one(workflow_id: str) -> None:
+            async with gate:
+                await self.client.start_workflow(
+                    TrivialWorkflow.run, workflow_id, id=workflow_id, task_queue=BARE_TASK_QUEUE
+                )
+
+        with timer() as elapsed:
+            await asyncio.gather(*(one(i) for i in ids))
+        self.bare_open += count
+        return elapsed(), ids
+
     # ---- fan-out -----------------------------------------------------------------------------
 
-    def issued_count(self, directive_id: int) -> int:
-        with Session(self.engine) as session:
-            return (
-                session.scalar(
-                    select(func.count())
-                    .select_from(Notification)
-                    .where(Notification.directive_id == directive_id, Notification.kind == "issued")
-                )
-                or 0
-            )
-
-    async def issue(self) -> int:
-        deadline = datetime.now(UTC) + timedelta(days=30)
-        answer = await self.http.post(
-            f"{API}/directives",
-            headers=self.auth(),
-            json={
-                "title": f"Benchmark {uuid.uuid4().hex[:6]}",
-                "body": "Mỗi xã, phường gửi báo cáo kết quả kèm minh chứng.",
-                "deadline": deadline.isoformat(),
-            },
-        )
-        if answer.status_code != 201:
-            raise RuntimeError(f"issuing failed: {answer.status_code} {answer.text}")
-        directive_id: int = answer.json()["id"]
-        self.directives.append(directive_id)
-        return directive_id
-
-    async def fanned_out(self, directive_id: int) -> None:
-        """All assignment workflows started and all issue notices recorded."""
-        handle = self.client.get_workflow_handle(directive_workflow_id(directive_id))
-        started = False
-        while True:
-            if not started:
-                try:
-                    progress = await handle.query(DirectiveWorkflow.progress)
-                    started = progress.status != DirectiveStatus.ISSUING
-                except RPCError:
-                    # A query times out while the worker is saturated: ask again.
-                    pass
-            if started and await asyncio.to_thread(self.issued_count, directive_id) >= COMMUNES:
-                return
-            await asyncio.sleep(POLL_SECONDS)
-
-    async def product_fan_out(self) -> float:
-        with timer() as elapsed:
-            directive_id = await self.issue()
-            answered = elapsed()
-            await self.fanned_out(directive_id)
+    async def product_fan_out(self, codes: Sequence[str], poll: float = 0.02) -> Timing:
+        """From POST /directives until every assignment row and issue notice is in, and
+        until the processes are quiet again."""
+        start = time.perf_counter()
+        directive_id = await issue(self.http, self.auth(), codes)
+        answered = time.perf_counter() - start
+        await until_fanned_out(self.engine, [directive_id], len(codes), poll=poll)
+        timing = Timing(time.perf_counter() - start, await self.idle() - start)
         say(
-            f"directive {directive_id}: answered in {answered:.2f} s, "
-            f"fanned out in {elapsed():.2f} s"
+            f"directive {directive_id} to {len(codes)}: answered in {answered:.2f} s, "
+            f"rows in {timing.seconds:.2f} s, quiet after {timing.until_idle:.2f} s"
         )
-        return elapsed()
+        self.product_open += len(codes)
+        if len(codes) == COMMUNES:
+            self.fresh.append(directive_id)
+            self.province_directives.append(directive_id)
+        return timing
 
-    async def bare_fan_out(self) -> float:
-        batch = f"bare-{uuid.uuid4().hex[:8]}"
-        ids = [f"{batch}-{code}" for code in self.codes]
-        with timer() as elapsed:
-            await asyncio.gather(
-                *(
-                    self.client.start_workflow(
-                        TrivialWorkflow.run, i, id=i, task_queue=BARE_TASK_QUEUE
-                    )
-                    for i in ids
-                )
-            )
-        self.bare_batches.append(ids)
-        return elapsed()
+    async def bare_fan_out(self, count: int) -> Timing:
+        start = time.perf_counter()
+        seconds, ids = await self.start_bare(count)
+        timing = Timing(seconds, await self.idle() - start)
+        say(f"bare {count}: started in {seconds:.2f} s, quiet after {timing.until_idle:.2f} s")
+        if count == COMMUNES:
+            self.fresh_batches.append(ids)
+        return timing
 
     async def fan_out(self) -> list[dict[str, Any]]:
         # One of each first, not measured: the first run pays for imports and caches.
-        await self.product_fan_out()
-        await self.bare_fan_out()
+        await self.idle()
+        await self.product_fan_out(self.codes)
+        await self.bare_fan_out(COMMUNES)
         product, bare = [], []
         for _ in range(self.mode.fan_out_repeats):
-            product.append(await self.product_fan_out())
-            bare.append(await self.bare_fan_out())
-        say(f"fan-out product {product} s, bare {bare} s")
-        return [
-            row(
-                "fan-out to 102 communes", "s (median)", statistics.median(product),
-                statistics.median(bare),
-            ),
-        ]  # fmt: skip
+            product.append(await self.product_fan_out(self.codes))
+            bare.append(await self.bare_fan_out(COMMUNES))
+        return timing_rows("fan-out to 102 communes", "s", product, bare)
+
+    async def national_fan_out(self) -> list[dict[str, Any]]:
+        n = self.mode.national_communes
+        codes = self.national[:n]
+        # The warm-up is the province's size: a national one would double the step's time.
+        await self.idle()
+        await self.product_fan_out(self.codes)
+        await self.bare_fan_out(COMMUNES)
+        product, bare = [], []
+        for _ in range(self.mode.national_repeats):
+            product.append(await self.product_fan_out(codes, poll=0.1))
+            bare.append(await self.bare_fan_out(n))
+        note = f"{n:,} communes vs {n:,} bare starts"
+        if self.mode.national_repeats < 3:
+            note += f"; {self.mode.national_repeats} run a side in quick mode, to keep it short"
+        return timing_rows("national fan-out", "s", product, bare, note)
 
     # ---- acknowledgements --------------------------------------------------------------------
 
-    async def product_acks(self, directive_ids: list[int]) -> float:
+    async def take_fresh(self, count: int) -> tuple[list[int], list[list[str]]]:
+        """`count` fanned-out directives and bare batches no one has acknowledged."""
+        missing = count - len(self.fresh)
+        if missing > 0:
+            self.fresh += await self.issue_fanned_out(missing)
+        while len(self.fresh_batches) < count:
+            self.fresh_batches.append((await self.start_bare(COMMUNES))[1])
+        directives, self.fresh = self.fresh[:count], self.fresh[count:]
+        batches, self.fresh_batches = self.fresh_batches[:count], self.fresh_batches[count:]
+        return directives, batches
+
+    async def product_acks(self, directive_ids: list[int]) -> Timing:
         async def one(directive_id: int, code: str) -> None:
             answer = await self.http.post(
                 f"{API}/directives/{directive_id}/assignments/{code}/acknowledge",
                 headers=self.auth(self.leaders[code]),
             )
-            if answer.status_code != 200 or answer.json()["already_acknowledged"]:
+            if answer.status_code != 200 or answer.json().get("already_acknowledged"):
                 raise RuntimeError(f"acknowledgement failed: {answer.status_code} {answer.text}")
 
-        with timer() as elapsed:
-            await asyncio.gather(*(one(d, c) for d in directive_ids for c in self.codes))
-        return elapsed()
+        start = time.perf_counter()
+        await asyncio.gather(*(one(d, c) for d in directive_ids for c in self.codes))
+        return Timing(time.perf_counter() - start, await self.idle() - start)
 
-    async def bare_acks(self, batches: list[list[str]]) -> float:
+    async def bare_acks(self, batches: list[list[str]]) -> Timing:
         async def one(workflow_id: str) -> None:
             handle = self.client.get_workflow_handle(workflow_id)
             if await handle.execute_update(TrivialWorkflow.acknowledge, "bench"):
                 raise RuntimeError(f"{workflow_id} was acknowledged twice")
 
-        with timer() as elapsed:
-            await asyncio.gather(*(one(i) for batch in batches for i in batch))
-        return elapsed()
+        start = time.perf_counter()
+        await asyncio.gather(*(one(i) for batch in batches for i in batch))
+        return Timing(time.perf_counter() - start, await self.idle() - start)
+
+    async def ack_runs(self, per_run: int, warm_up: bool) -> tuple[list[Timing], list[Timing]]:
+        """Acknowledgements per second, product and bare in turn, each run on fresh ones."""
+        runs = self.mode.ack_repeats + (1 if warm_up else 0)
+        directives, batches = await self.take_fresh(runs * per_run)
+        n = per_run * COMMUNES
+        product, bare = [], []
+        await self.idle()
+        for i in range(runs):
+            part = slice(i * per_run, (i + 1) * per_run)
+            p = (await self.product_acks(directives[part])).per_second(n)
+            b = (await self.bare_acks(batches[part])).per_second(n)
+            say(f"acknowledgements of {n}: product {p}, bare {b}")
+            if warm_up and i == 0:
+                continue
+            product.append(p)
+            bare.append(b)
+        return product, bare
 
     async def acknowledgements(self) -> list[dict[str, Any]]:
-        rows = []
-        # Warm-up on the directive and batch left from the fan-out's warm-up.
-        await self.product_acks(self.directives[:1])
-        await self.bare_acks(self.bare_batches[:1])
-        product = await self.product_acks(self.directives[1:2])
-        bare = await self.bare_acks(self.bare_batches[1:2])
-        rows.append(
-            row("acknowledgements, 102 concurrent", "per s", COMMUNES / product, COMMUNES / bare)
-        )
+        await self.make_leader_tokens()
+        product, bare = await self.ack_runs(1, warm_up=True)
+        rows = timing_rows("acknowledgements, 102 concurrent", "per s", product, bare)
         if self.mode.quick:
-            # 1,020 need ten more fan-outs first: the full mode only.
             return rows
-        while len(self.directives) < 12:
-            await self.issue_many(12 - len(self.directives))
-        while len(self.bare_batches) < 12:
-            await self.bare_fan_out()
-        await asyncio.gather(*(self.fanned_out(d) for d in self.directives[2:12]))
-        product = await self.product_acks(self.directives[2:12])
-        bare = await self.bare_acks(self.bare_batches[2:12])
-        n = 10 * COMMUNES
-        rows.append(row(f"acknowledgements, {n:,} concurrent", "per s", n / product, n / bare))
-        say(f"acknowledgements: {rows}")
+        # The 102s just before are this one's warm-up.
+        product, bare = await self.ack_runs(10, warm_up=False)
+        note = "warmed up by the 102 row's runs"
+        rows += timing_rows("acknowledgements, 1,020 concurrent", "per s", product, bare, note)
         return rows
-
-    async def issue_many(self, count: int, at_once: int = 4) -> None:
-        gate = asyncio.Semaphore(at_once)
-
-        async def one() -> None:
-            async with gate:
-                await self.issue()
-
-        await asyncio.gather(*(one() for _ in range(count)))
 
     # ---- reads -------------------------------------------------------------------------------
 
-    async def load(self, paths: list[str], headers: dict[str, str]) -> tuple[float, list[float]]:
-        total = self.mode.read_requests
+    async def load(
+        self, paths: list[str], headers: dict[str, str], total: int
+    ) -> tuple[float, list[float]]:
         latencies: list[float] = []
         queue = iter(range(total))
 
@@ -297,12 +356,15 @@ class Bench:
                 if answer.status_code != 200:
                     raise RuntimeError(f"GET {paths[i % len(paths)]}: {answer.status_code}")
 
+        await self.idle()
         with timer() as elapsed:
             await asyncio.gather(*(user() for _ in range(self.mode.read_concurrency)))
         return total / elapsed(), latencies
 
     async def reads(self, product_base: str, bare_base: str) -> list[dict[str, Any]]:
-        directive_id = self.directives[1]
+        if not self.province_directives:
+            await self.issue_fanned_out(1)
+        directive_id = self.province_directives[0]
         product_paths = [
             f"{product_base}{API}/directives/{directive_id}",
             f"{product_base}{API}/directives/{directive_id}/assignments",
@@ -316,45 +378,64 @@ class Bench:
             for p in (*product_paths, *bare_paths)
         ]
         say(f"response sizes (bytes): product {sizes[:2]}, bare {sizes[2:]}")
-        product_rate, product_latency = await self.load(product_paths, self.auth())
-        bare_rate, bare_latency = await self.load(bare_paths, {})
+        total = self.mode.read_requests
+        await self.load(product_paths, self.auth(), total // 4)
+        await self.load(bare_paths, {}, total // 4)
+        figures: dict[str, list[float]] = {
+            k: [] for k in ("p_rate", "b_rate", "p_50", "b_50", "p_99", "b_99")
+        }
+        for _ in range(self.mode.read_repeats):
+            for side, paths, headers in (("p", product_paths, self.auth()), ("b", bare_paths, {})):
+                rate, latencies = await self.load(paths, headers, total)
+                figures[f"{side}_rate"].append(rate)
+                figures[f"{side}_50"].append(pct(latencies, 50) * 1000)
+                figures[f"{side}_99"].append(pct(latencies, 99) * 1000)
+        say(f"reads: {figures}")
         c = self.mode.read_concurrency
         return [
-            row(f"GET directive + assignments, {c} concurrent", "req/s", product_rate, bare_rate),
-            row("  latency p50", "ms", pct(product_latency, 50), pct(bare_latency, 50)),
-            row("  latency p99", "ms", pct(product_latency, 99), pct(bare_latency, 99)),
-        ]
+            row(f"GET directive + assignments, {c} concurrent", "req/s", figures["p_rate"],
+                figures["b_rate"], note=f"{total} requests a run"),
+            row("  latency p50", "ms", figures["p_50"], figures["b_50"]),
+            row("  latency p99", "ms", figures["p_99"], figures["b_99"]),
+        ]  # fmt: skip
+
+    # ---- reminder lateness -------------------------------------------------------------------
+
+    async def lateness(self) -> list[dict[str, Any]]:
+        await self.idle()
+        rows, product, bare = await lateness.measure(
+            self.http, self.auth(), self.client, self.engine, self.codes, self.mode.quick, self.idle
+        )
+        self.product_open += product
+        self.bare_open += bare
+        return rows
 
     # ---- memory ------------------------------------------------------------------------------
 
     async def memory(self, product_worker: int, bare_worker: int) -> list[dict[str, Any]]:
-        target = self.mode.open_workflows
-        missing = -(-(target - len(self.directives) * COMMUNES) // COMMUNES)
-        if missing > 0:
-            await self.issue_many(missing)
-        await asyncio.gather(*(self.fanned_out(d) for d in self.directives))
-        while len(self.bare_batches) * COMMUNES < len(self.directives) * COMMUNES:
-            await self.bare_fan_out()
-        opened = len(self.directives) * COMMUNES
-        # Let both workers finish the first tasks of what was just started.
-        await asyncio.sleep(3)
-        return [
-            row(
-                f"worker RSS, {opened:,} open workflows", "MiB",
-                rss_bytes(product_worker) / 2**20, rss_bytes(bare_worker) / 2**20,
-            )
-        ]  # fmt: skip
-
-
-def pct(values: list[float], q: int) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
-    return ordered[index] * 1000
-
-
-def say(message: str) -> None:
-    sys.stdout.write(f"bench: {message}\n")
-    sys.stdout.flush()
+        """Both workers' RSS once each holds as many open assignments (bare: workflows), at
+        least the mode's number."""
+        target = max(self.mode.open_workflows, self.product_open, self.bare_open)
+        while self.product_open < target:
+            need = target - self.product_open
+            count = max(1, min(need // COMMUNES, 20))
+            codes = self.codes if need >= COMMUNES else self.codes[:need]
+            await self.issue_fanned_out(count, codes)
+        if self.bare_open < self.product_open:
+            await self.start_bare(self.product_open - self.bare_open)
+        # Both workers done with the first tasks of what was just started.
+        await self.idle()
+        product, bare = [], []
+        for i in range(self.mode.memory_samples):
+            if i:
+                await asyncio.sleep(MEMORY_SAMPLE_SECONDS)
+            product.append(rss_bytes(product_worker) / 2**20)
+            bare.append(rss_bytes(bare_worker) / 2**20)
+        note = (
+            f"{self.product_open:,} open assignments vs {self.bare_open:,} bare workflows; "
+            f"{self.mode.memory_samples} samples {MEMORY_SAMPLE_SECONDS:.0f} s apart"
+        )
+        return [row("worker RSS", "MiB", product, bare, note=note)]
 
 
 async def wait_for_pollers(client: Client, task_queue: str) -> None:
@@ -383,8 +464,28 @@ def roll_up_rows(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
-async def measure(mode: Mode, backend: str, folder: Path, logs: Path) -> list[dict[str, Any]]:
+STEPS = ("fan_out", "national", "acknowledgements", "reads", "lateness", "memory")
+
+
+def chosen_steps() -> list[str]:
+    """BENCH_ONLY=fan_out,reads runs a part; each step sets up what it needs."""
+    only = os.environ.get("BENCH_ONLY")
+    if not only:
+        return [*STEPS, "rollup"]
+    chosen = [s.strip() for s in only.split(",") if s.strip()]
+    unknown = sorted(set(chosen) - {*STEPS, "rollup"})
+    if unknown:
+        raise SystemExit(f"BENCH_ONLY: unknown steps {unknown}; known: {[*STEPS, 'rollup']}")
+    return chosen
+
+
+async def measure(
+    mode: Mode, backend: str, folder: Path, logs: Path, chosen: list[str]
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """The rows, and the CPU seconds other processes used during each step."""
     processes = Processes(logs)
+    others: dict[str, float] = {}
+    rows: list[dict[str, Any]] = []
     try:
         temporal, _server = start_temporal(processes, folder)
         with scratch_database(backend, folder) as database_url:
@@ -400,81 +501,71 @@ async def measure(mode: Mode, backend: str, folder: Path, logs: Path) -> list[di
             engine = make_engine(database_url)
             limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
             async with httpx.AsyncClient(base_url=product_base, timeout=180, limits=limits) as http:
-                bench = Bench(mode, http, client, engine)
+                bench = Bench(mode, http, client, engine, lambda: sum(processes.cpu().values()))
                 bench.admin = admin
-                await bench.make_leader_tokens()
-                rows: list[dict[str, Any]] = []
                 steps: dict[str, Callable[[], Awaitable[list[dict[str, Any]]]]] = {
                     "fan_out": bench.fan_out,
+                    "national": bench.national_fan_out,
                     "acknowledgements": bench.acknowledgements,
                     "reads": lambda: bench.reads(product_base, bare_base),
+                    "lateness": bench.lateness,
                     "memory": lambda: bench.memory(worker.pid, bare_worker.pid),
                 }
-                # BENCH_ONLY=fan_out,reads runs a part (the later steps need the earlier ones).
-                only = os.environ.get("BENCH_ONLY")
-                chosen = only.split(",") if only else list(steps)
-                for name, step in steps.items():
+                for name in STEPS:
                     if name not in chosen:
                         continue
-                    before = processes.cpu()
+                    before, busy, own = processes.cpu(), busy_seconds(), _own_cpu()
                     with timer() as took:
-                        rows += await step()
-                    used = {k: round(v - before.get(k, 0), 1) for k, v in processes.cpu().items()}
-                    say(f"{name} done in {took():.1f} s; CPU seconds per process: {used}")
+                        rows += await steps[name]()
+                    spent = {k: v - before.get(k, 0) for k, v in processes.cpu().items()}
+                    ours = sum(spent.values()) + _own_cpu() - own
+                    others[name] = max(0.0, busy_seconds() - busy - ours)
+                    used = {k: round(v, 1) for k, v in spent.items()}
+                    say(
+                        f"{name} done in {took():.1f} s; CPU seconds per process: {used}; "
+                        f"other processes: {others[name]:.1f}"
+                    )
             engine.dispose()
     finally:
         processes.stop_all()
-    return rows
+    return rows, others
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
-def verdict(r: dict[str, Any]) -> str:
-    goal = GOALS.get(r["name"])
-    if goal is None or r["ratio"] is None:
-        return ""
-    op, value = goal
-    met = r["ratio"] <= value if op == "<=" else r["ratio"] >= value
-    return f"{op} {value}: {'met' if met else 'MISSED'}"
-
-
-def markdown(rows: list[dict[str, Any]], header: str) -> str:
-    lines = [
-        header,
-        "",
-        "| measurement | unit | product | baseline | ratio | goal |",
-        "| --- | --- | ---: | ---: | ---: | --- |",
-    ]
-    for r in rows:
-        cells = [r["name"], r["unit"], r["product"], r["baseline"], r["ratio"], verdict(r)]
-        lines.append("| " + " | ".join("—" if c is None else str(c) for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 def main() -> int:
     mode = Mode.from_env()
     backend = os.environ.get("BENCH_DATABASE", "sqlite")
+    chosen = chosen_steps()
+    before = Snapshot()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="axis-bench-") as folder:
         logs = Path(os.environ.get("BENCH_LOGS", folder))
         logs.mkdir(parents=True, exist_ok=True)
-        rows = asyncio.run(measure(mode, backend, Path(folder), logs))
-    rows += roll_up_rows(mode.quick)
+        rows, others = asyncio.run(measure(mode, backend, Path(folder), logs, chosen))
+    if "rollup" in chosen:
+        with timer() as rolled:
+            rows += roll_up_rows(mode.quick)
+        say(f"rollup done in {rolled():.1f} s")
     took = time.perf_counter() - started
-    header = (
-        f"{'Quick' if mode.quick else 'Full'} run, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-        f"{took:.0f} s; {machine()}; Temporal dev server (SQLite file) and "
-        f"{'SQLite file' if backend == 'sqlite' else 'PostgreSQL'} for the product's data."
+    load = Load.between(before, Snapshot())
+    per_step = ", ".join(f"{k} {v:.0f} s" for k, v in others.items())
+    header = "\n".join(
+        [
+            f"{'Quick' if mode.quick else 'Full'} run (BENCH_QUICK={int(mode.quick)}), "
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {took:.0f} s"
+            + ("" if len(chosen) == len(STEPS) + 1 else f", steps {','.join(chosen)}")
+            + ".",
+            "",
+            f"- Machine: {describe()}.",
+            f"- Database: {'SQLite file' if backend == 'sqlite' else 'PostgreSQL'} for the "
+            "product's data; Temporal dev server (SQLite file); both on this machine.",
+            f"- Load: {load.describe()}.",
+            f"- Other processes' CPU seconds during each step: {per_step or 'none'}.",
+        ]
     )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")

@@ -1,6 +1,6 @@
 """The parts a benchmark run starts for itself: a Temporal dev server on a temporary database
-file, a scratch database (SQLite file, or a PostgreSQL database of its own), and the product's
-processes, each on a free port, all stopped at the end."""
+file, a scratch database (SQLite file, or a PostgreSQL database of its own) holding the
+country's communes, and the product's processes, each on a free port, all stopped at the end."""
 
 from __future__ import annotations
 
@@ -18,8 +18,13 @@ from pathlib import Path
 import httpx
 import psycopg
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from config import Settings
+from db.communes import DAK_LAK, communes_of_country, communes_of_province
+from db.engine import make_engine
+from db.models import Commune
+from db.upsert import insert_ignoring_duplicates
 from migrate import prepare_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +33,9 @@ START_SECONDS = 90
 POSTGRES_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# Acknowledgements a leader's token may send a minute: the bench sends each leader dozens
+# within one (one per directive), which the product's default allowance of 30 would refuse.
+ACK_RATE_LIMIT = 1_000_000
 
 
 def free_port() -> int:
@@ -134,12 +142,50 @@ def start_temporal(processes: Processes, folder: Path) -> tuple[str, subprocess.
     return f"127.0.0.1:{port}", process
 
 
+def national_codes() -> list[str]:
+    """The 3,321 communes of the country, in code order."""
+    return [c.code for c in communes_of_country()]
+
+
+def add_national_communes(url: str) -> int:
+    """The country's communes beside the province's, for the national fan-out. The product
+    issues to its own province's communes only, so those of the other provinces are stored
+    under the province's code: the rows the other measurements use stay as they are, and
+    every directive of the bench names its communes, so none reaches these by default."""
+    province = {c.code for c in communes_of_province()}
+    rows = [
+        {**c.__dict__, "province_code": str(DAK_LAK)}
+        for c in communes_of_country()
+        if c.code not in province
+    ]
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            for start in range(0, len(rows), 500):
+                session.execute(
+                    insert_ignoring_duplicates(
+                        Commune.__table__,  # type: ignore[arg-type]
+                        engine.dialect.name,
+                        rows[start : start + 500],
+                    )
+                )
+    finally:
+        engine.dispose()
+    return len(rows)
+
+
+def _prepare(url: str, folder: Path) -> None:
+    prepare_database(Settings(database_url=url, data_dir=folder)).dispose()
+    add_national_communes(url)
+
+
 @contextmanager
 def scratch_database(backend: str, folder: Path) -> Iterator[str]:
-    """A migrated database with the communes and the demo roster, as `make run` prepares it."""
+    """A migrated database with the communes and the demo roster, as `make run` prepares it,
+    and the country's other communes (add_national_communes)."""
     if backend == "sqlite":
         url = f"sqlite:///{folder / 'axis.db'}"
-        prepare_database(Settings(database_url=url, data_dir=folder)).dispose()
+        _prepare(url, folder)
         yield url
         return
     admin = make_url(POSTGRES_URL)
@@ -151,7 +197,7 @@ def scratch_database(backend: str, folder: Path) -> Iterator[str]:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = admin.set(database=name).render_as_string(hide_password=False)
     try:
-        prepare_database(Settings(database_url=url, data_dir=folder)).dispose()
+        _prepare(url, folder)
         yield url
     finally:
         with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -166,6 +212,7 @@ def product_env(database_url: str, temporal: str, folder: Path, admin_token: str
         AXIS_DATA_DIR=str(folder),
         AXIS_ADMIN_TOKEN=admin_token,
         AXIS_TASK_QUEUE="bench-product",
+        AXIS_ACK_RATE_LIMIT=str(ACK_RATE_LIMIT),
         PYTHONPATH=str(ROOT),
     )
     return env
