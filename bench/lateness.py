@@ -96,7 +96,7 @@ def group_of(codes: Sequence[str], k: int) -> list[str]:
 def lead_seconds(count: int, per_second: float) -> float:
     """Time to leave for a setup of `count` before the first instant, at the rate a probe of
     the same kind of setup just measured (the machine may be shared: a fixed guess is not)."""
-    return max(20.0, 1.3 * count / per_second + 10.0)
+    return max(20.0, 1.15 * count / per_second + 10.0)
 
 
 async def product_probe(

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import platform
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -59,9 +61,19 @@ def _descendants(root: int, parents: dict[int, int]) -> set[int]:
     return found
 
 
-def processes() -> dict[int, tuple[str, float]]:
-    """Every process but this one and its descendants: pid -> (name, CPU seconds so far)."""
-    seen: dict[int, tuple[str, float]] = {}
+def _command(pid: int, name: str) -> str:
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return name
+    words = [Path(a.decode(errors="replace")).name for a in args[:3] if a]
+    return " ".join(words)[:60] or name
+
+
+def processes() -> dict[int, tuple[str, float, int]]:
+    """Every process but this one and its descendants: pid -> (name, CPU seconds so far, the
+    tick it started at, which tells a reused pid from the process that had it)."""
+    seen: dict[int, tuple[str, float, int]] = {}
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -74,10 +86,59 @@ def processes() -> dict[int, tuple[str, float]]:
         fields = text.rsplit(")", 1)[1].split()
         pid = int(entry.name)
         parents[pid] = int(fields[1])
-        seen[pid] = (name, (int(fields[11]) + int(fields[12])) / TICKS)
+        seen[pid] = (name, (int(fields[11]) + int(fields[12])) / TICKS, int(fields[19]))
     for pid in _descendants(os.getpid(), parents):
         seen.pop(pid, None)
     return seen
+
+
+class OtherProcesses:
+    """The other processes' CPU time, sampled every SAMPLE_SECONDS in a thread while the run
+    lasts: a process that ends before the run does is still counted up to its last sample,
+    and the highest one-minute load average seen is kept."""
+
+    SAMPLE_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        # pid -> [start tick, command, CPU seconds at first sight (0 if born during the run),
+        # CPU seconds last seen]
+        self.seen: dict[int, list[Any]] = {}
+        self.peak_load = os.getloadavg()[0]
+        self._first = True
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        for pid, (name, cpu, began) in processes().items():
+            known = self.seen.get(pid)
+            if known is None or known[0] != began:
+                # New, or its pid reused by another process.
+                self.seen[pid] = [began, _command(pid, name), cpu if self._first else 0.0, cpu]
+            else:
+                known[3] = cpu
+        self._first = False
+        self.peak_load = max(self.peak_load, os.getloadavg()[0])
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.SAMPLE_SECONDS):
+            self.sample()
+
+    def __enter__(self) -> OtherProcesses:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def busiest(self, count: int = 3) -> list[tuple[str, float]]:
+        used: dict[str, float] = {}
+        for _began, command, first, last in self.seen.values():
+            if last > first:
+                used[command] = used.get(command, 0.0) + last - first
+        return sorted(used.items(), key=lambda kv: -kv[1])[:count]
 
 
 @dataclass
@@ -86,7 +147,6 @@ class Snapshot:
     load: tuple[float, float, float] = field(default_factory=os.getloadavg)
     busy: float = field(default_factory=busy_seconds)
     own: float = field(default_factory=own_seconds)
-    others: dict[int, tuple[str, float]] = field(default_factory=processes)
 
 
 @dataclass
@@ -96,21 +156,21 @@ class Load:
     seconds: float
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
+    peak_load: float
     others_cpu: float
     busiest: list[tuple[str, float]]
 
     @classmethod
-    def between(cls, before: Snapshot, after: Snapshot) -> Load:
-        others = max(0.0, (after.busy - before.busy) - (after.own - before.own))
-        used: dict[str, float] = {}
-        for pid, (name, cpu) in after.others.items():
-            start = before.others.get(pid)
-            # A process that began during the run counts from zero.
-            spent = cpu - (start[1] if start and start[0] == name else 0.0)
-            if spent > 0:
-                used[name] = used.get(name, 0.0) + spent
-        busiest = sorted(used.items(), key=lambda kv: -kv[1])[:3]
-        return cls(after.at - before.at, before.load, after.load, others, busiest)
+    def between(cls, before: Snapshot, after: Snapshot, others: OtherProcesses) -> Load:
+        cpu = max(0.0, (after.busy - before.busy) - (after.own - before.own))
+        return cls(
+            after.at - before.at,
+            before.load,
+            after.load,
+            others.peak_load,
+            cpu,
+            others.busiest(),
+        )
 
     def share(self) -> float:
         """The other work as a share of what every core could have done meanwhile."""
@@ -121,9 +181,10 @@ class Load:
         def avg(load: tuple[float, float, float]) -> str:
             return " / ".join(f"{v:.2f}" for v in load)
 
-        busiest = ", ".join(f"{name} {cpu:.0f} s" for name, cpu in self.busiest) or "none"
+        busiest = ", ".join(f"`{name}` {cpu:.0f} s" for name, cpu in self.busiest) or "none"
         return (
             f"load average (1 / 5 / 15 min) {avg(self.load_before)} before, "
-            f"{avg(self.load_after)} after; other processes used {self.others_cpu:.0f} CPU s "
-            f"during the run ({self.share():.0%} of the machine), the busiest seen: {busiest}"
+            f"{avg(self.load_after)} after, 1-min peak {self.peak_load:.2f}; other processes "
+            f"used {self.others_cpu:.0f} CPU s during the run ({self.share():.0%} of the "
+            f"machine), the busiest: {busiest}"
         )

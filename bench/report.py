@@ -57,14 +57,18 @@ goal: what issue 15 asks of the row, met or MISSED.
   before the next begins, so neither side's leftovers land in the other's run.
 - national fan-out: the same for one directive to that many communes (the scratch database
   holds the country's 3,321; those outside the province are stored under its code, as the
-  API issues to the province's communes only). The warm-up is a 102-commune pair.
+  API issues to the province's communes only). Its warm-up is the fan-out row's (or a
+  102-commune pair when that row did not run).
 - acknowledgements: that many concurrent POST …/acknowledge, each on a fresh fanned-out
   directive, against as many concurrent updates of fresh bare workflows; per second.
 - reads: 32 concurrent users GET a directive and its assignment list, against a bare endpoint
   returning the same rows; req/s, p50 and p99 are medians of the runs' own figures.
 - reminder lateness: seconds from a reminder's instant to its notification row
-  (notifications.created_at), against bare workflows sleeping to the same instants and writing
-  one row. One batch per side: each batch takes its whole window.
+  (notifications.created_at), against bare workflows sleeping to the same instants (relative
+  to their own window) and writing one row. One batch per side, the product's first: each
+  takes its whole window. Each side's setup (directives issued through the API, bare
+  workflows started) is done, and the processes quiet, before its first instant; the JSON
+  keeps the margin (`*_setup_margin_s`) and any reminder never recorded (`*_missing`).
 - worker RSS: the product's worker against the bare worker, each holding as many open
   assignments (bare: workflows), sampled three times a few seconds apart.
 - roll-up rows come from bench/rollup.py (its own rounds and warm-up, see its docstring); the
