@@ -16,7 +16,11 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 # folders one by one left web/ and scoring/ behind and the API could not import.
 # tests/deploy/test_image.py starts all three commands from exactly these files.
 COPY . .
-RUN pip install --no-cache-dir --no-deps . && rm -rf build *.egg-info
+# Bytecode compiled once here: the image writes none at run time (PYTHONDONTWRITEBYTECODE, and
+# /app is not the user's), and the worker's sandbox imports a workflow's modules afresh for
+# every workflow it starts, compiling them from source each time when no bytecode is there.
+RUN pip install --no-cache-dir --no-deps . && rm -rf build *.egg-info \
+ && python -m compileall -q /app
 
 # Unprivileged user; /data is the only place it writes (a named volume mounted there inherits the owner).
 RUN useradd --system --uid 10001 --home-dir /app axis && mkdir /data && chown axis /data
