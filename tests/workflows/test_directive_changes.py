@@ -3,6 +3,7 @@ server with the product's own activities."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -127,8 +128,13 @@ async def test_a_new_text_asks_for_acknowledgement_again(
                 break
         assert (state.status, state.acknowledged_revision) == ("notified", 1)
         again = await handles["24121"].execute_update(AssignmentWorkflow.acknowledge, LEADER)
-        assert (again.status, again.acknowledged_revision) == ("acknowledged", 2)
-        rows = assignments(engine, request.directive_id)
+        assert (again.state.status, again.state.acknowledged_revision) == ("acknowledged", 2)
+        # The workflow writes the acknowledgement behind its answer (the API writes it first).
+        for _ in range(600):
+            rows = assignments(engine, request.directive_id)
+            if rows["24121"].acknowledged_revision == 2:
+                break
+            await asyncio.sleep(0.05)
 
     assert {c: (r.status, r.revision, r.acknowledged_revision) for c, r in rows.items()} == {
         "24121": ("acknowledged", 2, 2),

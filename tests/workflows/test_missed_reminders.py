@@ -93,6 +93,15 @@ async def escalation_recorded(engine: Engine, directive_id: int) -> None:
     raise AssertionError("the escalation was not recorded in 30 s")
 
 
+async def acknowledgement_recorded(engine: Engine, directive_id: int) -> None:
+    """Wait until the workflow has written the acknowledgement it answered before writing."""
+    for _ in range(600):
+        if any(e.kind == AssignmentEventKind.ACKNOWLEDGED for e in events(engine, directive_id)):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the acknowledgement was not recorded in 30 s")
+
+
 async def catch_up_after_an_outage(
     env: WorkflowEnvironment, engine: Engine, task_queue: str, executor: ThreadPoolExecutor
 ) -> tuple[IssueDirectiveInput, Counter[str], Counter[str], list[str], WorkflowHistory]:
@@ -118,6 +127,7 @@ async def catch_up_after_an_outage(
         await handle.execute_update(
             AssignmentWorkflow.acknowledge, AcknowledgeInput(actor="commune_leader:test")
         )
+        await acknowledgement_recorded(engine, request.directive_id)
         journal = await handle.query(AssignmentWorkflow.journal)
         history = await handle.fetch_history()
     after = notifications_by_commune(engine, request.directive_id)[COMMUNE]
