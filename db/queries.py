@@ -100,9 +100,11 @@ async def list_assignments(
     timeliness: str | None,
     limit: int,
     offset: int,
-) -> tuple[list[tuple[Assignment, str]], int]:
+) -> tuple[list[tuple[Any, str]], int]:
     """One directive's assignments by commune, or (no directive) a commune's or the province's
-    across directives, newest deadline first."""
+    across directives, newest deadline first. Rows of the assignment's columns, read by name
+    like the model's attributes: building an ORM object per row was a third of a directive's
+    list's time. The count is a query of its own only when the page is not the whole list."""
     filters: list[Any] = []
     if directive_id is not None:
         filters.append(Assignment.directive_id == directive_id)
@@ -111,9 +113,10 @@ async def list_assignments(
         filters.append(Assignment.status == status)
     if timeliness is not None:
         filters.append(Assignment.timeliness == timeliness)
-    total = await session.scalar(select(func.count(Assignment.id)).where(*filters))
+    names = recipient_names()
     rows = await session.execute(
-        _assignments_query()
+        select(*Assignment.__table__.c, names.c.name)
+        .join(names, names.c.code == Assignment.commune_code)
         .where(*filters)
         .order_by(
             *(
@@ -126,7 +129,11 @@ async def list_assignments(
         .limit(limit)
         .offset(offset)
     )
-    return [(a, name) for a, name in rows], int(total or 0)
+    found = [(row, row.name) for row in rows]
+    if offset == 0 and len(found) < limit:
+        return found, len(found)
+    total = await session.scalar(select(func.count(Assignment.id)).where(*filters))
+    return found, int(total or 0)
 
 
 async def get_assignment(

@@ -112,7 +112,8 @@ async def directive_assignments(
     )
 
 
-def to_assignment_public(assignment: Assignment, commune_name: str) -> AssignmentPublic:
+def to_assignment_public(assignment: Assignment | Any, commune_name: str) -> AssignmentPublic:
+    """An assignment, or a row of its columns (the lists read rows, not objects), as shown."""
     return AssignmentPublic(
         directive_id=assignment.directive_id,
         workflow_id=assignment_workflow_id(assignment.directive_id, assignment.commune_code),
