@@ -43,6 +43,8 @@ OFFSET = timedelta(days=1)
 # After the last instant, how long to wait for rows still missing before counting them late
 # by at least that much.
 GRACE_SECONDS = 120.0
+# Slices of the window whose own p99 the log and the JSON show.
+SLICES = 6
 # Issued (or started) at once while setting up.
 ISSUING_AT_ONCE = 4
 STARTING_AT_ONCE = 128
@@ -86,6 +88,17 @@ class Side:
     missing: int
     # Seconds between the end of the setup and the first instant (negative: it overran).
     margin: float
+    # Each reminder's instant, in seconds from the first: where in the window the late ones are.
+    at: list[float]
+
+    def by_slice(self, window: float, slices: int = SLICES) -> list[float]:
+        """The p99 of each slice of the window, in order: a tail spread evenly is the side's
+        own; one gathered in a slice or two points at something that happened then."""
+        width = window / slices
+        parts: list[list[float]] = [[] for _ in range(slices)]
+        for at, late in zip(self.at, self.late, strict=True):
+            parts[min(slices - 1, int(at // width))].append(late)
+        return [round(pct(part, 99), 3) if part else 0.0 for part in parts]
 
 
 def group_of(codes: Sequence[str], k: int) -> list[str]:
@@ -208,10 +221,12 @@ async def product_side(
             )
         ).all()
     late = [created.timestamp() - due[d] for d, created in rows if d is not None]
+    at = [due[d] - instants[0] for d, _ in rows if d is not None]
     missing = len(ids) * GROUP - found
     # A reminder never recorded is late by at least the wait that gave up on it.
     late += [stopped - instants[-1]] * missing
-    return Side(late, missing, margin)
+    at += [instants[-1] - instants[0]] * missing
+    return Side(late, missing, margin, at)
 
 
 async def bare_side(client: Client, engine: Engine, plan: Plan, lead: float, idle: Idle) -> Side:
@@ -253,9 +268,11 @@ async def bare_side(client: Client, engine: Engine, plan: Plan, lead: float, idl
             )
         ).all()
     late = [recorded.timestamp() - due.timestamp() for due, recorded in rows]
+    at = [due.timestamp() - instants[0] for due, _ in rows]
     missing = len(requests) - found
     late += [stopped - instants[-1]] * missing
-    return Side(late, missing, margin)
+    at += [instants[-1] - instants[0]] * missing
+    return Side(late, missing, margin, at)
 
 
 async def measure(
@@ -286,7 +303,8 @@ async def measure(
         say(
             f"lateness {what}: {len(side.late)} rows, {side.missing} missing, setup "
             f"ended {side.margin:.1f} s before the first instant; p50 {pct(side.late, 50):.3f} "
-            f"p99 {pct(side.late, 99):.3f} max {max(side.late):.3f} s"
+            f"p99 {pct(side.late, 99):.3f} max {max(side.late):.3f} s; p99 by "
+            f"{plan.window / SLICES:.0f} s of the window: {side.by_slice(plan.window)}"
         )
     note = f"{plan.describe()}; one batch per side"
     overran = [f"{what} by {-side.margin:.1f} s" for side, what in sides if side.margin < 0]
@@ -308,6 +326,11 @@ async def measure(
             product_setup_margin_s=round(product.margin, 1),
             baseline_setup_margin_s=round(bare.margin, 1),
         )
+        if label == "p99":
+            r.update(
+                product_p99_by_slice=product.by_slice(plan.window),
+                baseline_p99_by_slice=bare.by_slice(plan.window),
+            )
         rows.append(r)
     opened = plan.groups * GROUP
     return rows, opened + PROBE_DIRECTIVES * GROUP, opened + PROBE_STARTS
