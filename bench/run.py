@@ -601,7 +601,8 @@ def main() -> int:
             f"- Machine: {describe()}.",
             f"- Database: {'SQLite file' if backend == 'sqlite' else 'PostgreSQL'} for the "
             "product's data; Temporal dev server (SQLite file); both on this machine.",
-            f"- Load: {load.describe()}.",
+            f"- Load: {load.describe()}. PostgreSQL's own processes count as other ones, "
+            "those serving the bench included (the roll-up rows always use PostgreSQL).",
             f"- Other processes' CPU seconds during each step: {per_step or 'none'}.",
         ]
     )
