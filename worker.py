@@ -95,9 +95,10 @@ SDK_METRICS_SECONDS = 5
 # call that would not replay (the wall clock, a file, the network) fails the workflow task
 # instead of passing unnoticed. Only the standard library, temporalio and pydantic are passed
 # through, as the SDK does by default; the workflows import no other third-party module. The
-# workflow modules themselves pass through only their messages and the vocabulary, which they
-# import under `imports_passed_through` (dataclasses, enums and constants: the converter and
-# the workflow must see the same classes). Tests build their workers with this runner too.
+# workflow modules themselves pass through only their messages, the vocabulary (dataclasses,
+# enums and constants: the converter and the workflow must see the same classes) and the
+# timeline, the stateless clock three of them share, which they import under
+# `imports_passed_through`. Tests build their workers with this runner too.
 # Measured (bench/replay_speed.py): a 3,400-event directive history replays as fast as with the
 # workflow modules passed through; each workflow run costs about 7 ms more, its fresh import.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default)
