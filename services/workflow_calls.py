@@ -8,7 +8,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -81,6 +85,10 @@ async def send_update(
         if special is not None:
             raise special from e
         raise Refused(_refusal_message(cause, e)) from e
+    except WorkflowUpdateRPCTimeoutOrCancelledError as e:
+        # The engine took the update but did not answer in time (a thousand at once): the same
+        # request may be repeated, with its idempotency key answered once.
+        raise EngineUnavailable("the workflow engine did not answer in time; try again") from e
     except (RPCError, WorkflowAlreadyStartedError) as e:
         # An update-with-start finds the id taken by a run that has finished.
         if isinstance(e, WorkflowAlreadyStartedError) or e.status in closed_statuses:
