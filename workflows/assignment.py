@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 
@@ -430,16 +431,9 @@ class AssignmentWorkflow:
         if self._state.status in CLOSED_STATUSES:
             raise refusal(f"the assignment is {self._state.status.value}")
 
-    async def _record(
-        self,
-        kind: AssignmentEventKind,
-        actor: str = "",
-        detail: dict[str, str] | None = None,
-        summary: str | None = None,
-        evidence: list[str] | None = None,
-        review_comment: str | None = None,
-    ) -> AssignmentState:
-        record = self._new_record(kind, actor, detail, summary, evidence, review_comment)
+    async def _record(self, kind: AssignmentEventKind, **fields: Any) -> AssignmentState:
+        """The next state and its event (`_new_record`'s fields), written before returning."""
+        record = self._new_record(kind, **fields)
         await self._write(record)
         return record.state
 
