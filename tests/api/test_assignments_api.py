@@ -482,6 +482,25 @@ async def test_clicking_the_acknowledge_link_three_times_at_once(api: ApiClient)
     assert shown == [expected] * 3
 
 
+async def assignment_changes(
+    api: ApiClient, directive_id: int, code: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """The change feed's entries for one assignment, oldest first."""
+    found, after = [], None
+    while True:
+        params: dict[str, Any] = {"limit": 1000, **({"after": after} if after else {})}
+        page = (await api.request("GET", "/api/v1/changes", params=params)).json()
+        found += [
+            (c["kind"], c["detail"])
+            for c in page["data"]
+            if (c["entity"], c["directive_id"], c["commune_code"])
+            == ("assignment", directive_id, code)
+        ]
+        if not page["data"]:
+            return found
+        after = page["next"]
+
+
 async def test_an_acknowledgement_the_api_never_wrote_reaches_the_read_model(
     api: ApiClient,
 ) -> None:
@@ -513,6 +532,10 @@ async def test_an_acknowledgement_the_api_never_wrote_reaches_the_read_model(
     assert parse(found["acknowledged_at"]) == record.state.acknowledged_at
     assert [(e["seq"], e["kind"], e["actor"]) for e in found["events"]] == [
         (1, "acknowledged", "commune_leader:straight")
+    ]
+    assert await assignment_changes(api, directive_id, code) == [
+        ("issued", {"seq": 0, "status": "notified"}),
+        ("acknowledged", {"seq": 1, "status": "acknowledged", "timeliness": "within_deadline"}),
     ]
     # Through the API now: the repeat is answered from the workflow, nothing written twice.
     leader = await api.token("commune_leader", code)
