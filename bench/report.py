@@ -65,10 +65,11 @@ goal: what issue 15 asks of the row, met or MISSED.
   returning the same rows; req/s, p50 and p99 are medians of the runs' own figures.
 - reminder lateness: seconds from a reminder's instant to its notification row
   (notifications.created_at), against bare workflows sleeping to the same instants (relative
-  to their own window) and writing one row. One batch per side, the product's first: each
-  takes its whole window. Each side's setup (directives issued through the API, bare
-  workflows started) is done, and the processes quiet, before its first instant; the JSON
-  keeps the margin (`*_setup_margin_s`) and any reminder never recorded (`*_missing`).
+  to their own window) and writing one row. Three batches per side, taking turns (product,
+  bare, product, …), each with its window to itself; a row is the median of the batches'
+  own figures. Each batch's setup (directives issued through the API, bare workflows
+  started) is done, and the processes quiet, before its first instant; the JSON keeps the
+  margins (`*_setup_margin_s`) and any reminder never recorded (`*_missing`).
 - worker RSS: the product's worker against the bare worker, each holding as many open
   assignments (bare: workflows), sampled three times a few seconds apart.
 - roll-up rows come from bench/rollup.py (its own rounds and warm-up, see its docstring); the

@@ -3,8 +3,8 @@ one database, each measured in the same run, through the product's real surface 
 and the rows it writes).
 
     make bench                  # full mode
-    BENCH_QUICK=1 make bench    # quick mode: 10–13 minutes on 2 cores, 7 of them the
-                                # reminder lateness (two 2-minute windows and their setups)
+    BENCH_QUICK=1 make bench    # quick mode: about 20 minutes on 2 cores, 14 of them the
+                                # reminder lateness (six 2-minute windows and their setups)
     BENCH_DATABASE=postgresql make bench   # a scratch PostgreSQL database instead of SQLite
     BENCH_ONLY=fan_out,reads make bench    # some steps only (each sets up what it needs)
 
