@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import Select, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -108,6 +108,8 @@ class SharedCounts:
             table = RateCount.__table__
             dialect = session.get_bind().dialect.name
             insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            # The previous window's count comes back with the new one: one statement, not two.
+            previous_count = self._count_query(scope, stored, start - window_seconds)
             statement = (
                 insert(table)
                 .values(scope=scope[:MAX_SCOPE_CHARS], key=stored, window_start=start, count=amount)
@@ -115,10 +117,10 @@ class SharedCounts:
                     index_elements=["scope", "key", "window_start"],
                     set_={"count": table.c.count + amount},
                 )
-                .returning(table.c.count)
+                .returning(table.c.count, previous_count.scalar_subquery())
             )
-            current = int((await session.execute(statement)).scalar_one())
-            previous = await self._count(session, scope, stored, start - window_seconds)
+            current, previous = (await session.execute(statement)).one()
+            current, previous = int(current), int(previous or 0)
             await session.commit()
         if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY_SECONDS:
             await self.prune()
@@ -151,14 +153,16 @@ class SharedCounts:
         return Tally(current, previous, now - start, window_seconds)
 
     async def _count(self, session: AsyncSession, scope: str, stored: str, start: int) -> int:
-        found = await session.scalar(
-            select(RateCount.count).where(
-                RateCount.scope == scope[:MAX_SCOPE_CHARS],
-                RateCount.key == stored,
-                RateCount.window_start == start,
-            )
-        )
+        found = await session.scalar(self._count_query(scope, stored, start))
         return int(found or 0)
+
+    @staticmethod
+    def _count_query(scope: str, stored: str, start: int) -> Select[Any]:
+        return select(RateCount.count).where(
+            RateCount.scope == scope[:MAX_SCOPE_CHARS],
+            RateCount.key == stored,
+            RateCount.window_start == start,
+        )
 
     async def prune(self) -> int:
         """Delete windows older than `keep_seconds`, then, past `max_rows` rows, the oldest
