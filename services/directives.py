@@ -31,6 +31,8 @@ from services.schemas import (
     DirectiveCreate,
     DirectivePublic,
     DirectivesPublic,
+    assignment_fields,
+    assignments_json,
     policy_out,
 )
 from services.workflow_calls import (
@@ -40,9 +42,11 @@ from services.workflow_calls import (
     start_or_join,
 )
 from vocabulary.directives import (
+    AssignmentStatus,
     DirectivePolicy,
     DirectiveStatus,
     EscalationStep,
+    Timeliness,
     directive_workflow_id,
 )
 from vocabulary.roles import ASSIGNEE_ROLES, Role
@@ -190,12 +194,16 @@ async def issue_directive(
     return await directive_public(session, directive), created
 
 
+def _visible(user: Principal, communes: list[str]) -> bool:
+    """Whether this user may see a directive addressed to these communes (a leader: only if
+    addressed to theirs)."""
+    return user.role not in ASSIGNEE_ROLES or user.commune_code in communes
+
+
 async def load_directive(session: AsyncSession, user: Principal, directive_id: int) -> Directive:
     """The directive, if it exists and this user may see it (a leader: only if addressed)."""
     directive = await session.get(Directive, directive_id)
-    if directive is None or (
-        user.role in ASSIGNEE_ROLES and user.commune_code not in directive.communes
-    ):
+    if directive is None or not _visible(user, directive.communes):
         raise NotFound(f"directive {directive_id} not found")
     return directive
 
@@ -207,7 +215,8 @@ async def directive_public(
     return to_directive_public(directive, counts[directive.id])
 
 
-def to_directive_public(directive: Directive, counts: dict[str, Any]) -> DirectivePublic:
+def to_directive_public(directive: Directive | Any, counts: dict[str, Any]) -> DirectivePublic:
+    """A directive, or a row of its shown columns (queries.DIRECTIVE_SHOWN), as shown."""
     return DirectivePublic(
         id=directive.id,
         workflow_id=directive_workflow_id(directive.id),
@@ -229,9 +238,39 @@ def to_directive_public(directive: Directive, counts: dict[str, Any]) -> Directi
 async def read_directive(
     session: AsyncSession, user: Principal, directive_id: int
 ) -> DirectivePublic:
-    """One directive, its counts limited to what this person may see."""
-    directive = await load_directive(session, user, directive_id)
-    return await directive_public(session, directive, user.commune_filter())
+    """One directive, its counts limited to what this person may see; read with its counts in
+    one query."""
+    found = await queries.directive_with_counts(session, directive_id, user.commune_filter())
+    if found is None or not _visible(user, found[0].communes):
+        raise NotFound(f"directive {directive_id} not found")
+    return to_directive_public(*found)
+
+
+async def directive_assignments_json(
+    session: AsyncSession,
+    settings: Settings,
+    user: Principal,
+    directive_id: int,
+    status: AssignmentStatus | None,
+    timeliness: Timeliness | None,
+    limit: int,
+    offset: int,
+) -> bytes:
+    """One directive's assignments by commune (a leader: their own), as AssignmentsPublic's
+    JSON. The directive is read only when the page is empty or the reader is a leader: a row
+    of it already proves that it exists, which is all it takes for anyone else to see it."""
+    rows, total = await queries.list_assignments(
+        session,
+        directive_id,
+        user.communes_filter(),
+        status.value if status else None,
+        timeliness.value if timeliness else None,
+        min(limit, settings.max_page_size),
+        offset,
+    )
+    if not rows or user.role in ASSIGNEE_ROLES:
+        await load_directive(session, user, directive_id)
+    return assignments_json([assignment_fields(a, name) for a, name in rows], total)
 
 
 async def list_directives(

@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import to_json
 
 from services.durations import format_duration, parse_duration
-from vocabulary.directives import DirectivePolicy
+from vocabulary.directives import CLOSED_STATUSES, DirectivePolicy, assignment_workflow_id
 
 MAX_COMMUNES = 5000
 MAX_REMINDERS = 20
@@ -186,6 +187,43 @@ class AssignmentDetail(AssignmentPublic):
 class AssignmentsPublic(BaseModel):
     data: list[AssignmentPublic]
     count: int
+
+
+def assignment_fields(assignment: Any, commune_name: str) -> dict[str, Any]:
+    """An assignment, or a row of its columns, as AssignmentPublic's fields in the model's
+    order: `AssignmentPublic(**fields)` is the model, `assignments_json` a list's answer."""
+    return {
+        "directive_id": assignment.directive_id,
+        "workflow_id": assignment_workflow_id(assignment.directive_id, assignment.commune_code),
+        "commune_code": assignment.commune_code,
+        "commune_name": commune_name,
+        "status": assignment.status,
+        "timeliness": assignment.timeliness,
+        "deadline": assignment.deadline,
+        "original_deadline": assignment.original_deadline,
+        "acknowledge_by": assignment.acknowledge_by,
+        "acknowledged_at": assignment.acknowledged_at,
+        "reported_at": assignment.reported_at,
+        "completed_at": assignment.completed_at,
+        "escalation_level": assignment.escalation_level,
+        "revision": assignment.revision,
+        "acknowledged_revision": assignment.acknowledged_revision,
+        "needs_acknowledgement": assignment.status not in CLOSED_STATUSES
+        and assignment.acknowledged_revision < assignment.revision,
+        "extension_requested_until": assignment.extension_requested_until,
+        "report_summary": assignment.report_summary,
+        "report_evidence": assignment.report_evidence,
+        "review_comment": assignment.review_comment,
+        "updated_at": assignment.updated_at,
+    }
+
+
+def assignments_json(fields: list[dict[str, Any]], count: int) -> bytes:
+    """AssignmentsPublic's JSON of `assignment_fields` dicts, byte for byte what the model would
+    write, without a model per row: validating 102 AssignmentPublic and dumping them again was
+    two fifths of the API's time for a directive's list (py-spy, 32 concurrent reads). The
+    values are the database's, of the fields' types already."""
+    return to_json({"data": fields, "count": count})
 
 
 class AcknowledgeResult(AssignmentPublic):

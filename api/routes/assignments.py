@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.action_keys import ActionKey
 from api.deps import AssigneeUser, CurrentUser, OfficeUser
 from api.rate_limits import limit_acknowledgements
-from services import assignments
+from services import assignments, directives
 from services.assignments import AssignmentActions
 from services.schemas import (
     AcknowledgeResult,
@@ -56,7 +56,9 @@ async def list_assignments_across_directives(
     )
 
 
-@router.get("")
+# The answer is AssignmentsPublic's JSON written at once (services.schemas.assignments_json);
+# `response_model` keeps it the operation's schema in the OpenAPI document.
+@router.get("", response_model=AssignmentsPublic)
 async def list_assignments(
     directive_id: int,
     user: CurrentUser,
@@ -66,11 +68,12 @@ async def list_assignments(
     timeliness: Timeliness | None = None,
     limit: Annotated[int, Query(ge=1)] = 500,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> AssignmentsPublic:
+) -> Response:
     """One directive's assignments by commune (a leader: their own)."""
-    return await assignments.directive_assignments(
+    body = await directives.directive_assignments_json(
         session, settings, user, directive_id, status, timeliness, limit, offset
     )
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{commune_code}")
