@@ -23,16 +23,31 @@ LAST_USED_EVERY = timedelta(minutes=1)
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/tokens")
 
 
-async def note_token_use(session: AsyncSession, token: ApiToken, now: datetime) -> None:
+# What a request reads of its token: its columns, not an ORM object (every request pays it).
+_TOKEN_COLUMNS = select(
+    ApiToken.id,
+    ApiToken.name,
+    ApiToken.role,
+    ApiToken.commune_code,
+    ApiToken.revoked_at,
+    ApiToken.expires_at,
+    ApiToken.last_used_at,
+    ApiToken.person_id,
+)
+
+
+async def note_token_use(
+    session: AsyncSession, token_id: int, last_used_at: datetime | None, now: datetime
+) -> None:
     """Record when a token was last used, at most once per LAST_USED_EVERY per token: a write
     on every request would double the database's work for every read. The WHERE makes two API
     processes racing on the same token write once."""
-    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_EVERY:
+    if last_used_at is not None and now - last_used_at < LAST_USED_EVERY:
         return
     await session.execute(
         update(ApiToken)
         .where(
-            ApiToken.id == token.id,
+            ApiToken.id == token_id,
             or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - LAST_USED_EVERY),
         )
         .values(last_used_at=now)
@@ -50,9 +65,11 @@ async def current_user(
             "a bearer token is required",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    token = await session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(credentials.credentials))
-    )
+    token = (
+        await session.execute(
+            _TOKEN_COLUMNS.where(ApiToken.token_hash == hash_token(credentials.credentials))
+        )
+    ).first()
     if token is None or token.revoked_at is not None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -72,7 +89,7 @@ async def current_user(
         if role == Role.OFFICIAL_IN_CHARGE
         else frozenset()
     )
-    await note_token_use(session, token, now)
+    await note_token_use(session, token.id, token.last_used_at, now)
     return Principal(
         token_id=token.id,
         name=token.name,
