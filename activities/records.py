@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from db.changes import append_changes
 from db.models import Assignment, AssignmentEventRow, Directive, assignment_columns, utcnow
+from db.models.directives import COUNTED_EVENTS
 from db.upsert import insert_ignoring_duplicates
 from vocabulary.calendar import working_day_deadline
 from vocabulary.directives import AssignmentStatus, DirectiveStatus, Timeliness
@@ -214,8 +215,9 @@ class RecordActivities:
 def write_assignment_record(session: Session, request: RecordAssignmentInput) -> None:
     """Write one assignment state and its timeline event, in the caller's transaction. The
     state is applied only when its sequence number is newer than the stored one; the event is
-    keyed by (directive, commune, seq). Writing it twice, or out of order, changes nothing: the
-    workflow's activity and the API (an acknowledgement's answer) both write the same record."""
+    keyed by (directive, commune, seq), and the row's count of its kind (COUNTED_EVENTS) grows
+    with the event stored. Writing it twice, or out of order, changes nothing: the workflow's
+    activity and the API (an acknowledgement's answer) both write the same record."""
     state = request.state
     values = {**assignment_columns(state), "updated_at": utcnow()}
     if request.summary is not None:
@@ -260,10 +262,24 @@ def write_assignment_record(session: Session, request: RecordAssignmentInput) ->
                 }
             ],
         )
-    session.execute(
+    inserted = session.execute(
         insert_ignoring_duplicates(
             AssignmentEventRow.__table__,  # type: ignore[arg-type]
             session.get_bind().dialect.name,
             [event],
+        ).returning(AssignmentEventRow.id)
+    ).first()
+    counted = COUNTED_EVENTS.get(request.event.kind)
+    if counted is not None and inserted is not None:
+        # The row counts the event once, in the transaction that stored it: a repeated write
+        # inserts no event (its key is taken), returns no id and adds nothing. (Not the
+        # rowcount: this INSERT's is -1 on PostgreSQL, whether the row was stored or not.)
+        column = getattr(Assignment, counted)
+        session.execute(
+            update(Assignment)
+            .where(
+                Assignment.directive_id == state.directive_id,
+                Assignment.commune_code == state.commune_code,
+            )
+            .values({column: column + 1})
         )
-    )

@@ -11,7 +11,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import Base, utcnow
 from vocabulary.directives import AssignmentState, DirectivePolicy, EscalationStep
+from vocabulary.events import AssignmentEventKind
 from vocabulary.roles import Role
+
+# The timeline events an assignment's row counts, by kind, and the column counting them: the
+# write that records such an event adds one, in its transaction, so the roll-up reads the
+# counts with the row instead of grouping the timeline (a third of the roll-up with medians
+# on a million assignments went to that grouping and its join).
+COUNTED_EVENTS: dict[str, str] = {
+    AssignmentEventKind.RETURNED.value: "returns",
+    AssignmentEventKind.EXTENSION_REQUESTED.value: "extension_requests",
+    AssignmentEventKind.EXTENSION_GRANTED.value: "extensions_granted",
+}
 
 
 class Directive(Base):
@@ -67,6 +78,10 @@ class Assignment(Base):
     report_summary: Mapped[str | None] = mapped_column(Text)
     report_evidence: Mapped[list[str] | None] = mapped_column(JSON)
     review_comment: Mapped[str | None] = mapped_column(Text)
+    # How many of its timeline's events of each kind COUNTED_EVENTS names it has.
+    returns: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    extension_requests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    extensions_granted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The workflow's state sequence: a write older than what is stored is ignored, so
     # activities may land in any order and any number of times.
     seq: Mapped[int] = mapped_column(Integer, default=0)
