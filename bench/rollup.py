@@ -102,6 +102,15 @@ def generate(
                 status, timeliness = "notified", "within_deadline"
             else:
                 status, timeliness = "cancelled", "within_deadline"
+            returns = requests = 0
+            if rng.random() < 0.05:
+                events.append((d, code, 90, "returned", reported or deadline))
+                returns = 1
+            if rng.random() < 0.03:
+                events.append((d, code, 91, "extension_requested", issued))
+                events.append((d, code, 92, "extension_granted", issued))
+                requests = 1
+            # The row's counts of its timeline, as the write that records each event keeps them.
             rows.append(
                 (
                     n,
@@ -116,13 +125,11 @@ def generate(
                     reported,
                     completed,
                     level,
+                    returns,
+                    requests,
+                    requests,
                 )
             )
-            if rng.random() < 0.05:
-                events.append((d, code, 90, "returned", reported or deadline))
-            if rng.random() < 0.03:
-                events.append((d, code, 91, "extension_requested", issued))
-                events.append((d, code, 92, "extension_granted", issued))
     return directives, rows, events
 
 
@@ -141,8 +148,9 @@ def _load_sqlite(path: Path, data: tuple[list[Any], list[Any], list[Any]]) -> No
         db.executemany(
             "INSERT INTO assignments (id, directive_id, commune_code, status, timeliness, "
             "deadline, original_deadline, acknowledge_by, acknowledged_at, reported_at, "
-            "completed_at, escalation_level, revision, acknowledged_revision, seq, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, 1, ?)",
+            "completed_at, escalation_level, returns, extension_requests, extensions_granted, "
+            "revision, acknowledged_revision, seq, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, 1, ?)",
             (
                 (
                     *r[:5],
@@ -150,7 +158,7 @@ def _load_sqlite(path: Path, data: tuple[list[Any], list[Any], list[Any]]) -> No
                     t(r[6]),
                     t(r[7]),
                     *(t(x) if x else None for x in r[8:11]),
-                    r[11],
+                    *r[11:15],
                     t(r[5]),
                 )
                 for r in rows
@@ -189,7 +197,8 @@ def _load_postgres(url: str, data: tuple[list[Any], list[Any], list[Any]]) -> No
             cur,
             "COPY assignments (id, directive_id, commune_code, status, timeliness, deadline, "
             "original_deadline, acknowledge_by, acknowledged_at, reported_at, completed_at, "
-            "escalation_level, revision, acknowledged_revision, seq, updated_at) FROM STDIN",
+            "escalation_level, returns, extension_requests, extensions_granted, revision, "
+            "acknowledged_revision, seq, updated_at) FROM STDIN",
             ((*r, 1, 1, 1, r[5]) for r in rows),
         )
         _copy(

@@ -83,8 +83,8 @@ def judged(r: Rows) -> ColumnElement[bool]:
     """Something about it has been judged, for or against the commune: the denominator of the
     indicators that count what went wrong (escalated, returned for rework). An assignment
     issued minutes ago, not yet due, is judged on nothing: it counts for no indicator, and a
-    commune with nothing judged is not rated. The roll-up counts it in two parts (its own
-    columns, then the returns of its timeline); the evidence lists it with this predicate."""
+    commune with nothing judged is not rated. The roll-up counts it and the evidence lists it
+    with this predicate, the returns read from the count the assignment's row keeps."""
     return or_(judged_by_state(r), r.returns > 0)
 
 

@@ -6,6 +6,10 @@ does not move an assignment into the next period), cancelled ones left out (a re
 directive counts against nobody). Every figure is a `COUNT(*) FILTER (WHERE <predicate>)` over
 the same rows, and the predicates are named once, in scoring/indicators.py: the scorecard's
 explanation lists the assignments behind a figure with the very predicate that counted them.
+The timeline's figures (returns, extensions asked for and granted) read the counts of those
+events that each assignment's row keeps (db/models/directives.py, COUNTED_EVENTS), so that
+every figure is counted in one pass over the roll-up's covering index, with no join to the
+timeline (which took a third of the roll-up with medians on a million assignments).
 Figures read stored state only, never the clock (`as_of` is there for sources that need it):
 a recompute of a past period gives what the first computation gave.
 
@@ -43,12 +47,12 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 
 from db.communes import DAK_LAK
-from db.models import Assignment, AssignmentEventRow, Commune, Directive, Unit
-from scoring.indicators import ALL_FIELDS, EVENT_FIELDS, FIELDS, Rows, judged_by_state
+from db.models import Assignment, Commune, Directive, Unit
+from db.models.directives import COUNTED_EVENTS
+from scoring.indicators import ALL_FIELDS, EVENT_FIELDS, FIELDS, Rows
 from scoring.periods import Period
 from scoring.ranked import Ranked
 from vocabulary.directives import AssignmentStatus
-from vocabulary.events import AssignmentEventKind
 
 
 class seconds_between(FunctionElement[float]):
@@ -75,12 +79,8 @@ def _seconds_sqlite(element: seconds_between, compiler: SQLCompiler, **kw: Any) 
     )
 
 
-# Counts of events rather than of assignments.
-EVENT_TOTALS = {
-    "returns": AssignmentEventKind.RETURNED.value,
-    "extension_requests": AssignmentEventKind.EXTENSION_REQUESTED.value,
-    "extensions_granted": AssignmentEventKind.EXTENSION_GRANTED.value,
-}
+# Counts of events rather than of assignments: the sums of the counts the rows keep.
+EVENT_TOTALS = tuple(COUNTED_EVENTS.values())
 MEDIANS = ("median_acknowledgement_seconds", "median_completion_seconds")
 # An assignment's column holding the instant a median measures from the directive's issue.
 Instant = InstrumentedAttribute[datetime | None]
@@ -99,32 +99,16 @@ def _in_period(period: Period) -> list[ColumnElement[bool]]:
     ]
 
 
-def _events_per_assignment() -> Any:
-    return (
-        select(
-            AssignmentEventRow.directive_id,
-            AssignmentEventRow.commune_code,
-            *(
-                _counted(AssignmentEventRow.kind == kind).label(name)
-                for name, kind in EVENT_TOTALS.items()
-            ),
-        )
-        .where(AssignmentEventRow.kind.in_(EVENT_TOTALS.values()))
-        .group_by(AssignmentEventRow.directive_id, AssignmentEventRow.commune_code)
-        .subquery("events")
-    )
-
-
-def _rows(events: Any) -> Rows:
+def _rows() -> Rows:
     return Rows(
         status=Assignment.status,
         timeliness=Assignment.timeliness,
         acknowledge_by=Assignment.acknowledge_by,
         acknowledged_at=Assignment.acknowledged_at,
         escalation_level=Assignment.escalation_level,
-        returns=func.coalesce(events.c.returns, 0),
-        extensions_requested=func.coalesce(events.c.extension_requests, 0),
-        extensions_granted=func.coalesce(events.c.extensions_granted, 0),
+        returns=Assignment.returns,
+        extensions_requested=Assignment.extension_requests,
+        extensions_granted=Assignment.extensions_granted,
     )
 
 
@@ -208,52 +192,30 @@ def rollup_query(
     dialect: str = "sqlite",
 ) -> Any:
     """Every member of the set ranked (the province's communes, or its active agencies) with
-    its figures for the period, in one statement: the assignments' own figures in one pass
-    over the covering index, the timeline's figures from the few assignments that have such
-    events, and (with_medians) the two medians, which sort every value and cost more than all
-    the rest. On PostgreSQL (`dialect`) the medians are aggregates of the counts' pass; on
-    SQLite, window functions over passes of their own."""
+    its figures for the period, in one statement: every count in one pass over the covering
+    index (the timeline's figures read the event counts each assignment's row keeps), and
+    (with_medians) the two medians, which sort every value and cost more than all the rest.
+    On PostgreSQL (`dialect`) the medians are aggregates of the counts' pass; on SQLite,
+    window functions over passes of their own."""
     code, name, members = _members(ranked, province_code)
-    events = _events_per_assignment()
-    rows = _rows(events)
+    rows = _rows()
     one_pass = with_medians and _in_one_pass(dialect)
+    counted = (*EVENT_FIELDS, *EVENT_TOTALS, "judged")
     totals_select = select(
         Assignment.commune_code,
         func.count().label("received"),
         *(
             _counted(predicate(rows)).label(name)
-            for name, predicate in FIELDS.items()
+            for name, predicate in ALL_FIELDS.items()
             if name not in ("received", "escalated")
         ),
-        _counted(judged_by_state(rows)).label("judged_by_state"),
+        *(func.sum(getattr(Assignment, column)).label(column) for column in EVENT_TOTALS),
     ).where(*_in_period(period))
     if one_pass:
         totals_select = totals_select.add_columns(
             *(_lower_median(*span).label(key) for key, span in zip(MEDIANS, _spans(), strict=True))
         ).join(Directive, Directive.id == Assignment.directive_id)
     totals = totals_select.group_by(Assignment.commune_code).subquery("totals")
-    event_totals = (
-        select(
-            Assignment.commune_code,
-            *(_counted(predicate(rows)).label(name) for name, predicate in EVENT_FIELDS.items()),
-            *(func.sum(events.c[name]).label(name) for name in EVENT_TOTALS),
-            # Judged by a return only: returned for rework before its deadline, not escalated.
-            _counted(and_(rows.returns > 0, ~_holds(judged_by_state(rows)))).label(
-                "judged_by_return"
-            ),
-        )
-        .select_from(events)
-        .join(
-            Assignment,
-            and_(
-                Assignment.directive_id == events.c.directive_id,
-                Assignment.commune_code == events.c.commune_code,
-            ),
-        )
-        .where(*_in_period(period))
-        .group_by(Assignment.commune_code)
-        .subquery("event_totals")
-    )
     escalated = sum(
         (
             func.coalesce(totals.c[name], 0)
@@ -268,17 +230,11 @@ def rollup_query(
             (escalated if name == "escalated" else func.coalesce(totals.c[name], 0)).label(name)
             for name in FIELDS
         ),
-        *(func.coalesce(event_totals.c[name], 0).label(name) for name in EVENT_FIELDS),
-        *(func.coalesce(event_totals.c[name], 0).label(name) for name in EVENT_TOTALS),
-        (
-            func.coalesce(totals.c.judged_by_state, 0)
-            + func.coalesce(event_totals.c.judged_by_return, 0)
-        ).label("judged"),
+        *(func.coalesce(totals.c[name], 0).label(name) for name in counted),
     ]
     query = (
         select(*columns)
         .outerjoin(totals, totals.c.commune_code == code)
-        .outerjoin(event_totals, event_totals.c.commune_code == code)
         .where(members)
         .order_by(code)
     )
@@ -373,21 +329,13 @@ def assignments_behind(
 ) -> list[dict[str, int | str]]:
     """The assignments of one commune a figure counts (`counted`), less those of another
     (`excluded`): the evidence behind points lost."""
-    events = _events_per_assignment()
-    rows = _rows(events)
+    rows = _rows()
     condition = _holds(ALL_FIELDS[counted](rows))
     if excluded is not None:
         condition = and_(condition, ~_holds(ALL_FIELDS[excluded](rows)))
     found = session.execute(
         select(
             Assignment.id.label("assignment_id"), Assignment.directive_id, Assignment.commune_code
-        )
-        .outerjoin(
-            events,
-            and_(
-                events.c.directive_id == Assignment.directive_id,
-                events.c.commune_code == Assignment.commune_code,
-            ),
         )
         .where(*_in_period(period), Assignment.commune_code == commune_code, condition)
         .order_by(Assignment.directive_id)

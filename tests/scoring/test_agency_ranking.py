@@ -122,6 +122,8 @@ def _store(engine: Engine) -> Ids:
                 reported_at=DEADLINE - timedelta(days=1) if status is DONE else None,
                 completed_at=DEADLINE if status is DONE else None,
                 escalation_level=level,
+                # As the write that records each return keeps it.
+                returns=returns,
             )
             session.add(row)
             rows[(name, code)] = row
