@@ -29,6 +29,7 @@ from services.schemas import (
     AssignmentEventPublic,
     AssignmentPublic,
     AssignmentsPublic,
+    assignment_fields,
 )
 from services.workflow_calls import FINISHED_STATUSES, send_update
 from vocabulary.directives import (
@@ -95,49 +96,9 @@ async def assignments_page(
     return AssignmentsPublic(data=[to_assignment_public(a, name) for a, name in rows], count=total)
 
 
-async def directive_assignments(
-    session: AsyncSession,
-    settings: Settings,
-    user: Principal,
-    directive_id: int,
-    status: AssignmentStatus | None,
-    timeliness: Timeliness | None,
-    limit: int,
-    offset: int,
-) -> AssignmentsPublic:
-    """One directive's assignments by commune (a leader: their own)."""
-    await load_directive(session, user, directive_id)
-    return await assignments_page(
-        session, settings, directive_id, user.communes_filter(), status, timeliness, limit, offset
-    )
-
-
 def to_assignment_public(assignment: Assignment | Any, commune_name: str) -> AssignmentPublic:
     """An assignment, or a row of its columns (the lists read rows, not objects), as shown."""
-    return AssignmentPublic(
-        directive_id=assignment.directive_id,
-        workflow_id=assignment_workflow_id(assignment.directive_id, assignment.commune_code),
-        commune_code=assignment.commune_code,
-        commune_name=commune_name,
-        status=assignment.status,
-        timeliness=assignment.timeliness,
-        deadline=assignment.deadline,
-        original_deadline=assignment.original_deadline,
-        acknowledge_by=assignment.acknowledge_by,
-        acknowledged_at=assignment.acknowledged_at,
-        reported_at=assignment.reported_at,
-        completed_at=assignment.completed_at,
-        escalation_level=assignment.escalation_level,
-        revision=assignment.revision,
-        acknowledged_revision=assignment.acknowledged_revision,
-        needs_acknowledgement=assignment.status not in CLOSED_STATUSES
-        and assignment.acknowledged_revision < assignment.revision,
-        extension_requested_until=assignment.extension_requested_until,
-        report_summary=assignment.report_summary,
-        report_evidence=assignment.report_evidence,
-        review_comment=assignment.review_comment,
-        updated_at=assignment.updated_at,
-    )
+    return AssignmentPublic(**assignment_fields(assignment, commune_name))
 
 
 def overlay_state(public: AssignmentPublic, state: AssignmentState | None) -> AssignmentPublic:
