@@ -470,9 +470,10 @@ class AssignmentWorkflow:
         """Write the records answers left behind, until the workflow closes, in the workflow
         task that answered: as a local activity (ACKNOWLEDGE_WRITES_IN_ITS_TASK), which the task
         waits for, so the answer leaves after the write; before it, as an activity scheduled
-        there, which cost the answer no round trip but the server two more tasks. (Waiting a moment first, to let a burst of answers pass, is what the time-skipping test
-        server cannot take: a timer started by an update's task, then a second update, fails
-        its history builder.)"""
+        there, which cost the answer no round trip but the server two more tasks. (Waiting a
+        moment first, to let a burst of answers pass, is what the time-skipping test server
+        cannot take: a timer started by an update's task, then a second update, fails its
+        history builder.)"""
         while True:
             await workflow.wait_condition(lambda: bool(self._behind) or self._closing)
             if not self._behind:
