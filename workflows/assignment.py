@@ -73,11 +73,11 @@ ACKNOWLEDGE_WRITES_BEHIND = "acknowledge-writes-behind"
 # An acknowledgement's record is written by a local activity in the very task that answers: the
 # answer leaves once the row is in, and the server runs one workflow task for it, where the
 # scheduled write cost an activity task and a second workflow task. Met in the first answer, as
-# the guard before it. Met in an assignment's first task instead, it would spare the answering
-# task its marker and search-attribute upsert; the histories' recorder failed with that on the
-# time-skipping test server ("invalid history builder state for action", at a report after an
-# amendment and a time skip), but the same failure comes one run in three with the version
-# before this one too, so what causes it is not settled; the short name dates from that search.
+# the guard before it. Two things the time-skipping test server's history builder fails on a
+# few steps later ("invalid history builder state for action"), found by the histories'
+# recorder: the guard met in an assignment's first task instead (which would spare the
+# answering task its marker and search-attribute upsert), and this guard under a name as long
+# as the others ("acknowledge-writes-in-its-task"). Hence the short name.
 ACKNOWLEDGE_WRITES_IN_ITS_TASK = "ack-in-task"
 
 
