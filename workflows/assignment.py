@@ -72,13 +72,10 @@ EXTENSION_OUTLASTS_AMENDMENT = "extension-outlasts-amendment"
 ACKNOWLEDGE_WRITES_BEHIND = "acknowledge-writes-behind"
 # An acknowledgement's record is written by a local activity in the very task that answers: the
 # answer leaves once the row is in, and the server runs one workflow task for it, where the
-# scheduled write cost an activity task and a second workflow task. Met in the first answer, as
-# the guard before it. Two things the time-skipping test server's history builder fails on a
-# few steps later ("invalid history builder state for action"), found by the histories'
-# recorder: the guard met in an assignment's first task instead (which would spare the
-# answering task its marker and search-attribute upsert), and this guard under a name as long
-# as the others ("acknowledge-writes-in-its-task"). Hence the short name.
-ACKNOWLEDGE_WRITES_IN_ITS_TASK = "ack-in-task"
+# scheduled write cost an activity task and a second workflow task. Decided once, in the first
+# task: a patch first met in the answering task costs that task a marker and a search-attribute
+# upsert (a visibility write) of its own. Assignments started before it replay as they ran.
+ACKNOWLEDGE_WRITES_IN_ITS_TASK = "acknowledge-writes-in-its-task"
 
 
 @workflow.defn(name="Assignment")
@@ -108,6 +105,7 @@ class AssignmentWorkflow:
         # Records an answer returned before they were written here (ACKNOWLEDGE_WRITES_BEHIND).
         self._behind: list[RecordAssignmentInput] = []
         self._closing = False
+        self._writes_in_task = workflow.patched(ACKNOWLEDGE_WRITES_IN_ITS_TASK)
 
     @workflow.run
     async def run(self, request: AssignmentInput) -> AssignmentState:
@@ -208,9 +206,7 @@ class AssignmentWorkflow:
 
     @workflow.update
     async def acknowledge(self, request: AcknowledgeInput) -> RecordAssignmentInput:
-        """Answers with the record of the acknowledgement, written by the task that answers
-        (`written_first`); an assignment from before that answered first and wrote it behind,
-        leaving the caller to write it too."""
+        """Answers with the record of the acknowledgement, for the caller to write."""
         s = self._state
         s.acknowledged_revision = s.revision
         if s.acknowledged_at is None:
@@ -223,10 +219,8 @@ class AssignmentWorkflow:
             actor=request.actor,
             detail={"revision": str(s.revision)},
         )
-        if workflow.patched(ACKNOWLEDGE_WRITES_IN_ITS_TASK):
-            record.written_first = True
-            self._behind.append(record)
-        elif workflow.patched(ACKNOWLEDGE_WRITES_BEHIND):
+        if self._writes_in_task or workflow.patched(ACKNOWLEDGE_WRITES_BEHIND):
+            record.written_first = self._writes_in_task
             self._behind.append(record)
         else:
             await self._write(record)
@@ -486,7 +480,7 @@ class AssignmentWorkflow:
                 return
             batch, self._behind = self._behind, []
             for record in batch:
-                if record.written_first:
+                if self._writes_in_task:
                     await workflow.execute_local_activity(
                         activity_names.RECORD_ASSIGNMENT,
                         record,

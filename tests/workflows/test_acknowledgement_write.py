@@ -54,15 +54,12 @@ async def test_the_answer_arrives_with_the_acknowledgement_written(
     assert (answer.state.status, answer.state.seq) == ("acknowledged", 1)
     assert (row.status, row.seq, row.acknowledged_revision) == ("acknowledged", 1, 1)
     assert events.count("acknowledged") == 1
-    # One workflow task: the update (its first answer records the guard's marker, with its
-    # search attribute), the timer moved to the next step, and the write's marker. No activity.
+    # One workflow task: the update, the timer moved to the next step, and the write's marker.
     assert added == [
         EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
         EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
         EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
-        EventType.EVENT_TYPE_MARKER_RECORDED,
-        EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
         EventType.EVENT_TYPE_TIMER_CANCELED,
         EventType.EVENT_TYPE_TIMER_STARTED,
