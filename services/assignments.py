@@ -294,11 +294,10 @@ async def update_assignment(
     update_id: str | None = None,
 ) -> AssignmentPublic:
     """Send one update to the assignment's own workflow and answer with the state it recorded.
-    An update that answers with its record (an acknowledgement) is written by the workflow in
-    the task that answers; an assignment started before that wrote it behind its answer, and
-    has it written here too, from the answer, so that the caller's next read shows it. Any
-    other update returns after the workflow's own write. An update id already used is answered
-    by the engine with that update's result, without a second effect.
+    An update that answers with its record (an acknowledgement) has its record written here,
+    from the answer, and again by the workflow behind it; any other update returns after the
+    workflow's own write. An update id already used is answered by the engine with that
+    update's result, without a second effect.
 
     The update goes to the running workflow: one round trip. An answer can arrive before the
     fan-out has started this commune's workflow (a leader who clicks within a second, or one of
@@ -348,9 +347,8 @@ async def update_assignment(
         closed_statuses=(*FINISHED_STATUSES, RPCStatusCode.ALREADY_EXISTS),
     )
     if isinstance(recorded, RecordAssignmentInput):
-        if not recorded.written_first:
-            await session.run_sync(write_assignment_record, recorded)
-            await session.commit()
+        await session.run_sync(write_assignment_record, recorded)
+        await session.commit()
         # Only the state moved: the row read before, brought up to it, is the answer.
         return overlay_state(before, recorded.state)
     current = await current_assignment(session, directive_id, commune_code)

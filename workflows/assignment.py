@@ -70,12 +70,6 @@ EXTENSION_OUTLASTS_AMENDMENT = "extension-outlasts-amendment"
 # (the sequence-number guard and the event's key make the second write change nothing). One
 # server round trip instead of three: before this, the update waited for its own write.
 ACKNOWLEDGE_WRITES_BEHIND = "acknowledge-writes-behind"
-# An acknowledgement's record is written by a local activity in the very task that answers: the
-# answer leaves once the row is in, and the server runs one workflow task for it, where the
-# scheduled write cost an activity task and a second workflow task. Decided once, in the first
-# task: a patch first met in the answering task costs that task a marker and a search-attribute
-# upsert (a visibility write) of its own. Assignments started before it replay as they ran.
-ACKNOWLEDGE_WRITES_IN_ITS_TASK = "acknowledge-writes-in-its-task"
 
 
 @workflow.defn(name="Assignment")
@@ -105,7 +99,6 @@ class AssignmentWorkflow:
         # Records an answer returned before they were written here (ACKNOWLEDGE_WRITES_BEHIND).
         self._behind: list[RecordAssignmentInput] = []
         self._closing = False
-        self._writes_in_task = workflow.patched(ACKNOWLEDGE_WRITES_IN_ITS_TASK)
 
     @workflow.run
     async def run(self, request: AssignmentInput) -> AssignmentState:
@@ -219,8 +212,7 @@ class AssignmentWorkflow:
             actor=request.actor,
             detail={"revision": str(s.revision)},
         )
-        if self._writes_in_task or workflow.patched(ACKNOWLEDGE_WRITES_BEHIND):
-            record.written_first = self._writes_in_task
+        if workflow.patched(ACKNOWLEDGE_WRITES_BEHIND):
             self._behind.append(record)
         else:
             await self._write(record)
@@ -467,28 +459,18 @@ class AssignmentWorkflow:
         return record
 
     async def _write_behind(self) -> None:
-        """Write the records answers left behind, until the workflow closes, in the workflow
-        task that answered: as a local activity (ACKNOWLEDGE_WRITES_IN_ITS_TASK), which the task
-        waits for, so the answer leaves after the write; before it, as an activity scheduled
-        there, which cost the answer no round trip but the server two more tasks. (Waiting a
-        moment first, to let a burst of answers pass, is what the time-skipping test server
-        cannot take: a timer started by an update's task, then a second update, fails its
-        history builder.)"""
+        """Write the records answers left behind, until the workflow closes. The activity is
+        scheduled in the workflow task that answered, so it costs the answer no round trip.
+        (Waiting a moment first, to let a burst of answers pass, is what the time-skipping test
+        server cannot take: a timer started by an update's task, then a second update, fails
+        its history builder.)"""
         while True:
             await workflow.wait_condition(lambda: bool(self._behind) or self._closing)
             if not self._behind:
                 return
             batch, self._behind = self._behind, []
             for record in batch:
-                if self._writes_in_task:
-                    await workflow.execute_local_activity(
-                        activity_names.RECORD_ASSIGNMENT,
-                        record,
-                        start_to_close_timeout=RECORD_TIMEOUT,
-                        retry_policy=ACTIVITY_RETRY,
-                    )
-                else:
-                    await self._write(record)
+                await self._write(record)
 
     async def _write(self, record: RecordAssignmentInput) -> None:
         if workflow.patched(RECORD_SCHEDULED_AGAIN) or not workflow.patched(RECORD_LOCALLY):

@@ -185,9 +185,6 @@ class RecordAssignmentInput:
     summary: str | None = None
     evidence: list[str] | None = None
     review_comment: str | None = None
-    # Set on an answer whose workflow writes the record in the task that answers: the answer
-    # arrives once it is written, and the caller need not write it again.
-    written_first: bool = False
 
 
 @dataclass
