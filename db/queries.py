@@ -234,7 +234,8 @@ async def list_assignments(
         filters.append(Assignment.status == status)
     if timeliness is not None:
         filters.append(Assignment.timeliness == timeliness)
-    if directive_id is not None and len(filters) == 1:
+    if directive_id is not None and commune_code is None and status is None and timeliness is None:
+        # A directive's whole list, unfiltered: the statement built once.
         rows = await session.execute(
             DIRECTIVE_LIST, {"directive_id": directive_id, "limit": limit, "offset": offset}
         )
