@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, Table, update
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -212,6 +212,9 @@ class RecordActivities:
                 )
 
 
+ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[assignment]
+
+
 def write_assignment_record(session: Session, request: RecordAssignmentInput) -> None:
     """Write one assignment state and its timeline event, in the caller's transaction. The
     state is applied only when its sequence number is newer than the stored one; the event is
@@ -234,12 +237,15 @@ def write_assignment_record(session: Session, request: RecordAssignmentInput) ->
         "actor": request.event.actor,
         "detail": dict(request.event.detail),
     }
+    # Core statements on the table: the ORM's update-by-criteria would also look for loaded
+    # rows to bring up to date, and the callers read the row afresh, never from the session.
+    rows = ASSIGNMENTS.c
     applied = session.execute(
-        update(Assignment)
+        update(ASSIGNMENTS)
         .where(
-            Assignment.directive_id == state.directive_id,
-            Assignment.commune_code == state.commune_code,
-            Assignment.seq < state.seq,
+            rows.directive_id == state.directive_id,
+            rows.commune_code == state.commune_code,
+            rows.seq < state.seq,
         )
         .values(values)
     )
@@ -274,12 +280,12 @@ def write_assignment_record(session: Session, request: RecordAssignmentInput) ->
         # The row counts the event once, in the transaction that stored it: a repeated write
         # inserts no event (its key is taken), returns no id and adds nothing. (Not the
         # rowcount: this INSERT's is -1 on PostgreSQL, whether the row was stored or not.)
-        column = getattr(Assignment, counted)
+        column = rows[counted]
         session.execute(
-            update(Assignment)
+            update(ASSIGNMENTS)
             .where(
-                Assignment.directive_id == state.directive_id,
-                Assignment.commune_code == state.commune_code,
+                rows.directive_id == state.directive_id,
+                rows.commune_code == state.commune_code,
             )
             .values({column: column + 1})
         )
