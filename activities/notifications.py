@@ -118,7 +118,8 @@ class NotificationActivities:
                 )
                 targets = [code for code in targets if code not in closed]
             communes = recipients(session, targets)
-            people = self._recipients(session, request.to, targets, request.directive_id)
+            agencies = [code for code in targets if isinstance(communes.get(code), Unit)]
+            people = self._recipients(session, request.to, targets, request.directive_id, agencies)
             candidates: list[tuple[str, Person | None]] = []
             for code in targets:
                 found = people.get(code)
@@ -253,8 +254,15 @@ class NotificationActivities:
         )
 
     def _recipients(
-        self, session: Session, role: Role, communes: list[str], directive_id: int
+        self,
+        session: Session,
+        role: Role,
+        communes: list[str],
+        directive_id: int,
+        agencies: list[str],
     ) -> dict[str, list[Person]]:
+        """The people of `role` for each of `communes` (which may hold agencies' codes too;
+        `agencies` says which)."""
         query = select(RosterEntry.scope, Person).join(Person, Person.id == RosterEntry.person_id)
         if role == Role.COMMITTEE_LEADER:
             leaders = leaders_in_charge(session, directive_id)
@@ -278,13 +286,13 @@ class NotificationActivities:
             )
         ):
             found.setdefault(scope, []).append(person)
-        if role in ASSIGNEE_ROLES:
+        if role in ASSIGNEE_ROLES and agencies:
             # The head the office named on the agency (`PATCH /api/v1/units`), when the roster
             # does not list them under the agency already.
             for code, person in session.execute(
                 select(Unit.code, Person)
                 .join(Person, func.lower(Person.email) == func.lower(Unit.head_email))
-                .where(Unit.code.in_(communes))
+                .where(Unit.code.in_(agencies))
             ):
                 if person not in found.get(code, []):
                     found.setdefault(code, []).append(person)

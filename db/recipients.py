@@ -29,7 +29,10 @@ def recipients(session: Session, codes: list[str]) -> dict[str, Recipient]:
     found: dict[str, Recipient] = {
         c.code: c for c in session.scalars(select(Commune).where(Commune.code.in_(codes)))
     }
-    found.update((u.code, u) for u in session.scalars(select(Unit).where(Unit.code.in_(codes))))
+    # Most messages go to communes only: the agencies are asked for what is left, if anything.
+    rest = [code for code in codes if code not in found]
+    if rest:
+        found.update((u.code, u) for u in session.scalars(select(Unit).where(Unit.code.in_(rest))))
     return found
 
 
