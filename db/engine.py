@@ -62,10 +62,18 @@ def make_engine(url: str, connections: int = DEFAULT_CONNECTIONS) -> Engine:
 
 
 def make_async_engine(url: str, pool_size: int = 10, max_overflow: int = 20) -> AsyncEngine:
+    """At most `pool_size + max_overflow` connections at once. PostgreSQL's beyond `pool_size`
+    close when returned (they count against its max_connections); a SQLite file's all stay
+    open: an overflow connection closed after each burst is opened again by the next (a
+    thread, the file, the pragmas), and 102 leaders acknowledging at once paid that on most
+    requests."""
     url = async_url(url)
     if url.startswith("sqlite"):
         engine = create_async_engine(
-            url, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=max_overflow
+            url,
+            connect_args={"timeout": 30},
+            pool_size=pool_size + max_overflow,
+            max_overflow=0,
         )
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
