@@ -15,6 +15,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.delivery import DeliveryConfig, delivery_rows, start_deliveries
+from activities.delivery.starts import Start, queued_start
 from activities.heartbeats import while_heartbeating
 from activities.links import AckLink, link_id_for, link_url
 from activities.rendering import Renderer
@@ -93,18 +94,20 @@ class NotificationActivities:
         same input records nothing, and starts the delivery of every queued message of its
         keys again (harmless: one delivery workflow per key), so a crash between recording
         and starting loses nothing."""
-        result, keys = await while_heartbeating(asyncio.to_thread(self._record, request))
-        if self._client is not None and self._delivery is not None and keys:
+        result, stored, known = await while_heartbeating(asyncio.to_thread(self._record, request))
+        if self._client is not None and self._delivery is not None and (stored or known):
             await while_heartbeating(
-                start_deliveries(self._client, self._delivery, keys, self._engine)
+                start_deliveries(self._client, self._delivery, stored, self._engine, known)
             )
         return result
 
-    def _record(self, request: NotifyInput) -> tuple[NotifyResult, list[str]]:
+    def _record(self, request: NotifyInput) -> tuple[NotifyResult, list[str], list[Start]]:
+        """The result; the keys of messages to a person stored before (a repeated call), whose
+        state start_deliveries reads; and the starts of those stored as queued now."""
         with Session(self._engine) as session:
             directive = session.get(Directive, request.directive_id)
             if directive is None:
-                return NotifyResult(recorded=0, already_recorded=0), []
+                return NotifyResult(recorded=0, already_recorded=0), [], []
             targets = request.communes
             if request.only_open:
                 closed = set(
@@ -184,8 +187,15 @@ class NotificationActivities:
                                 states,
                             )
                         )
-        with_person = [key for key, (_, person) in keys.items() if person is not None]
-        return NotifyResult(recorded=len(rows), already_recorded=len(existing)), with_person
+        stored = [key for key in existing if keys[key][1] is not None]
+        known = [
+            start
+            for key, _, person in fresh
+            if person is not None
+            and self._delivery is not None
+            and (start := queued_start(self._delivery, key, person, request.kind.value))
+        ]
+        return NotifyResult(recorded=len(rows), already_recorded=len(existing)), stored, known
 
     @staticmethod
     def _deadlines(

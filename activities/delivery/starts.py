@@ -52,15 +52,36 @@ def delivery_rows(
     return rows
 
 
+# What a delivery workflow starts from: (key, person, kind, channels, first sequence number).
+Start = tuple[str, int, str, list[str], int]
+
+
+def queued_start(config: DeliveryConfig, key: str, person: Person, kind: str) -> Start | None:
+    """The start of a message its caller has just stored as queued (`delivery_rows`): what
+    `start_deliveries` would read back for it. None when no channel of the person's is usable
+    here, the message then stored as no_channel."""
+    channels = config.usable_channels(person.channels)
+    return (key, person.id, kind, channels, 0) if channels else None
+
+
 async def start_deliveries(
-    client: Client, config: DeliveryConfig, keys: list[str], engine: Engine
+    client: Client,
+    config: DeliveryConfig,
+    keys: list[str],
+    engine: Engine,
+    known: list[Start] | None = None,
 ) -> int:
-    """Start the delivery workflow of every queued message among `keys`. One id per key; a
-    running one is joined and a finished one never started again, so calling this after a
-    crash, or twice, sends nothing twice."""
-    rows = await asyncio.to_thread(
-        _messages, engine, config, keys, DeliveryState.QUEUED, Delivery.seq == 0
-    )
+    """Start the delivery workflow of every queued message among `keys`, and of the `known`
+    ones (`queued_start`: messages the caller has just stored, not read back). One id per
+    key; a running one is joined and a finished one never started again, so calling this
+    after a crash, or twice, sends nothing twice."""
+    rows = list(known or [])
+    taken = {row[0] for row in rows}
+    rest = [key for key in keys if key not in taken]
+    if rest:
+        rows += await asyncio.to_thread(
+            _messages, engine, config, rest, DeliveryState.QUEUED, Delivery.seq == 0
+        )
     return await _start(client, config, rows)
 
 
@@ -79,7 +100,7 @@ async def start_again(
 async def _start(
     client: Client,
     config: DeliveryConfig,
-    rows: list[tuple[str, int, str, list[str], int]],
+    rows: list[Start],
     reuse: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE,
 ) -> int:
     """Start one delivery workflow per (key, person, kind, channels, first sequence number)."""
@@ -117,7 +138,7 @@ def _messages(
     keys: list[str],
     state: DeliveryState,
     *conditions: ColumnElement[bool],
-) -> list[tuple[str, int, str, list[str], int]]:
+) -> list[Start]:
     """(key, person, kind, channels, seq) of each message among `keys` in `state`: what a
     delivery workflow starts from, the person's channels in their order that can be used."""
     with Session(engine) as session:
