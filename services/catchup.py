@@ -365,8 +365,11 @@ class CatchUp:
     def _notify(self, notice: NotifyInput) -> int:
         # The activity's own recording step (the activity only wraps it in heartbeats, which
         # need an activity context): a message already recorded is left alone.
-        result, keys = self._notices._record(notice)
-        self._recorded_keys.extend(keys)
+        result, stored, queued = self._notices._record(notice)
+        # Every message to a person, stored before or now: their deliveries start together
+        # (start_deliveries reads each one's state back) once every workflow has answered.
+        self._recorded_keys.extend(stored)
+        self._recorded_keys.extend(start[0] for start in queued)
         return result.recorded
 
     def _notify_case(self, notice: CaseNotifyInput) -> int:
