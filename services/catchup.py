@@ -42,6 +42,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.delivery import DeliveryConfig, delivery_config, delivery_queue, start_deliveries
+from activities.delivery.starts import Start
 from activities.notifications import NotificationActivities
 from activities.procedures import ProcedureActivities
 from activities.records import RecordActivities
@@ -149,6 +150,8 @@ class CatchUp:
         self._cases = ProcedureActivities(engine, Renderer(), public_url, client, delivery)
         self._gate = asyncio.Semaphore(MAX_CONCURRENT_QUERIES)
         self._recorded_keys: list[str] = []
+        # Messages recorded here as queued: their deliveries start from what was stored.
+        self._queued: list[Start] = []
         self.report = CatchUpReport()
 
     async def run(self, since: datetime | None = None) -> CatchUpReport:
@@ -235,11 +238,12 @@ class CatchUp:
             self.report.repairs.update(repairs)
 
         await asyncio.gather(*(one(workflow_id) for workflow_id in workflow_ids))
-        if self._delivery is not None and self._recorded_keys:
+        if self._delivery is not None and (self._recorded_keys or self._queued):
             # As the activity would: one delivery workflow per key, so a message whose
             # delivery already ran before the restore is not sent again.
             keys, self._recorded_keys = self._recorded_keys, []
-            await start_deliveries(self._client, self._delivery, keys, self._engine)
+            queued, self._queued = self._queued, []
+            await start_deliveries(self._client, self._delivery, keys, self._engine, queued)
 
     async def _ask(self, handle: WorkflowHandle[Any, Any], query: Callable[[Any], J]) -> J | None:
         self.report.asked += 1
@@ -366,10 +370,8 @@ class CatchUp:
         # The activity's own recording step (the activity only wraps it in heartbeats, which
         # need an activity context): a message already recorded is left alone.
         result, stored, queued = self._notices._record(notice)
-        # Every message to a person, stored before or now: their deliveries start together
-        # (start_deliveries reads each one's state back) once every workflow has answered.
         self._recorded_keys.extend(stored)
-        self._recorded_keys.extend(start[0] for start in queued)
+        self._queued.extend(queued)
         return result.recorded
 
     def _notify_case(self, notice: CaseNotifyInput) -> int:

@@ -76,11 +76,9 @@ async def start_deliveries(
     key; a running one is joined and a finished one never started again, so calling this
     after a crash, or twice, sends nothing twice."""
     rows = list(known or [])
-    taken = {row[0] for row in rows}
-    rest = [key for key in keys if key not in taken]
-    if rest:
+    if keys:
         rows += await asyncio.to_thread(
-            _messages, engine, config, rest, DeliveryState.QUEUED, Delivery.seq == 0
+            _messages, engine, config, keys, DeliveryState.QUEUED, Delivery.seq == 0
         )
     return await _start(client, config, rows)
 

@@ -5,6 +5,8 @@ back; a repeated record reads the stored state and starts again only what is sti
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -40,10 +42,19 @@ class Starts:
         self.started.append((options["id"], argument))
 
 
-def statements(engine: Engine) -> list[str]:
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL the engine runs meanwhile; the engine is the session's, so it stops listening."""
     seen: list[str] = []
-    event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
-    return seen
+
+    def note(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 async def test_a_reminder_starts_its_delivery_without_reading_the_message_back(
@@ -68,12 +79,12 @@ async def test_a_reminder_starts_its_delivery_without_reading_the_message_back(
         kind=NotificationKind.REMINDER,
         step=f"before-{uuid.uuid4().hex[:6]}",
     )
-    seen = statements(engine)
-    first = await ActivityEnvironment().run(activities.record_notifications, reminder)
-    first_reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
-    seen.clear()
-    again = await ActivityEnvironment().run(activities.record_notifications, reminder)
-    again_reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    with statements(engine) as seen:
+        first = await ActivityEnvironment().run(activities.record_notifications, reminder)
+        first_reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+        seen.clear()
+        again = await ActivityEnvironment().run(activities.record_notifications, reminder)
+        again_reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
 
     with Session(engine) as session:
         leader = session.scalar(
