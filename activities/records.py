@@ -67,6 +67,7 @@ class RecordActivities:
                 {
                     "directive_id": request.directive_id,
                     "commune_code": code,
+                    "issued_at": directive.issued_at,
                     "status": AssignmentStatus.NOTIFIED.value,
                     "timeliness": Timeliness.WITHIN_DEADLINE.value,
                     "deadline": deadline,

@@ -128,6 +128,7 @@ def generate(
                     returns,
                     requests,
                     requests,
+                    issued,
                 )
             )
     return directives, rows, events
@@ -149,8 +150,8 @@ def _load_sqlite(path: Path, data: tuple[list[Any], list[Any], list[Any]]) -> No
             "INSERT INTO assignments (id, directive_id, commune_code, status, timeliness, "
             "deadline, original_deadline, acknowledge_by, acknowledged_at, reported_at, "
             "completed_at, escalation_level, returns, extension_requests, extensions_granted, "
-            "revision, acknowledged_revision, seq, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, 1, ?)",
+            "issued_at, revision, acknowledged_revision, seq, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, 1, ?)",
             (
                 (
                     *r[:5],
@@ -159,6 +160,7 @@ def _load_sqlite(path: Path, data: tuple[list[Any], list[Any], list[Any]]) -> No
                     t(r[7]),
                     *(t(x) if x else None for x in r[8:11]),
                     *r[11:15],
+                    t(r[15]),
                     t(r[5]),
                 )
                 for r in rows
@@ -197,8 +199,8 @@ def _load_postgres(url: str, data: tuple[list[Any], list[Any], list[Any]]) -> No
             cur,
             "COPY assignments (id, directive_id, commune_code, status, timeliness, deadline, "
             "original_deadline, acknowledge_by, acknowledged_at, reported_at, completed_at, "
-            "escalation_level, returns, extension_requests, extensions_granted, revision, "
-            "acknowledged_revision, seq, updated_at) FROM STDIN",
+            "escalation_level, returns, extension_requests, extensions_granted, issued_at, "
+            "revision, acknowledged_revision, seq, updated_at) FROM STDIN",
             ((*r, 1, 1, 1, r[5]) for r in rows),
         )
         _copy(

@@ -63,6 +63,9 @@ class Assignment(Base):
     directive_id: Mapped[int] = mapped_column(ForeignKey("directives.id"))
     # The recipient: a commune's code, or an agency's (`units`) for a plan's task.
     commune_code: Mapped[str] = mapped_column(String(8))
+    # The directive's issue, copied when the assignment is recorded (it never changes): the
+    # roll-up's medians measure from it without a join to the directives.
+    issued_at: Mapped[datetime] = mapped_column()
     status: Mapped[str] = mapped_column(String(16))
     timeliness: Mapped[str] = mapped_column(String(16))
     deadline: Mapped[datetime] = mapped_column()

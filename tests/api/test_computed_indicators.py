@@ -295,6 +295,7 @@ async def test_the_communes_with_every_assignment_accepted_as_of_each_month_end(
                 {
                     "directive_id": directive_id,
                     "commune_code": commune,
+                    "issued_at": vn("2025-12-01 08:00"),
                     "status": status,
                     "timeliness": "on_time",
                     "deadline": deadline,

@@ -115,6 +115,7 @@ def add_directive(engine: Engine, statuses: list[str]) -> int:
                 Assignment(
                     directive_id=directive.id,
                     commune_code=code,
+                    issued_at=now,
                     status=status,
                     timeliness="within_deadline",
                     deadline=now + timedelta(days=7),

@@ -201,6 +201,7 @@ def _assignment(
     return Assignment(
         directive_id=directive_id,
         commune_code=commune,
+        issued_at=NOW - 10 * DAY,
         status=status,
         timeliness=timeliness,
         deadline=deadline,

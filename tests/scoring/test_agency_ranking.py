@@ -113,6 +113,7 @@ def _store(engine: Engine) -> Ids:
             row = Assignment(
                 directive_id=directives[name],
                 commune_code=code,
+                issued_at=ISSUED,
                 status=status.value,
                 timeliness=timeliness.value,
                 deadline=DEADLINE,

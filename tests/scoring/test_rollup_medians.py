@@ -74,6 +74,7 @@ def _store(
         Assignment(
             directive_id=directive.id,
             commune_code=commune,
+            issued_at=ISSUED,
             status=status.value,
             timeliness=(Timeliness.ON_TIME if completed else Timeliness.WITHIN_DEADLINE).value,
             deadline=deadline,
