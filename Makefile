@@ -20,8 +20,11 @@ run: $(INSTALLED)
 worker: $(INSTALLED)
 	$(BIN)/python worker.py
 
+# The suite in TEST_PROCESSES processes (pytest-xdist): the tests of each database backend in one,
+# the others module by module in whichever is free (tests/parallel.py). TEST_PROCESSES=0: one.
+TEST_PROCESSES ?= 2
 test: $(INSTALLED) chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadscope $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff format --check .

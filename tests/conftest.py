@@ -41,7 +41,7 @@ POSTGRES_URL = os.environ.get(
     "AXIS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 PUBLIC_URL = "http://axis.test"
-pytest_plugins = ["tests.figures"]
+pytest_plugins = ["tests.figures", "tests.parallel"]
 
 
 def _postgres_reachable() -> bool:
