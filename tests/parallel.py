@@ -2,14 +2,13 @@
 
 Every process sets up the session's database and dev server of each backend it meets, and a
 switch from one backend to the other tears the first down: the tests of one backend therefore go
-to one process, in collection order. The stacks started as `make run` starts them (`run.py`: the
-end-to-end and browser tests) go to one process too, one at a time: each takes the worker's
-conventional metrics port when it finds it free, and two starting at once could both find it
-free. Every other module goes whole to whichever process is free, since its tests share its
-module-scoped fixtures.
-
-A run with one backend only (CI's second pass: `-k 'sqlite or replay'`) shares its tests module
-by module: each process then sets up that backend once."""
+to one process, in collection order, the order of a run in one process (tests share the
+session's database: a module that stores a directive without a policy, as a roll-up test does,
+must not come before the API's listing of every directive). The stacks started as `make run`
+starts them (`run.py`: the end-to-end and browser tests) go to one process too, one at a time:
+each takes the worker's conventional metrics port when it finds it free, and two starting at
+once could both find it free. Every other module goes whole to whichever process is free, since
+its tests share its module-scoped fixtures."""
 
 from __future__ import annotations
 
@@ -35,8 +34,8 @@ def backend_of(nodeid: str) -> str | None:
     return next((backend for backend in BACKENDS if backend in parts), None)
 
 
-def group_of(nodeid: str, by_backend: bool) -> str:
-    backend = backend_of(nodeid) if by_backend else None
+def group_of(nodeid: str) -> str:
+    backend = backend_of(nodeid)
     if backend is not None:
         return backend
     module = nodeid.split("::")[0]
@@ -56,15 +55,10 @@ class ByBackendScheduling(LoadScopeScheduling):
     """xdist's `loadscope` with the scopes above, the longest first."""
 
     workqueue: OrderedDict[str, dict[str, bool]]
-    by_backend: bool | None = None
     ordered = False
 
     def _split_scope(self, nodeid: str) -> str:
-        if self.by_backend is None:
-            # Decided once, on the whole collection (set by the time work is split).
-            found = {backend_of(n) for n in self.collection or []} - {None}
-            self.by_backend = len(found) > 1
-        return group_of(nodeid, self.by_backend)
+        return group_of(nodeid)
 
     def _assign_work_unit(self, node: WorkerController) -> None:
         if not self.ordered:
