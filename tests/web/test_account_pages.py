@@ -116,7 +116,11 @@ async def test_the_setup_link_sets_a_password_once_and_signs_the_person_in(
         account = account_row(site.engine, opened["id"])
         assert verify_password(GOOD_PASSWORD, account.password_hash)
         with Session(site.engine) as session:
-            entries = list(session.scalars(select(AuditEntry).where(AuditEntry.id > after)))
+            entries = list(
+                session.scalars(
+                    select(AuditEntry).where(AuditEntry.id > after).order_by(AuditEntry.id)
+                )
+            )
         actor = f"account:{opened['username']}"
         assert [(e.actor, e.action, e.subject, e.detail) for e in entries] == [
             (actor, "account.password_set", opened["username"], {}),
