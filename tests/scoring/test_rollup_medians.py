@@ -25,10 +25,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from db.communes import communes_of_province
-from db.models import Assignment, Directive
+from db.models import Assignment, Directive, policy_to_json
 from scoring.periods import parse_period
 from scoring.rollup import medians, rollup
-from vocabulary.directives import AssignmentStatus, Timeliness
+from vocabulary.directives import AssignmentStatus, DirectivePolicy, Timeliness
 
 PERIOD = parse_period("2039-05")
 ISSUED = datetime(2039, 5, 1, 8, tzinfo=UTC)
@@ -64,7 +64,7 @@ def _store(
         issued_by="steering_office:test",
         deadline=deadline,
         communes=[commune],
-        policy={},
+        policy=policy_to_json(DirectivePolicy()),
         updated_at=ISSUED,
     )
     session.add(directive)
