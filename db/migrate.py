@@ -28,10 +28,15 @@ from db.upsert import insert_ignoring_duplicates
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 
 
+def alembic_config(url: str) -> Config:
+    """Alembic's configuration for the database at `url` (env.py reads the URL from it)."""
+    config = Config(str(ALEMBIC_INI))
+    config.attributes["url"] = url
+    return config
+
+
 def upgrade(url: str) -> None:
-    cfg = Config(str(ALEMBIC_INI))
-    cfg.attributes["url"] = url
-    command.upgrade(cfg, "head")
+    command.upgrade(alembic_config(url), "head")
 
 
 def load_communes(engine: Engine) -> int:

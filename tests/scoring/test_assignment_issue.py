@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, make_url, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
@@ -24,7 +23,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.records import RecordActivities
 from db.engine import make_engine
-from db.migrate import ALEMBIC_INI
+from db.migrate import alembic_config
 from db.models import Assignment
 from scoring.periods import parse_period
 from scoring.rollup import medians, rollup, rollup_query
@@ -63,12 +62,6 @@ def test_the_roll_up_reads_the_issue_from_the_assignments_alone(dialect: Dialect
     sql = str(statement.compile(dialect=dialect))
     assert "assignments.issued_at" in sql
     assert "directives" not in sql
-
-
-def _alembic(url: str) -> Config:
-    config = Config(str(ALEMBIC_INI))
-    config.attributes["url"] = url
-    return config
 
 
 def _store_at_0018(engine: Engine, commune: str) -> None:
@@ -122,18 +115,18 @@ def test_the_migration_copies_each_directives_issue_onto_its_assignments(
     commune = "24133"
     backend = make_url(database_url).get_backend_name()
     with fresh_database(backend, tmp_path) as url:
-        command.downgrade(_alembic(url), "0018")
+        command.downgrade(alembic_config(url), "0018")
         engine = make_engine(url)
         try:
             _store_at_0018(engine, commune)
             for _ in range(2):
-                command.upgrade(_alembic(url), "head")
+                command.upgrade(alembic_config(url), "head")
                 assert _issues(engine, commune) == [FIRST_ISSUE, SECOND_ISSUE]
                 with Session(engine) as session:
                     figures = rollup(session, PERIOD, AS_OF, with_medians=True)[commune]
                     one = medians(session, PERIOD, commune)
                 assert figures["median_acknowledgement_seconds"] == MEDIAN
                 assert one["median_acknowledgement_seconds"] == MEDIAN
-                command.downgrade(_alembic(url), "0018")
+                command.downgrade(alembic_config(url), "0018")
         finally:
             engine.dispose()

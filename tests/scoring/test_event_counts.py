@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, func, make_url, select, text
 from sqlalchemy.orm import Session
 from temporalio.testing import ActivityEnvironment
 
 from activities.records import RecordActivities
 from db.engine import make_engine
-from db.migrate import ALEMBIC_INI
+from db.migrate import alembic_config
 from db.models import Assignment, AssignmentEventRow
 from scoring.periods import parse_period
 from scoring.rollup import rollup
@@ -142,12 +141,6 @@ def test_every_event_is_counted_once_however_often_and_in_whatever_order_it_is_w
     assert _figures(engine, commune) == TIMELINE_FIGURES
 
 
-def _alembic(url: str) -> Config:
-    config = Config(str(ALEMBIC_INI))
-    config.attributes["url"] = url
-    return config
-
-
 def test_the_migration_counts_the_events_stored_before_it(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -156,7 +149,7 @@ def test_the_migration_counts_the_events_stored_before_it(
     to 0017 and up again, the counts are the same."""
     backend = make_url(database_url).get_backend_name()
     with fresh_database(backend, tmp_path) as url:
-        command.downgrade(_alembic(url), "0017")
+        command.downgrade(alembic_config(url), "0017")
         engine = make_engine(url)
         try:
             with engine.begin() as connection:
@@ -210,7 +203,7 @@ def test_the_migration_counts_the_events_stored_before_it(
                     ],
                 )
             for _ in range(2):
-                command.upgrade(_alembic(url), "head")
+                command.upgrade(alembic_config(url), "head")
                 assert _row_counts(engine, directive_id, "24133") == ROW_COUNTS
                 assert _row_counts(engine, directive_id, "24175") == dict.fromkeys(ROW_COUNTS, 0)
                 assert _figures(engine, "24133") == TIMELINE_FIGURES
@@ -219,6 +212,6 @@ def test_the_migration_counts_the_events_stored_before_it(
                     "received": 1,
                     "judged": 1,
                 }
-                command.downgrade(_alembic(url), "0017")
+                command.downgrade(alembic_config(url), "0017")
         finally:
             engine.dispose()
