@@ -145,6 +145,7 @@ def build_worker(
     activities: list[Callable[..., Any]] = [
         records.plan_directive,
         records.record_assignment,
+        records.record_assignments,
         records.record_amendment,
         records.set_directive_status,
         notifications.record_notifications,

@@ -26,6 +26,7 @@ from workflows.types import (
     IssueDirectiveInput,
     RecordAmendmentInput,
     RecordAssignmentInput,
+    RecordAssignmentsInput,
 )
 
 
@@ -132,6 +133,13 @@ class RecordActivities:
         """Write one assignment state and its timeline event (`write_assignment_record`)."""
         with Session(self._engine) as session, session.begin():
             write_assignment_record(session, request)
+
+    @activity.defn(name=activity_names.RECORD_ASSIGNMENTS)
+    def record_assignments(self, request: RecordAssignmentsInput) -> None:
+        """Write several records of one assignment in one transaction, oldest first."""
+        with Session(self._engine) as session, session.begin():
+            for record in request.records:
+                write_assignment_record(session, record)
 
     @activity.defn(name=activity_names.RECORD_AMENDMENT)
     def record_amendment(self, request: RecordAmendmentInput) -> DirectiveRevision:

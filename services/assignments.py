@@ -4,6 +4,8 @@ each an update on the assignment's own workflow."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -60,6 +62,11 @@ class AlreadyAcknowledged(Exception):
     def __init__(self, state: AssignmentState | None) -> None:
         super().__init__("already acknowledged")
         self.state = state
+
+
+log = logging.getLogger("axis.assignments")
+# How long a request that could not write an answer waits to ask the workflow to write it.
+SIGNAL_TIMEOUT_SECONDS = 5.0
 
 
 def assignment_not_found(directive_id: int, commune_code: str) -> str:
@@ -295,9 +302,10 @@ async def update_assignment(
 ) -> AssignmentPublic:
     """Send one update to the assignment's own workflow and answer with the state it recorded.
     An update that answers with its record (an acknowledgement) has its record written here,
-    from the answer, and again by the workflow behind it; any other update returns after the
-    workflow's own write. An update id already used is answered by the engine with that
-    update's result, without a second effect.
+    from the answer; the workflow carries the same record with its own next write (a report, a
+    reminder's notice, the deadline mark, the close), so an answer whose writer died is behind
+    only until then. Any other update returns after the workflow's own write. An update id
+    already used is answered by the engine with that update's result, without a second effect.
 
     The update goes to the running workflow: one round trip. An answer can arrive before the
     fan-out has started this commune's workflow (a leader who clicks within a second, or one of
@@ -310,6 +318,7 @@ async def update_assignment(
     if directive.deadline is None:
         raise Refused("the directive is still being issued; try again shortly")
     before = to_assignment_public(assignment, name)
+    stored_seq = assignment.seq
     start = StartAssignmentsInput(
         plan=DirectivePlan(
             directive_id=directive.id,
@@ -339,22 +348,49 @@ async def update_assignment(
             update, argument, start_workflow_operation=operation, id=update_id
         )
 
-    recorded = await send_update(
-        call(),
-        lambda: _closed_refusal(session, directive_id, commune_code),
-        refusals=_already_acknowledged,
-        # The id of a run that has finished is refused to the start as taken.
-        closed_statuses=(*FINISHED_STATUSES, RPCStatusCode.ALREADY_EXISTS),
-    )
+    workflow_id = assignment_workflow_id(directive_id, commune_code)
+    try:
+        recorded = await send_update(
+            call(),
+            lambda: _closed_refusal(session, directive_id, commune_code),
+            refusals=_already_acknowledged,
+            # The id of a run that has finished is refused to the start as taken.
+            closed_statuses=(*FINISHED_STATUSES, RPCStatusCode.ALREADY_EXISTS),
+        )
+    except AlreadyAcknowledged as repeat:
+        if repeat.state is not None and repeat.state.seq > stored_seq:
+            # The first answer's record never reached the row (its writer died or failed).
+            await ask_to_write_waiting_records(temporal, workflow_id)
+        raise
     if isinstance(recorded, RecordAssignmentInput):
-        await session.run_sync(write_assignment_record, recorded)
-        await session.commit()
+        try:
+            await session.run_sync(write_assignment_record, recorded)
+            await session.commit()
+        except Exception:
+            # The answer stands in the workflow: it writes the record itself, retrying until
+            # the database is back, and this request fails as the database's error says.
+            await ask_to_write_waiting_records(temporal, workflow_id)
+            raise
         # Only the state moved: the row read before, brought up to it, is the answer.
         return overlay_state(before, recorded.state)
     current = await current_assignment(session, directive_id, commune_code)
     # A repeated update id is answered with the first update's state, which the read model
     # may have moved past since (the office has accepted the report): that state stands.
     return overlay_state(current, recorded if isinstance(recorded, AssignmentState) else None)
+
+
+async def ask_to_write_waiting_records(temporal: Client, workflow_id: str) -> None:
+    """Ask an assignment to write the answers' records it is carrying now. Best effort: when
+    the engine is unreachable too, the records still go with the assignment's next write."""
+    try:
+        await asyncio.wait_for(
+            temporal.get_workflow_handle(workflow_id).signal(
+                AssignmentWorkflow.write_waiting_records
+            ),
+            SIGNAL_TIMEOUT_SECONDS,
+        )
+    except (RPCError, TimeoutError) as e:
+        log.warning("could not ask %s to write its waiting records: %s", workflow_id, e)
 
 
 def _already_acknowledged(cause: ApplicationError) -> AlreadyAcknowledged | None:

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         ExtensionRequestInput,
         NotifyInput,
         RecordAssignmentInput,
+        RecordAssignmentsInput,
         ReportInput,
         ReviewInput,
     )
@@ -70,6 +71,14 @@ EXTENSION_OUTLASTS_AMENDMENT = "extension-outlasts-amendment"
 # (the sequence-number guard and the event's key make the second write change nothing). One
 # server round trip instead of three: before this, the update waited for its own write.
 ACKNOWLEDGE_WRITES_BEHIND = "acknowledge-writes-behind"
+# Decided once, in the first workflow task, for the workflow's whole life: an answered
+# acknowledgement costs the server only the update. Its record, written by the caller, is
+# carried with this workflow's next write of any kind (a deadline mark, a report, a reminder's
+# notice, the close) instead of an activity of its own; a change that leaves the next step's
+# time where it was keeps its timer; and no patch is looked up while answering. Before this,
+# the answering task recorded two patch markers (each with a search-attribute upsert), moved
+# the timer and scheduled the write, and a second task followed the activity.
+ANSWERS_CARRIED_WITH_NEXT_WRITE = "answers-carried-with-next-write"
 
 
 @workflow.defn(name="Assignment")
@@ -99,6 +108,9 @@ class AssignmentWorkflow:
         # Records an answer returned before they were written here (ACKNOWLEDGE_WRITES_BEHIND).
         self._behind: list[RecordAssignmentInput] = []
         self._closing = False
+        self._carried = workflow.patched(ANSWERS_CARRIED_WITH_NEXT_WRITE)
+        # A caller could not write an answer's record (write_waiting_records): write now.
+        self._write_asked = False
 
     @workflow.run
     async def run(self, request: AssignmentInput) -> AssignmentState:
@@ -114,6 +126,7 @@ class AssignmentWorkflow:
                 StepAction.DEADLINE: self._deadline_passed,
                 StepAction.ESCALATION: self._escalate,
             },
+            keep_timer=self._carried,
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
         self._closing = True
@@ -212,7 +225,7 @@ class AssignmentWorkflow:
             actor=request.actor,
             detail={"revision": str(s.revision)},
         )
-        if workflow.patched(ACKNOWLEDGE_WRITES_BEHIND):
+        if self._carried or workflow.patched(ACKNOWLEDGE_WRITES_BEHIND):
             self._behind.append(record)
         else:
             await self._write(record)
@@ -393,6 +406,14 @@ class AssignmentWorkflow:
             },
         )
 
+    @workflow.signal
+    def write_waiting_records(self) -> None:
+        """A caller that got an answer's record and could not write it (the database was
+        away, or it found the row behind on a repeat) asks for the records waiting here to be
+        written now, by an activity that retries until the database takes them. With none
+        waiting (written already, or never carried) it changes nothing."""
+        self._write_asked = bool(self._behind)
+
     @workflow.query
     def state(self) -> AssignmentState:
         return self._state
@@ -463,30 +484,58 @@ class AssignmentWorkflow:
         scheduled in the workflow task that answered, so it costs the answer no round trip.
         (Waiting a moment first, to let a burst of answers pass, is what the time-skipping test
         server cannot take: a timer started by an update's task, then a second update, fails
-        its history builder.)"""
+        its history builder.) With ANSWERS_CARRIED_WITH_NEXT_WRITE the records wait for the
+        next write instead, and only those still waiting at the close are written here."""
         while True:
-            await workflow.wait_condition(lambda: bool(self._behind) or self._closing)
+            await workflow.wait_condition(
+                lambda: (
+                    (bool(self._behind) and (self._write_asked or not self._carried))
+                    or self._closing
+                )
+            )
+            self._write_asked = False
             if not self._behind:
-                return
+                if self._closing:
+                    return
+                continue
+            if self._carried:
+                await self._write_carried([])
+                continue
             batch, self._behind = self._behind, []
             for record in batch:
                 await self._write(record)
 
+    async def _write_carried(self, records: list[RecordAssignmentInput]) -> None:
+        """`records` with the answers' records waiting before them, in one activity."""
+        batch, self._behind = [*self._behind, *records], []
+        if not batch:
+            return
+        await workflow.execute_activity(
+            activity_names.RECORD_ASSIGNMENTS,
+            RecordAssignmentsInput(batch),
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+
     async def _write(self, record: RecordAssignmentInput) -> None:
-        if workflow.patched(RECORD_SCHEDULED_AGAIN) or not workflow.patched(RECORD_LOCALLY):
-            await workflow.execute_activity(
-                activity_names.RECORD_ASSIGNMENT,
-                record,
-                start_to_close_timeout=RECORD_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-            )
-        else:
+        if self._carried:
+            if self._behind:
+                await self._write_carried([record])
+                return
+        elif not workflow.patched(RECORD_SCHEDULED_AGAIN) and workflow.patched(RECORD_LOCALLY):
             await workflow.execute_local_activity(
                 activity_names.RECORD_ASSIGNMENT,
                 record,
                 start_to_close_timeout=RECORD_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
             )
+            return
+        await workflow.execute_activity(
+            activity_names.RECORD_ASSIGNMENT,
+            record,
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
 
     async def _notify(
         self,
@@ -504,12 +553,18 @@ class AssignmentWorkflow:
             context=context or {},
         )
         self._journal.notifications.append(notice)
-        await workflow.execute_activity(
+        sent = workflow.execute_activity(
             activity_names.RECORD_NOTIFICATIONS,
             notice,
             start_to_close_timeout=NOTIFY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
+        if self._carried and self._behind:
+            # A reminder is the first thing after an acknowledgement for many communes: the
+            # answer's record goes with it rather than waiting for the deadline.
+            await asyncio.gather(sent, self._write_carried([]))
+            return
+        await sent
 
     async def _tell_directive(self) -> None:
         directive = workflow.get_external_workflow_handle(

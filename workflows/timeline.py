@@ -15,9 +15,11 @@ earlier ones would be wrong."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from temporalio import workflow
 
@@ -104,10 +106,19 @@ class Timeline:
         done: Callable[[], bool],
         steps: Callable[[], Iterable[Step]],
         actions: Mapping[StepAction, Fire],
+        keep_timer: bool = False,
     ) -> None:
         """Fire each step when its time comes until `done()`. `steps()` lists the steps that
         apply to the state as it is now (none while nothing is chased); `actions` says what
-        each kind of step does."""
+        each kind of step does.
+
+        With `keep_timer`, a change that leaves the next step's time where it was (an
+        acknowledgement, with no acknowledge-by time) leaves its timer running: no timer
+        cancelled and started again in the answer's workflow task. Without it, every change
+        restarts the timer, as the histories recorded before it do."""
+        if keep_timer:
+            await self._run_keeping_timer(done, steps, actions)
+            return
         while not done():
             step = self.next_step(steps())
             self._changed = False
@@ -124,16 +135,57 @@ class Timeline:
                     # that still applies.
                     if self.next_step(steps()) != step:
                         continue
-            self._fired.add(step.key)
-            if step.action == StepAction.REMINDER:
-                # Another reminder is due too (`step` is the earliest): the latest one goes,
-                # telling of this one.
-                later = self._latest_reminder_due(steps())
-                if later is not None and workflow.patched(LATEST_MISSED_REMINDER_ONLY):
-                    self._skipped.setdefault(later.key, []).append(step)
+            await self._fire(step, steps, actions)
+
+    async def _run_keeping_timer(
+        self,
+        done: Callable[[], bool],
+        steps: Callable[[], Iterable[Step]],
+        actions: Mapping[StepAction, Fire],
+    ) -> None:
+        timer: asyncio.Task[None] | None = None
+        timer_at: datetime | None = None
+        while not done():
+            step = self.next_step(steps())
+            self._changed = False
+            if timer is not None and (step is None or step.at != timer_at):
+                timer.cancel()
+                timer = None
+            if step is None:
+                await workflow.wait_condition(lambda: self._changed)
+                continue
+            left = (step.at - workflow.now()).total_seconds()
+            if left > 0:
+                if timer is None:
+                    timer, timer_at = asyncio.ensure_future(asyncio.sleep(left)), step.at
+                await workflow.wait_condition(partial(self._changed_or_done, timer))
+                if not timer.done():
                     continue
-                step = replace(step, skipped=tuple(self._skipped.pop(step.key, [])))
-            await actions[step.action](step)
+                timer = None
+                # An answer that arrived with the timer is applied first: fire only a step
+                # that still applies.
+                if self.next_step(steps()) != step:
+                    continue
+            await self._fire(step, steps, actions)
+        if timer is not None:
+            timer.cancel()
+
+    def _changed_or_done(self, timer: asyncio.Task[None]) -> bool:
+        return self._changed or timer.done()
+
+    async def _fire(
+        self, step: Step, steps: Callable[[], Iterable[Step]], actions: Mapping[StepAction, Fire]
+    ) -> None:
+        self._fired.add(step.key)
+        if step.action == StepAction.REMINDER:
+            # Another reminder is due too (`step` is the earliest): the latest one goes,
+            # telling of this one.
+            later = self._latest_reminder_due(steps())
+            if later is not None and workflow.patched(LATEST_MISSED_REMINDER_ONLY):
+                self._skipped.setdefault(later.key, []).append(step)
+                return
+            step = replace(step, skipped=tuple(self._skipped.pop(step.key, [])))
+        await actions[step.action](step)
 
     def _latest_reminder_due(self, steps: Iterable[Step]) -> Step | None:
         """The latest reminder not yet fired whose time has come."""

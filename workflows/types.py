@@ -188,6 +188,14 @@ class RecordAssignmentInput:
 
 
 @dataclass
+class RecordAssignmentsInput:
+    """Several records of one assignment, oldest first, written in one transaction: the
+    acknowledgements its callers wrote already, carried with the workflow's next write."""
+
+    records: list[RecordAssignmentInput]
+
+
+@dataclass
 class NotifyInput:
     """Messages of one kind and step to the people of a role, for one or many communes.
 

@@ -501,12 +501,13 @@ async def assignment_changes(
         after = page["next"]
 
 
-async def test_an_acknowledgement_the_api_never_wrote_reaches_the_read_model(
+async def test_an_acknowledgement_the_api_never_wrote_reaches_the_read_model_with_the_next_write(
     api: ApiClient,
 ) -> None:
-    """The API writes an acknowledgement's record from the update's answer; the workflow writes
-    the same record behind it. An answer whose API stopped before writing (here: sent straight
-    to the workflow) still reaches the read model, its feed and its timeline, once."""
+    """The API writes an acknowledgement's record from the update's answer; the workflow carries
+    the same record with its own next write. An answer whose API stopped before writing (here:
+    sent straight to the workflow) reaches the read model, its feed and its timeline, once, with
+    the report that follows it."""
     code = "24133"
     directive = await open_directive(api)
     directive_id = directive["id"]
@@ -523,23 +524,26 @@ async def test_an_acknowledgement_the_api_never_wrote_reaches_the_read_model(
         AssignmentEventKind.ACKNOWLEDGED,
     )
 
-    async def written() -> dict[str, Any]:
-        found = await detail(api, directive_id, code)
-        assert found["status"] == "acknowledged", found["status"]
-        return found
+    unwritten = await detail(api, directive_id, code)
+    # Through the API now: the repeat is answered from the workflow's state.
+    leader = await api.token("commune_leader", code)
+    again = await act(api, leader, directive_id, code, "acknowledge")
+    reported = await act(
+        api, leader, directive_id, code, "report", {"summary": "Xong", "evidence": []}
+    )
+    found = await detail(api, directive_id, code)
 
-    found = await eventually(written)
+    assert (unwritten["status"], unwritten["events"]) == ("notified", [])
+    assert again.status_code == 200, again.text
+    assert (again.json()["already_acknowledged"], again.json()["status"]) == (True, "acknowledged")
+    assert reported.status_code == 200, reported.text
     assert parse(found["acknowledged_at"]) == record.state.acknowledged_at
     assert [(e["seq"], e["kind"], e["actor"]) for e in found["events"]] == [
-        (1, "acknowledged", "commune_leader:straight")
+        (1, "acknowledged", "commune_leader:straight"),
+        (2, "reported", f"commune_leader:commune_leader {code}"),
     ]
     assert await assignment_changes(api, directive_id, code) == [
         ("issued", {"seq": 0, "status": "notified"}),
         ("acknowledged", {"seq": 1, "status": "acknowledged", "timeliness": "within_deadline"}),
+        ("reported", {"seq": 2, "status": "reported", "timeliness": "within_deadline"}),
     ]
-    # Through the API now: the repeat is answered from the workflow, nothing written twice.
-    leader = await api.token("commune_leader", code)
-    again = await act(api, leader, directive_id, code, "acknowledge")
-    assert again.status_code == 200, again.text
-    assert again.json()["already_acknowledged"] is True
-    assert len((await detail(api, directive_id, code))["events"]) == 1

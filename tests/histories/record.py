@@ -149,7 +149,10 @@ async def record(out: Path) -> list[Path]:
                 await directive.execute_update(
                     DirectiveWorkflow.amend, AmendDirectiveInput(office, body="Nội dung bổ sung")
                 )
-                await advance_to(env, t0 + 6 * DAY)
+                # A little past day 6, not on it: the first rung's timer falls due at day 6, and
+                # the time-skipping server fails the task of an update that arrives in the same
+                # instant as a timer firing ("invalid history builder state for action").
+                await advance_to(env, t0 + 6.1 * DAY)
                 await handle(REWORKED).execute_update(
                     AssignmentWorkflow.report, ReportInput(leader, "Bản sửa", ["v2.pdf"])
                 )

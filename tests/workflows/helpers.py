@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -12,12 +13,19 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from activities.records import write_assignment_record
 from db.models import Assignment, Notification
 from tests.fan_out import until_fanned_out
 from vocabulary.directives import directive_workflow_id
 from worker import WORKFLOW_RUNNER
+from workflows.assignment import AssignmentWorkflow
 from workflows.directive import DirectiveWorkflow
-from workflows.types import DirectiveRevision, IssueDirectiveInput
+from workflows.types import (
+    AcknowledgeInput,
+    DirectiveRevision,
+    IssueDirectiveInput,
+    RecordAssignmentInput,
+)
 
 DAY = timedelta(days=1)
 
@@ -74,3 +82,14 @@ def assignments(engine: Engine, directive_id: int) -> dict[str, Assignment]:
                 select(Assignment).where(Assignment.directive_id == directive_id)
             )
         }
+
+
+async def acknowledge(
+    handle: WorkflowHandle[Any, Any], engine: Engine, request: AcknowledgeInput
+) -> RecordAssignmentInput:
+    """Acknowledge as the API does: the update answers with its record, and the caller writes
+    it (the workflow carries it with its own next write)."""
+    record = await handle.execute_update(AssignmentWorkflow.acknowledge, request)
+    with Session(engine) as session, session.begin():
+        write_assignment_record(session, record)
+    return record

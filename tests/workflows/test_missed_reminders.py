@@ -22,7 +22,7 @@ from temporalio.worker import Replayer
 from db.models import AssignmentEventRow
 from tests.conftest import running_worker
 from tests.factories import store_directive
-from tests.workflows.helpers import DAY, advance_to, issue, notifications_by_commune
+from tests.workflows.helpers import DAY, acknowledge, advance_to, issue, notifications_by_commune
 from vocabulary.directives import DirectivePolicy, EscalationStep, assignment_workflow_id
 from vocabulary.events import AssignmentEventKind
 from vocabulary.roles import Role
@@ -93,15 +93,6 @@ async def escalation_recorded(engine: Engine, directive_id: int) -> None:
     raise AssertionError("the escalation was not recorded in 30 s")
 
 
-async def acknowledgement_recorded(engine: Engine, directive_id: int) -> None:
-    """Wait until the workflow has written the acknowledgement it answered before writing."""
-    for _ in range(600):
-        if any(e.kind == AssignmentEventKind.ACKNOWLEDGED for e in events(engine, directive_id)):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the acknowledgement was not recorded in 30 s")
-
-
 async def catch_up_after_an_outage(
     env: WorkflowEnvironment, engine: Engine, task_queue: str, executor: ThreadPoolExecutor
 ) -> tuple[IssueDirectiveInput, Counter[str], Counter[str], list[str], WorkflowHistory]:
@@ -124,10 +115,7 @@ async def catch_up_after_an_outage(
     handle = env.client.get_workflow_handle(workflow_id)
     async with running_worker(env.client, engine, task_queue, executor):
         await escalation_recorded(engine, request.directive_id)
-        await handle.execute_update(
-            AssignmentWorkflow.acknowledge, AcknowledgeInput(actor="commune_leader:test")
-        )
-        await acknowledgement_recorded(engine, request.directive_id)
+        await acknowledge(handle, engine, AcknowledgeInput(actor="commune_leader:test"))
         journal = await handle.query(AssignmentWorkflow.journal)
         history = await handle.fetch_history()
     after = notifications_by_commune(engine, request.directive_id)[COMMUNE]
