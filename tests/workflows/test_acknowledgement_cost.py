@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import AssignmentEventRow
@@ -25,7 +27,12 @@ from vocabulary.events import AssignmentEventKind
 from vocabulary.roles import Role
 from workflows.assignment import AssignmentWorkflow
 from workflows.directive import DirectiveWorkflow
-from workflows.types import AcknowledgeInput, RecallDirectiveInput, ReportInput
+from workflows.types import (
+    AcknowledgeInput,
+    IssueDirectiveInput,
+    RecallDirectiveInput,
+    ReportInput,
+)
 
 COMMUNE = "24133"
 LEADER = AcknowledgeInput(actor="commune_leader:test")
@@ -44,6 +51,17 @@ ANSWER_ONLY = [
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
 ]
+
+
+async def open_assignment(
+    env: WorkflowEnvironment, request: IssueDirectiveInput, task_queue: str
+) -> tuple[WorkflowHandle[Any, Any], WorkflowHandle[Any, Any]]:
+    """Issue the directive to its one commune: the directive's handle and the assignment's."""
+    directive = await issue(env, request, task_queue)
+    assignment = env.client.get_workflow_handle(
+        assignment_workflow_id(request.directive_id, COMMUNE)
+    )
+    return directive, assignment
 
 
 def event_kinds(engine: Engine, directive_id: int) -> list[AssignmentEventKind]:
@@ -65,10 +83,7 @@ async def test_an_answer_costs_the_server_its_update_only_and_the_next_write_car
     t0 = await env.get_current_time()
     request = store_directive(engine, [COMMUNE], t0, POLICY, deadline=t0 + 10 * DAY)
     async with running_worker(env.client, engine, task_queue, executor):
-        await issue(env, request, task_queue)
-        handle = env.client.get_workflow_handle(
-            assignment_workflow_id(request.directive_id, COMMUNE)
-        )
+        _, handle = await open_assignment(env, request, task_queue)
         before = len((await handle.fetch_history()).events)
         answer = await handle.execute_update(AssignmentWorkflow.acknowledge, LEADER)
         answered = [e.event_type for e in (await handle.fetch_history()).events][before:]
@@ -102,10 +117,7 @@ async def test_an_unwritten_answer_goes_with_the_next_reminder(
     t0 = await env.get_current_time()
     request = store_directive(engine, [COMMUNE], t0, POLICY, deadline=t0 + 10 * DAY)
     async with running_worker(env.client, engine, task_queue, executor):
-        await issue(env, request, task_queue)
-        handle = env.client.get_workflow_handle(
-            assignment_workflow_id(request.directive_id, COMMUNE)
-        )
+        _, handle = await open_assignment(env, request, task_queue)
         await handle.execute_update(AssignmentWorkflow.acknowledge, LEADER)
         await advance_to(env, t0 + 2 * DAY)
         early = assignments(engine, request.directive_id)[COMMUNE].status
@@ -125,10 +137,7 @@ async def test_an_unwritten_answer_goes_with_the_close(
     t0 = await env.get_current_time()
     request = store_directive(engine, [COMMUNE], t0, POLICY, deadline=t0 + 10 * DAY)
     async with running_worker(env.client, engine, task_queue, executor):
-        directive = await issue(env, request, task_queue)
-        handle = env.client.get_workflow_handle(
-            assignment_workflow_id(request.directive_id, COMMUNE)
-        )
+        directive, handle = await open_assignment(env, request, task_queue)
         await handle.execute_update(AssignmentWorkflow.acknowledge, LEADER)
         await directive.execute_update(
             DirectiveWorkflow.recall, RecallDirectiveInput(actor="steering_office:test")
@@ -152,10 +161,7 @@ async def test_asked_the_assignment_writes_the_waiting_record_at_once(
     t0 = await env.get_current_time()
     request = store_directive(engine, [COMMUNE], t0, POLICY, deadline=t0 + 10 * DAY)
     async with running_worker(env.client, engine, task_queue, executor):
-        await issue(env, request, task_queue)
-        handle = env.client.get_workflow_handle(
-            assignment_workflow_id(request.directive_id, COMMUNE)
-        )
+        _, handle = await open_assignment(env, request, task_queue)
         await handle.execute_update(AssignmentWorkflow.acknowledge, LEADER)
         await handle.signal(AssignmentWorkflow.write_waiting_records)
         for _ in range(600):
