@@ -332,8 +332,10 @@ async def update_assignment(
     )
     await release_connection(session)
 
+    workflow_id = assignment_workflow_id(directive_id, commune_code)
+
     async def call() -> object:
-        handle = temporal.get_workflow_handle(assignment_workflow_id(directive_id, commune_code))
+        handle = temporal.get_workflow_handle(workflow_id)
         try:
             return await handle.execute_update(update, argument, id=update_id)
         except RPCError as e:
@@ -348,7 +350,6 @@ async def update_assignment(
             update, argument, start_workflow_operation=operation, id=update_id
         )
 
-    workflow_id = assignment_workflow_id(directive_id, commune_code)
     try:
         recorded = await send_update(
             call(),
