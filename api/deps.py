@@ -11,11 +11,11 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from db.models import ApiToken
-from services.principals import Principal, hash_token, official_communes, require_role
-from serving.deps import SessionDep
+from services.principals import Principal, hash_token, official_communes_query, require_role
+from serving.deps import ThreadSessionsDep
 from vocabulary.roles import ASSIGNEE_ROLES, Role
 
 # A token's last use is written at most this often (shown in GET /tokens to the minute).
@@ -36,15 +36,15 @@ _TOKEN_COLUMNS = select(
 )
 
 
-async def note_token_use(
-    session: AsyncSession, token_id: int, last_used_at: datetime | None, now: datetime
+def note_token_use(
+    session: Session, token_id: int, last_used_at: datetime | None, now: datetime
 ) -> None:
     """Record when a token was last used, at most once per LAST_USED_EVERY per token: a write
     on every request would double the database's work for every read. The WHERE makes two API
     processes racing on the same token write once."""
     if last_used_at is not None and now - last_used_at < LAST_USED_EVERY:
         return
-    await session.execute(
+    session.execute(
         update(ApiToken)
         .where(
             ApiToken.id == token_id,
@@ -52,44 +52,28 @@ async def note_token_use(
         )
         .values(last_used_at=now)
     )
-    await session.commit()
 
 
-async def current_user(
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    if credentials is None or not credentials.credentials:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "a bearer token is required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    token = (
-        await session.execute(
-            _TOKEN_COLUMNS.where(ApiToken.token_hash == hash_token(credentials.credentials))
-        )
-    ).first()
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def principal_of_token(session: Session, token_hash: str, now: datetime) -> Principal:
+    """The token's person, their role and communes; its use noted."""
+    token = session.execute(_TOKEN_COLUMNS.where(ApiToken.token_hash == token_hash)).first()
     if token is None or token.revoked_at is not None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "the token is unknown or revoked",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    now = datetime.now(UTC)
+        raise _unauthorized("the token is unknown or revoked")
     if token.expires_at is not None and token.expires_at <= now:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "the token has expired",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise _unauthorized("the token has expired")
     role = Role(token.role)
     communes = (
-        await official_communes(session, token.person_id)
-        if role == Role.OFFICIAL_IN_CHARGE
+        frozenset(session.scalars(official_communes_query(token.person_id)))
+        if role == Role.OFFICIAL_IN_CHARGE and token.person_id is not None
         else frozenset()
     )
-    await note_token_use(session, token.id, token.last_used_at, now)
+    note_token_use(session, token.id, token.last_used_at, now)
     return Principal(
         token_id=token.id,
         name=token.name,
@@ -97,6 +81,16 @@ async def current_user(
         commune_code=token.commune_code,
         communes=communes,
     )
+
+
+async def current_user(
+    sessions: ThreadSessionsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise _unauthorized("a bearer token is required")
+    token_hash, now = hash_token(credentials.credentials), datetime.now(UTC)
+    return await sessions.run(lambda session: principal_of_token(session, token_hash, now))
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

@@ -3,6 +3,7 @@ beside it on the app a process serves (`uvicorn app:app`)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -54,6 +55,7 @@ from api.routes import (
 from config import Settings, get_settings
 from db.engine import make_async_engine
 from db.models import ApiToken, Directive
+from db.thread_sessions import ThreadSessions
 from services.case_recovery import resume_unstarted_cases
 from services.catchup import catch_up_if_behind, reconcile_recurring_schedules
 from services.directives import start_directive
@@ -71,7 +73,6 @@ log = logging.getLogger("axis.api")
 RESUME_AFTER = timedelta(seconds=30)
 RECONCILE_EVERY_SECONDS = 30
 SNAPSHOT_MINUTE = 5
-COUNTS_POOL_SIZE = 3
 
 
 async def ensure_admin_token(sessions: async_sessionmaker[AsyncSession], token: str) -> None:
@@ -163,13 +164,10 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = async_sessionmaker(engine, expire_on_commit=False)
-        # Rate counts get a small pool of their own: a request counts while it already holds a
-        # connection from the main pool, so counting from that pool would deadlock once a burst
-        # of requests (102 leaders at once) held every connection.
-        counts_engine = make_async_engine(
-            settings.resolved_database_url, pool_size=COUNTS_POOL_SIZE, max_overflow=0
-        )
-        app.state.counts_sessions = async_sessionmaker(counts_engine, expire_on_commit=False)
+        # Who is calling and their rate counts, on every request: a transaction each, whole in
+        # a thread (db/thread_sessions.py).
+        thread_sessions = ThreadSessions(settings.resolved_database_url)
+        app.state.thread_sessions = thread_sessions
         app.state.temporal = TemporalGateway(
             settings.resolved_temporal_address, settings.temporal_namespace
         )
@@ -188,7 +186,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             scheduler.shutdown(wait=False)
-            await counts_engine.dispose()
+            await asyncio.to_thread(thread_sessions.close)
             await engine.dispose()
 
     app = FastAPI(

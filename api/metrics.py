@@ -218,11 +218,10 @@ async def metrics_reader(
     given = credentials.credentials.encode()
     if settings.metrics_token and hmac.compare_digest(given, settings.metrics_token.encode()):
         return
-    async with request.app.state.sessions() as session:
-        try:
-            user = await current_user(session, credentials)
-        except HTTPException as e:
-            raise _refused() from e
+    try:
+        user = await current_user(request.app.state.thread_sessions, credentials)
+    except HTTPException as e:
+        raise _refused() from e
     if user.role != Role.STEERING_OFFICE:
         raise _refused()
 

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Row, Select, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from db.models import (
     Assignment,
@@ -273,18 +274,16 @@ async def get_assignment(
     return (row[0], row[1]) if row else None
 
 
-async def assignment_with_directive(
-    session: AsyncSession, directive_id: int, commune_code: str
+def assignment_with_directive(
+    session: Session, directive_id: int, commune_code: str
 ) -> tuple[Assignment, str, Directive] | None:
     """One assignment, its commune's (or unit's) name and its directive, in one query: what an
     action on the assignment reads before it goes to the workflow."""
-    row = (
-        await session.execute(
-            _assignments_query()
-            .add_columns(Directive)
-            .join(Directive, Directive.id == Assignment.directive_id)
-            .where(Assignment.directive_id == directive_id, Assignment.commune_code == commune_code)
-        )
+    row = session.execute(
+        _assignments_query()
+        .add_columns(Directive)
+        .join(Directive, Directive.id == Assignment.directive_id)
+        .where(Assignment.directive_id == directive_id, Assignment.commune_code == commune_code)
     ).first()
     return (row[0], row[1], row[2]) if row else None
 

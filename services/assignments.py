@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.converter import value_to_type
 from temporalio.exceptions import ApplicationError
@@ -21,6 +23,7 @@ from activities.records import write_assignment_record
 from config import Settings
 from db import queries
 from db.models import Assignment, assignment_columns, policy_from_json
+from db.thread_sessions import ThreadSessions
 from services.directives import load_directive, release_connection
 from services.errors import NotFound, Refused, ServiceError
 from services.idempotency import act_once
@@ -64,6 +67,7 @@ class AlreadyAcknowledged(Exception):
         self.state = state
 
 
+T = TypeVar("T")
 log = logging.getLogger("axis.assignments")
 # How long a request that could not write an answer waits to ask the workflow to write it.
 SIGNAL_TIMEOUT_SECONDS = 5.0
@@ -171,6 +175,9 @@ class AssignmentActions:
     temporal: Client
     settings: Settings
     idempotency_key: str | None = None
+    # The read before the update and an answer's write, each whole in a thread (the API's hot
+    # path); without, both go through `session`.
+    threads: ThreadSessions | None = None
 
     def check_scope(self, user: Principal) -> None:
         """Another commune's assignment answers as a missing one."""
@@ -188,6 +195,7 @@ class AssignmentActions:
             update,
             argument,
             update_id=update_id,
+            threads=self.threads,
         )
 
     async def once(self, update: Any, argument: object) -> AssignmentPublic:
@@ -272,6 +280,7 @@ async def acknowledge_by_link(
     directive_id: int,
     commune_code: str,
     link_id: str,
+    threads: ThreadSessions | None = None,
 ) -> AssignmentPublic:
     """A leader's one-click link acknowledges through the assignment's own update, as the
     leader's token would; the actor names the link, never the secret in it. The link is its
@@ -286,6 +295,7 @@ async def acknowledge_by_link(
         AssignmentWorkflow.acknowledge,
         AcknowledgeInput(actor=f"commune_leader:link {link_id[:8]}"),
         update_id=f"acknowledge:link:{link_id}",
+        threads=threads,
     )
 
 
@@ -299,6 +309,7 @@ async def update_assignment(
     argument: object,
     *,
     update_id: str | None = None,
+    threads: ThreadSessions | None = None,
 ) -> AssignmentPublic:
     """Send one update to the assignment's own workflow and answer with the state it recorded.
     An update that answers with its record (an acknowledgement) has its record written here,
@@ -311,7 +322,11 @@ async def update_assignment(
     fan-out has started this commune's workflow (a leader who clicks within a second, or one of
     3,321 communes): the engine then knows no such workflow, and update-with-start starts it
     with the input the fan-out would give it, and the fan-out finds it running."""
-    found = await queries.assignment_with_directive(session, directive_id, commune_code)
+    found = await _transaction(
+        session,
+        threads,
+        lambda s: queries.assignment_with_directive(s, directive_id, commune_code),
+    )
     if found is None:
         raise NotFound(assignment_not_found(directive_id, commune_code))
     assignment, name, directive = found
@@ -330,8 +345,9 @@ async def update_assignment(
         issued_at=directive.issued_at,
         task_queue=settings.task_queue,
     )
+    # What the caller read on the session before (a link's check) must not hold its
+    # connection while the update waits on Temporal either.
     await release_connection(session)
-
     workflow_id = assignment_workflow_id(directive_id, commune_code)
 
     async def call() -> object:
@@ -365,8 +381,7 @@ async def update_assignment(
         raise
     if isinstance(recorded, RecordAssignmentInput):
         try:
-            await session.run_sync(write_assignment_record, recorded)
-            await session.commit()
+            await _transaction(session, threads, lambda s: write_assignment_record(s, recorded))
         except Exception:
             # The answer stands in the workflow: it writes the record itself, retrying until
             # the database is back, and this request fails as the database's error says.
@@ -378,6 +393,19 @@ async def update_assignment(
     # A repeated update id is answered with the first update's state, which the read model
     # may have moved past since (the office has accepted the report): that state stands.
     return overlay_state(current, recorded if isinstance(recorded, AssignmentState) else None)
+
+
+async def _transaction(
+    session: AsyncSession, threads: ThreadSessions | None, work: Callable[[Session], T]
+) -> T:
+    """`work` in a transaction of its own, committed: in a thread when there are threads,
+    else on the request's session, whose connection goes back to the pool with the commit (a
+    burst of updates waiting on Temporal must not hold every connection)."""
+    if threads is not None:
+        return await threads.run(work)
+    result = await session.run_sync(work)
+    await session.commit()
+    return result
 
 
 async def ask_to_write_waiting_records(temporal: Client, workflow_id: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import RosterEntry
@@ -81,16 +81,17 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def official_communes(session: AsyncSession, person_id: int | None) -> frozenset[str]:
+def official_communes_query(person_id: int) -> Select[str]:
     """The communes the roster puts in this person's charge as official in charge."""
+    return select(RosterEntry.scope).where(
+        RosterEntry.person_id == person_id, RosterEntry.role == Role.OFFICIAL_IN_CHARGE.value
+    )
+
+
+async def official_communes(session: AsyncSession, person_id: int | None) -> frozenset[str]:
     if person_id is None:
         return frozenset()
-    rows = await session.scalars(
-        select(RosterEntry.scope).where(
-            RosterEntry.person_id == person_id, RosterEntry.role == Role.OFFICIAL_IN_CHARGE.value
-        )
-    )
-    return frozenset(rows)
+    return frozenset(await session.scalars(official_communes_query(person_id)))
 
 
 def require_role(user: Principal, *roles: Role) -> None:

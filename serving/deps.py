@@ -1,5 +1,5 @@
 """What a route or a page reads its request's plumbing from, as type aliases so a signature
-reads like a sentence: `SessionDep`, `SettingsDep`, `TemporalDep`."""
+reads like a sentence: `SessionDep`, `SettingsDep`, `TemporalDep`, `ThreadSessionsDep`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 import tracing
 from config import Settings
+from db.thread_sessions import ThreadSessions
 
 TEMPORAL_CONNECT_SECONDS = 5.0
 
@@ -50,7 +51,11 @@ class TemporalGateway:
         return self._client
 
 
-def settings_of(request: Request) -> Settings:
+# The dependencies here are `async def` though they await nothing: FastAPI runs a plain `def`
+# dependency in a thread, a hop there and back on every request that names it.
+
+
+async def settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -61,6 +66,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def thread_sessions_of(request: Request) -> ThreadSessions:
+    sessions: ThreadSessions = request.app.state.thread_sessions
+    return sessions
+
+
 async def get_temporal(request: Request) -> Client:
     gateway: TemporalGateway = request.app.state.temporal
     return await gateway.get()
@@ -69,3 +79,4 @@ async def get_temporal(request: Request) -> Client:
 SettingsDep = Annotated[Settings, Depends(settings_of)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
+ThreadSessionsDep = Annotated[ThreadSessions, Depends(thread_sessions_of)]

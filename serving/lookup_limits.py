@@ -121,12 +121,13 @@ def client_of(request: Request) -> str:
 
 
 def counts_of(request: Request) -> SharedCounts:
-    """The app's shared counts, made on first use (from the app's sessions and namespace)."""
+    """The app's shared counts, made on first use (from the app's thread sessions and
+    namespace)."""
     counts: SharedCounts | None = getattr(request.app.state, "shared_counts", None)
     if counts is None:
         settings: Settings = request.app.state.settings
         counts = SharedCounts(
-            request.app.state.counts_sessions,
+            request.app.state.thread_sessions,
             settings.rate_count_namespace,
             # Long enough for the longest window and the one before it.
             keep_seconds=2

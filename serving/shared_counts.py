@@ -22,9 +22,10 @@ from typing import Any
 
 from sqlalchemy import Select, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from db.models import RateCount
+from db.thread_sessions import ThreadSessions
 
 PRUNE_EVERY_SECONDS = 60
 # Rows kept at most after a prune: far above 102 communes' offices and a day of citizens, and
@@ -80,12 +81,14 @@ def _stored_key(namespace: str, key: str) -> str:
 
 
 class SharedCounts:
-    """Counts in `rate_counts`, each call in a short transaction of its own: a count stays
-    counted even when the request that made it fails and rolls its own work back."""
+    """Counts in `rate_counts`, each call in a short transaction of its own, in a thread
+    (db/thread_sessions.py): a count stays counted even when the request that made it fails
+    and rolls its own work back, and counting never waits for a connection of the request's
+    own pool, which a burst of requests can hold entirely."""
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: ThreadSessions,
         namespace: str = "",
         *,
         keep_seconds: int = 2 * 3600,
@@ -104,24 +107,27 @@ class SharedCounts:
         now = self.clock()
         start = int(now // window_seconds) * window_seconds
         stored = _stored_key(self.namespace, key)
-        async with self._sessions() as session:
-            table = RateCount.__table__
-            dialect = session.get_bind().dialect.name
-            insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            # The previous window's count comes back with the new one: one statement, not two.
-            previous_count = self._count_query(scope, stored, start - window_seconds)
-            statement = (
-                insert(table)
-                .values(scope=scope[:MAX_SCOPE_CHARS], key=stored, window_start=start, count=amount)
-                .on_conflict_do_update(
-                    index_elements=["scope", "key", "window_start"],
-                    set_={"count": table.c.count + amount},
-                )
-                .returning(table.c.count, previous_count.scalar_subquery())
+        table = RateCount.__table__
+        insert: Any = (
+            postgresql.insert
+            if self._sessions.engine.dialect.name == "postgresql"
+            else sqlite.insert
+        )
+        # The previous window's count comes back with the new one: one statement, not two.
+        previous_count = self._count_query(scope, stored, start - window_seconds)
+        statement = (
+            insert(table)
+            .values(scope=scope[:MAX_SCOPE_CHARS], key=stored, window_start=start, count=amount)
+            .on_conflict_do_update(
+                index_elements=["scope", "key", "window_start"],
+                set_={"count": table.c.count + amount},
             )
-            current, previous = (await session.execute(statement)).one()
-            current, previous = int(current), int(previous or 0)
-            await session.commit()
+            .returning(table.c.count, previous_count.scalar_subquery())
+        )
+        current, previous = await self._sessions.run(
+            lambda session: tuple(session.execute(statement).one())
+        )
+        current, previous = int(current), int(previous or 0)
         if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY_SECONDS:
             await self.prune()
         return Tally(current, previous, now - start, window_seconds)
@@ -130,31 +136,28 @@ class SharedCounts:
         """Undo one count of the current window (a refused request uses no allowance)."""
         now = self.clock()
         start = int(now // window_seconds) * window_seconds
-        async with self._sessions() as session:
-            await session.execute(
-                update(RateCount)
-                .where(
-                    RateCount.scope == scope[:MAX_SCOPE_CHARS],
-                    RateCount.key == _stored_key(self.namespace, key),
-                    RateCount.window_start == start,
-                    RateCount.count > 0,
-                )
-                .values(count=RateCount.count - 1)
+        statement = (
+            update(RateCount)
+            .where(
+                RateCount.scope == scope[:MAX_SCOPE_CHARS],
+                RateCount.key == _stored_key(self.namespace, key),
+                RateCount.window_start == start,
+                RateCount.count > 0,
             )
-            await session.commit()
+            .values(count=RateCount.count - 1)
+        )
+        await self._sessions.run(lambda session: session.execute(statement))
 
     async def read(self, scope: str, key: str, window_seconds: int) -> Tally:
         now = self.clock()
         start = int(now // window_seconds) * window_seconds
         stored = _stored_key(self.namespace, key)
-        async with self._sessions() as session:
-            current = await self._count(session, scope, stored, start)
-            previous = await self._count(session, scope, stored, start - window_seconds)
-        return Tally(current, previous, now - start, window_seconds)
-
-    async def _count(self, session: AsyncSession, scope: str, stored: str, start: int) -> int:
-        found = await session.scalar(self._count_query(scope, stored, start))
-        return int(found or 0)
+        current_query = self._count_query(scope, stored, start)
+        previous_query = self._count_query(scope, stored, start - window_seconds)
+        current, previous = await self._sessions.run(
+            lambda session: (session.scalar(current_query), session.scalar(previous_query))
+        )
+        return Tally(int(current or 0), int(previous or 0), now - start, window_seconds)
 
     @staticmethod
     def _count_query(scope: str, stored: str, start: int) -> Select[Any]:
@@ -171,23 +174,24 @@ class SharedCounts:
         is being refused). Every namespace's rows: an old window is useless to all of them."""
         now = self.clock()
         self._pruned_at = now
-        async with self._sessions() as session:
-            expired = await session.execute(
-                delete(RateCount).where(RateCount.window_start < now - self.keep_seconds)
+        return await self._sessions.run(lambda session: self._prune(session, now))
+
+    def _prune(self, session: Session, now: float) -> int:
+        expired = session.execute(
+            delete(RateCount).where(RateCount.window_start < now - self.keep_seconds)
+        )
+        deleted = int(expired.rowcount or 0)  # type: ignore[attr-defined]
+        rows = int(session.scalar(select(func.count()).select_from(RateCount)) or 0)
+        if rows > self.max_rows:
+            oldest = (
+                select(RateCount.scope, RateCount.key, RateCount.window_start)
+                .order_by(RateCount.window_start, RateCount.count)
+                .limit(rows - self.max_rows)
             )
-            deleted = int(expired.rowcount or 0)  # type: ignore[attr-defined]
-            rows = int(await session.scalar(select(func.count()).select_from(RateCount)) or 0)
-            if rows > self.max_rows:
-                oldest = (
-                    select(RateCount.scope, RateCount.key, RateCount.window_start)
-                    .order_by(RateCount.window_start, RateCount.count)
-                    .limit(rows - self.max_rows)
+            evicted = session.execute(
+                delete(RateCount).where(
+                    tuple_(RateCount.scope, RateCount.key, RateCount.window_start).in_(oldest)
                 )
-                evicted = await session.execute(
-                    delete(RateCount).where(
-                        tuple_(RateCount.scope, RateCount.key, RateCount.window_start).in_(oldest)
-                    )
-                )
-                deleted += int(evicted.rowcount or 0)  # type: ignore[attr-defined]
-            await session.commit()
+            )
+            deleted += int(evicted.rowcount or 0)  # type: ignore[attr-defined]
         return deleted

@@ -69,7 +69,7 @@ STATUS_WORDS: dict[str, tuple[str, str]] = {
 }
 
 
-def clock() -> datetime:
+async def clock() -> datetime:
     """The moment the pages judge an indicator at: now. Tests replace it with a fixed day."""
     return datetime.now(UTC)
 

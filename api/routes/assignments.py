@@ -24,7 +24,7 @@ from services.schemas import (
     ReportCreate,
     ReviewCreate,
 )
-from serving.deps import SessionDep, SettingsDep, TemporalDep
+from serving.deps import SessionDep, SettingsDep, TemporalDep, ThreadSessionsDep
 from vocabulary.directives import AssignmentStatus, Timeliness
 
 router = APIRouter(prefix="/directives/{directive_id}/assignments", tags=["assignments"])
@@ -83,16 +83,17 @@ async def get_assignment(
     return await assignments.assignment_detail(session, user, directive_id, commune_code)
 
 
-def assignment_actions(
+async def assignment_actions(
     directive_id: int,
     commune_code: str,
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
+    threads: ThreadSessionsDep,
     idempotency_key: ActionKey = None,
 ) -> AssignmentActions:
     return AssignmentActions(
-        directive_id, commune_code, session, temporal, settings, idempotency_key
+        directive_id, commune_code, session, temporal, settings, idempotency_key, threads
     )
 
 

@@ -38,7 +38,7 @@ from serving.deps import SessionDep, SettingsDep, TemporalDep, get_temporal
 router = APIRouter(prefix="/indicators", tags=["indicators"])
 
 
-def clock() -> datetime:
+async def clock() -> datetime:
     """The moment an indicator is judged at: now."""
     return datetime.now(UTC)
 

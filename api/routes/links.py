@@ -21,7 +21,7 @@ from db.upsert import insert_ignoring_duplicates
 from services import assignments
 from services.assignments import AlreadyAcknowledged
 from services.errors import ServiceError
-from serving.deps import SessionDep, SettingsDep, TemporalDep
+from serving.deps import SessionDep, SettingsDep, TemporalDep, ThreadSessionsDep
 from serving.error_status import status_of
 from vocabulary.directives import CLOSED_STATUSES, AssignmentStatus
 
@@ -157,6 +157,7 @@ async def acknowledge_by_link(
     session: SessionDep,
     settings: SettingsDep,
     temporal: TemporalDep,
+    threads: ThreadSessionsDep,
 ) -> HTMLResponse:
     """Acknowledge through the assignment workflow's own update; a link works once, and a
     second click (of this or another link) says it is already done, with no second effect."""
@@ -168,7 +169,13 @@ async def acknowledge_by_link(
     already = False
     try:
         await assignments.acknowledge_by_link(
-            session, temporal, settings, link.directive_id, link.commune_code, link.link_id
+            session,
+            temporal,
+            settings,
+            link.directive_id,
+            link.commune_code,
+            link.link_id,
+            threads,
         )
     except AlreadyAcknowledged:
         already = True

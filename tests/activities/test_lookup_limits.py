@@ -10,12 +10,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import create_app
 from config import Settings
-from db.engine import make_async_engine
 from db.models import RateCount
+from db.thread_sessions import ThreadSessions
 from serving.lookup_limits import RateLimited, RateLimiter, client_address, trusted_networks
 from serving.shared_counts import SharedCounts, Tally
 
@@ -32,14 +31,14 @@ class Clock:
         return self.now
 
 
-async def sessions_for(url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_async_engine(url)
-    yield async_sessionmaker(engine, expire_on_commit=False)
-    await engine.dispose()
+async def sessions_for(url: str) -> AsyncIterator[ThreadSessions]:
+    sessions = ThreadSessions(url)
+    yield sessions
+    sessions.close()
 
 
 @pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def sessions(database_url: str) -> AsyncIterator[ThreadSessions]:
     async for made in sessions_for(database_url):
         yield made
 
@@ -47,20 +46,18 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
 @pytest.fixture
 async def scratch_sessions(
     scratch_database_url: str,
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+) -> AsyncIterator[ThreadSessions]:
     async for made in sessions_for(scratch_database_url):
         yield made
 
 
-def counts(
-    sessions: async_sessionmaker[AsyncSession], clock: Clock, **options: int
-) -> SharedCounts:
+def counts(sessions: ThreadSessions, clock: Clock, **options: int) -> SharedCounts:
     # A namespace per test: the session's database is shared by every test.
     return SharedCounts(sessions, f"t-{uuid.uuid4().hex[:8]}", clock=clock, **options)
 
 
 async def test_each_client_has_its_own_allowance(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: ThreadSessions,
 ) -> None:
     limiter = RateLimiter(counts(sessions, Clock(NOW)), "lookup", 3, WINDOW)
     for _ in range(3):
@@ -75,7 +72,7 @@ async def test_each_client_has_its_own_allowance(
     await limiter.check("10.0.0.2")
 
 
-async def test_failures_leave_the_window(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_failures_leave_the_window(sessions: ThreadSessions) -> None:
     clock = Clock(NOW)
     limiter = RateLimiter(counts(sessions, clock), "lookup", 1, WINDOW)
     await limiter.fail("10.0.0.1")
@@ -90,7 +87,7 @@ async def test_failures_leave_the_window(sessions: async_sessionmaker[AsyncSessi
 
 
 async def test_two_processes_on_one_database_share_one_count(
-    sessions: async_sessionmaker[AsyncSession], database_url: str
+    sessions: ThreadSessions, database_url: str
 ) -> None:
     clock = Clock(NOW)
     first = counts(sessions, clock)
@@ -109,7 +106,7 @@ async def test_two_processes_on_one_database_share_one_count(
 
 
 async def test_a_burst_across_a_window_edge_gets_the_allowance_once(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: ThreadSessions,
 ) -> None:
     clock = Clock(NOW + 499)  # one second before the 600 s window ends
     limiter = RateLimiter(counts(sessions, clock), "anonymous-post", 10, WINDOW, "too many")
@@ -131,13 +128,11 @@ def test_the_estimate_weighs_the_previous_window_by_what_is_left_of_it() -> None
 
 
 async def test_eviction_keeps_the_newest_counts(
-    scratch_sessions: async_sessionmaker[AsyncSession],
+    scratch_sessions: ThreadSessions,
 ) -> None:
     clock, window = Clock(NOW), 10
     shared = counts(scratch_sessions, clock, max_rows=3)
-    async with scratch_sessions() as session:
-        await session.execute(delete(RateCount))
-        await session.commit()
+    await scratch_sessions.run(lambda session: session.execute(delete(RateCount)))
     # Five addresses, one per 10 s window, the oldest first, the newest counted twice: 50 s
     # in all, so the prune at the first count (at most once a minute) is the only one so far.
     for i in range(5):
@@ -155,22 +150,21 @@ async def test_eviction_keeps_the_newest_counts(
     assert await rows_of(scratch_sessions) == [("10.0.0.3", 1), ("10.0.0.4", 2), ("10.0.0.5", 1)]
 
 
-async def rows_of(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[str, int]]:
-    async with sessions() as session:
-        found = await session.execute(
+async def rows_of(sessions: ThreadSessions) -> list[tuple[str, int]]:
+    found = await sessions.run(
+        lambda session: session.execute(
             select(RateCount.key, RateCount.count).order_by(RateCount.window_start, RateCount.key)
-        )
-        return [(key.split("|")[1], count) for key, count in found]
+        ).all()
+    )
+    return [(key.split("|")[1], count) for key, count in found]
 
 
 async def test_within_one_window_eviction_takes_the_smallest_counts_first(
-    scratch_sessions: async_sessionmaker[AsyncSession],
+    scratch_sessions: ThreadSessions,
 ) -> None:
     clock = Clock(NOW)
     shared = counts(scratch_sessions, clock, max_rows=2)
-    async with scratch_sessions() as session:
-        await session.execute(delete(RateCount))
-        await session.commit()
+    await scratch_sessions.run(lambda session: session.execute(delete(RateCount)))
     for _ in range(4):
         await shared.add("lookup", "198.51.100.1", WINDOW)  # the flooder being refused
     for address in ("198.51.100.2", "198.51.100.3", "198.51.100.4"):

@@ -191,8 +191,8 @@ def test_postgresql_admits_every_connection_at_the_documented_scale(
     """At the scale the file's header shows (3 api, 4 workers), every pool full at once fits
     under PostgreSQL's max_connections: a refused connection in a burst is an activity retried
     or a request failed."""
-    from api.main import COUNTS_POOL_SIZE
     from config import DEFAULT_ACTIVITY_CONCURRENCY, WorkerCapacity
+    from db.thread_sessions import THREADS
 
     header = (ROOT / "docker-compose.yml").read_text()
     scale = dict(re.findall(r"--scale (\w+)=(\d+)", header))
@@ -200,8 +200,8 @@ def test_postgresql_admits_every_connection_at_the_documented_scale(
     command = compose["services"]["postgres"]["command"]
     limit = int(command[command.index("-c") + 1].removeprefix("max_connections="))
     worker = WorkerCapacity(DEFAULT_ACTIVITY_CONCURRENCY).database_connections
-    api = 10 + 20 + COUNTS_POOL_SIZE  # db.engine.make_async_engine's pool, and the counts' own
+    api = 10 + 20 + THREADS  # db.engine.make_async_engine's pool, and the thread sessions'
     temporal = 2 * 20  # auto-setup's default pool for each of its two stores
     needed = 4 * worker + 3 * api + temporal
-    assert (worker, api, needed) == (33, 33, 271)
+    assert (worker, api, needed) == (33, 36, 280)
     assert limit >= needed
