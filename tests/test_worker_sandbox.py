@@ -1,20 +1,24 @@
 """Workflows run sandboxed, in production and in the tests alike: the worker's runner re-imports
-every workflow module for each run and fails a workflow task that makes a call replay could not
+every workflow module for each run (executing one shared copy of its code) and fails a workflow task that makes a call replay could not
 repeat. Only third-party modules are passed through it, never the product's own."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType
 
+import pytest
 from sqlalchemy import Engine
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from sandbox_code import SharedCodeFinder
 from tests.conftest import PUBLIC_URL
 from tests.sandbox_probe import ReadsTheWallClock
 from worker import WORKFLOW_RUNNER, WORKFLOWS, build_worker
@@ -54,9 +58,14 @@ def test_the_runner_passes_through_no_package_of_the_product() -> None:
     assert {w.__module__.split(".")[0] for w in WORKFLOWS} == {"workflows"}
 
 
+@pytest.mark.parametrize("code", ["imported", "shared"])
 async def test_a_workflow_that_reads_the_wall_clock_fails_its_task(
-    time_env: WorkflowEnvironment,
+    time_env: WorkflowEnvironment, code: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Whether its run unmarshals its module's code afresh or executes the one copy
+    sandbox_code.py keeps, the sandbox restricts what the run's module reaches."""
+    if code == "shared":
+        monkeypatch.setattr(sys, "meta_path", [SharedCodeFinder(["tests"]), *sys.meta_path])
     task_queue = f"sandbox-{uuid.uuid4().hex[:12]}"
     async with Worker(
         time_env.client,
@@ -87,6 +96,24 @@ async def test_a_workflow_that_reads_the_wall_clock_fails_its_task(
     assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED not in [
         e.event_type for e in history.events
     ]
+
+
+def _fresh_import(name: str) -> ModuleType:
+    """The module imported as the sandbox imports it for a workflow run: anew."""
+    kept = sys.modules.pop(name)
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.modules[name] = kept
+
+
+def test_each_run_has_its_own_module_made_from_one_copy_of_its_code() -> None:
+    first, second = (_fresh_import("workflows.assignment") for _ in range(2))
+    assert first is not second
+    assert first.AssignmentWorkflow is not second.AssignmentWorkflow
+    assert first.AssignmentWorkflow.run.__code__ is second.AssignmentWorkflow.run.__code__
+    assert first.__spec__ is not None
+    assert type(first.__spec__.loader).__name__ == "_SharedCodeLoader"
 
 
 async def test_the_product_workers_use_the_runner(

@@ -368,14 +368,15 @@ async def test_a_commune_indicator_has_a_schedule_whose_run_opens_the_period_end
     start, end = ended_last(ReportingRhythm.QUARTERLY, after)
     assert (first.period_start, first.period_end) == (start.isoformat(), end.isoformat())
     assert (start, end) in expected
+    # The period's directive plans its 102 tasks after the run returns: counted once it has.
+    assert first.directive_id is not None
+    await fanned_out(api, first.directive_id)
+    assert len(await tasks_of(api, first.directive_id)) == 102
     listed = await periods(api, code)
     assert listed["count"] == 1
     assert listed["data"][0]["opened_by"] == indicator_schedule_id(code)
     assert utc(listed["data"][0]["report_by"]) == report_by(end)
     assert listed["data"][0]["counts"]["tasks"] == 102
-    assert first.directive_id is not None
-    await fanned_out(api, first.directive_id)
-    assert len(await tasks_of(api, first.directive_id)) == 102
 
     # A province's indicator has no schedule: its periods give no tasks.
     province = await created_indicator(api, "province")
