@@ -31,6 +31,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import logs
+import sandbox_code
 import tracing
 from activities.channels.webhook import AllowedHosts, parse_allowed_hosts
 from activities.delivery import (
@@ -104,6 +105,8 @@ SDK_METRICS_SECONDS = 5
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default)
 # The packages whose modules the sandbox imports afresh for each workflow run.
 SANDBOXED_PACKAGES = ("workflows", "vocabulary")
+# Each run's fresh import executes the one compiled copy of its module (sandbox_code.py).
+sandbox_code.install(SANDBOXED_PACKAGES)
 ROOT = Path(__file__).resolve().parent
 
 log = logging.getLogger("axis.worker")

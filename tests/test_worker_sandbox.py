@@ -1,6 +1,7 @@
 """Workflows run sandboxed, in production and in the tests alike: the worker's runner re-imports
-every workflow module for each run (executing one shared copy of its code) and fails a workflow task that makes a call replay could not
-repeat. Only third-party modules are passed through it, never the product's own."""
+every workflow module for each run (executing one shared copy of its code) and fails a workflow
+task that makes a call replay could not repeat. Only third-party modules are passed through it,
+never the product's own."""
 
 from __future__ import annotations
 
