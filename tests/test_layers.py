@@ -19,7 +19,7 @@ NOT_PRODUCT = {"tests", "bench", "var", "templates", "deploy", "build", "docs"}
 # units of lower layers. Two units of one layer never import each other (the API and the pages
 # above all), and a new top-level package must be placed here before it can be imported.
 LAYERS: list[set[str]] = [
-    {"vocabulary", "config", "secret_files", "logs", "tracing"},
+    {"vocabulary", "config", "secret_files", "logs", "tracing", "sandbox_code"},
     {"db", "temporal_client"},
     {"scoring", "workflows"},
     {"activities"},
