@@ -40,7 +40,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from bench import lateness
+from bench import lateness, phone
 from bench.bare import BARE_TASK_QUEUE
 from bench.machine import Load, OtherProcesses, Snapshot, busy_seconds, describe
 from bench.product import API, issue, until_fanned_out
@@ -313,14 +313,17 @@ class Bench:
         """Every commune leader acknowledges each directive at once. A refusal or a server
         error is counted, not retried: the rate counts the acknowledgements that succeeded."""
         failed: list[str] = []
+        base = str(self.http.base_url)
 
         async def one(directive_id: int, code: str) -> None:
-            answer = await self.http.post(
+            # Each leader's request on a connection of its own, as from 102 phones (bench/phone.py).
+            status, body = await phone.post(
+                base,
                 f"{API}/directives/{directive_id}/assignments/{code}/acknowledge",
-                headers=self.auth(self.leaders[code]),
+                self.auth(self.leaders[code]),
             )
-            if answer.status_code != 200 or answer.json().get("already_acknowledged"):
-                failed.append(f"{answer.status_code} {answer.text[:200]}")
+            if status != 200 or json.loads(body).get("already_acknowledged"):
+                failed.append(f"{status} {body[:200]!r}")
 
         start = time.perf_counter()
         await asyncio.gather(*(one(d, c) for d in directive_ids for c in self.codes))
