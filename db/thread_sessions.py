@@ -20,22 +20,18 @@ from typing import TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.engine import is_sqlite, make_engine
+from db.engine import make_engine
 
 T = TypeVar("T")
 
-# Threads, and connections, of one API process on PostgreSQL, where a connection costs a
-# server process: a few are as fast as many.
+# Threads, and connections, of one API process: a few are as fast as many (a PostgreSQL
+# connection costs a server process). More than one on SQLite too: a read (who is calling)
+# must not queue behind a write that waits for the file's lock while a worker holds it.
 THREADS = 6
 
 
 class ThreadSessions:
     def __init__(self, url: str, threads: int = THREADS) -> None:
-        if is_sqlite(url):
-            # SQLite writes one transaction at a time. Two threads of one process writing at
-            # once meet its lock, and the one refused sleeps in SQLite's busy handler (1 ms,
-            # then 2, 5, 10, … ms) though the lock is free again within a millisecond.
-            threads = 1
         self.engine: Engine = make_engine(url, connections=threads)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="db")
