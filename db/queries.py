@@ -115,17 +115,17 @@ DIRECTIVE_WITH_COUNTS = _directive_with_counts(commune_code=False)
 DIRECTIVE_WITH_COMMUNE_COUNTS = _directive_with_counts(commune_code=True)
 
 
-async def directive_with_counts(
-    session: AsyncSession, directive_id: int, commune_code: str | None = None
+def directive_with_counts(
+    session: Session, directive_id: int, commune_code: str | None = None
 ) -> tuple[Row[Any], dict[str, Any]] | None:
     """One directive's shown columns and its assignments' counts (as `assignment_counts`), in
     one grouped query: a row per status and timeliness, each repeating the directive's columns.
     None when there is no such directive. Two statements (the directive, then its counts) cost
     a read of a directive a third more of the API's time under 32 concurrent reads."""
     if commune_code is None:
-        result = await session.execute(DIRECTIVE_WITH_COUNTS, {"directive_id": directive_id})
+        result = session.execute(DIRECTIVE_WITH_COUNTS, {"directive_id": directive_id})
     else:
-        result = await session.execute(
+        result = session.execute(
             DIRECTIVE_WITH_COMMUNE_COUNTS,
             {"directive_id": directive_id, "commune_code": commune_code},
         )
@@ -213,8 +213,8 @@ DIRECTIVE_LIST = (
 )
 
 
-async def list_assignments(
-    session: AsyncSession,
+def list_assignments(
+    session: Session,
     directive_id: int | None,
     commune_code: CommuneScope,
     status: str | None,
@@ -237,11 +237,11 @@ async def list_assignments(
         filters.append(Assignment.timeliness == timeliness)
     if directive_id is not None and commune_code is None and status is None and timeliness is None:
         # A directive's whole list, unfiltered: the statement built once.
-        rows = await session.execute(
+        rows = session.execute(
             DIRECTIVE_LIST, {"directive_id": directive_id, "limit": limit, "offset": offset}
         )
     else:
-        rows = await session.execute(
+        rows = session.execute(
             _listed(*filters)
             .order_by(
                 *(
@@ -257,7 +257,7 @@ async def list_assignments(
     found: list[tuple[Any, str]] = [(ListedAssignment(*columns), name) for *columns, name in rows]
     if offset == 0 and len(found) < limit:
         return found, len(found)
-    total = await session.scalar(select(func.count(Assignment.id)).where(*filters))
+    total = session.scalar(select(func.count(Assignment.id)).where(*filters))
     return found, int(total or 0)
 
 

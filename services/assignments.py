@@ -95,8 +95,8 @@ async def assignments_page(
     limit: int,
     offset: int,
 ) -> AssignmentsPublic:
-    rows, total = await queries.list_assignments(
-        session,
+    rows, total = await session.run_sync(
+        queries.list_assignments,
         directive_id,
         commune_code,
         status.value if status else None,

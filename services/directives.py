@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from temporalio.client import (
     Client,
     WorkflowUpdateFailedError,
@@ -21,6 +22,7 @@ from config import Settings
 from db import queries
 from db.communes import DAK_LAK
 from db.models import Commune, Directive, policy_from_json, policy_to_json
+from db.thread_sessions import ThreadSessions
 from services.durations import parse_duration
 from services.errors import Invalid, NotFound
 from services.idempotency import find_replayed, fingerprint
@@ -236,18 +238,20 @@ def to_directive_public(directive: Directive | Any, counts: dict[str, Any]) -> D
 
 
 async def read_directive(
-    session: AsyncSession, user: Principal, directive_id: int
+    sessions: ThreadSessions, user: Principal, directive_id: int
 ) -> DirectivePublic:
     """One directive, its counts limited to what this person may see; read with its counts in
     one query."""
-    found = await queries.directive_with_counts(session, directive_id, user.commune_filter())
+    found = await sessions.run(
+        lambda session: queries.directive_with_counts(session, directive_id, user.commune_filter())
+    )
     if found is None or not _visible(user, found[0].communes):
         raise NotFound(f"directive {directive_id} not found")
     return to_directive_public(*found)
 
 
 async def directive_assignments_json(
-    session: AsyncSession,
+    sessions: ThreadSessions,
     settings: Settings,
     user: Principal,
     directive_id: int,
@@ -259,17 +263,24 @@ async def directive_assignments_json(
     """One directive's assignments by commune (a leader: their own), as AssignmentsPublic's
     JSON. The directive is read only when the page is empty or the reader is a leader: a row
     of it already proves that it exists, which is all it takes for anyone else to see it."""
-    rows, total = await queries.list_assignments(
-        session,
-        directive_id,
-        user.communes_filter(),
-        status.value if status else None,
-        timeliness.value if timeliness else None,
-        min(limit, settings.max_page_size),
-        offset,
-    )
-    if not rows or user.role in ASSIGNEE_ROLES:
-        await load_directive(session, user, directive_id)
+
+    def read(session: Session) -> tuple[list[tuple[Any, str]], int]:
+        rows, total = queries.list_assignments(
+            session,
+            directive_id,
+            user.communes_filter(),
+            status.value if status else None,
+            timeliness.value if timeliness else None,
+            min(limit, settings.max_page_size),
+            offset,
+        )
+        if not rows or user.role in ASSIGNEE_ROLES:
+            directive = session.get(Directive, directive_id)
+            if directive is None or not _visible(user, directive.communes):
+                raise NotFound(f"directive {directive_id} not found")
+        return rows, total
+
+    rows, total = await sessions.run(read)
     return assignments_json([assignment_fields(a, name) for a, name in rows], total)
 
 

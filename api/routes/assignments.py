@@ -62,7 +62,7 @@ async def list_assignments_across_directives(
 async def list_assignments(
     directive_id: int,
     user: CurrentUser,
-    session: SessionDep,
+    sessions: ThreadSessionsDep,
     settings: SettingsDep,
     status: AssignmentStatus | None = None,
     timeliness: Timeliness | None = None,
@@ -71,7 +71,7 @@ async def list_assignments(
 ) -> Response:
     """One directive's assignments by commune (a leader: their own)."""
     body = await directives.directive_assignments_json(
-        session, settings, user, directive_id, status, timeliness, limit, offset
+        sessions, settings, user, directive_id, status, timeliness, limit, offset
     )
     return Response(body, media_type="application/json")
 

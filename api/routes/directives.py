@@ -15,7 +15,7 @@ from services.schemas import (
     DirectiveRecall,
     DirectivesPublic,
 )
-from serving.deps import SessionDep, SettingsDep, TemporalDep
+from serving.deps import SessionDep, SettingsDep, TemporalDep, ThreadSessionsDep
 from vocabulary.directives import DirectiveStatus
 
 router = APIRouter(prefix="/directives", tags=["directives"])
@@ -63,9 +63,9 @@ async def list_directives(
 
 @router.get("/{directive_id}")
 async def get_directive(
-    directive_id: int, user: CurrentUser, session: SessionDep
+    directive_id: int, user: CurrentUser, sessions: ThreadSessionsDep
 ) -> DirectivePublic:
-    return await directives.read_directive(session, user, directive_id)
+    return await directives.read_directive(sessions, user, directive_id)
 
 
 @router.patch("/{directive_id}")

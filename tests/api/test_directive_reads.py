@@ -143,7 +143,7 @@ async def test_a_directive_is_read_with_its_counts_in_one_statement(
     none = add_directive(engine, [])
     async with sessions() as session:
         seen = statements_of(session.bind.sync_engine)  # type: ignore[union-attr]
-        row, counts = await queries.directive_with_counts(session, three) or (None, None)
+        row, counts = await session.run_sync(queries.directive_with_counts, three) or (None, None)
         assert len(seen) == 1
         expected = await queries.assignment_counts(session, [three])
         assert counts == expected[three]
@@ -152,7 +152,9 @@ async def test_a_directive_is_read_with_its_counts_in_one_statement(
         assert counts["status"]["acknowledged"] == 1
         assert row is not None and row.id == three and row.communes == COMMUNES
 
-        _, commune_counts = await queries.directive_with_counts(session, three, "24175") or (
+        _, commune_counts = await session.run_sync(
+            queries.directive_with_counts, three, "24175"
+        ) or (
             None,
             None,
         )
@@ -160,11 +162,11 @@ async def test_a_directive_is_read_with_its_counts_in_one_statement(
         assert commune_counts["total"] == 1
 
         # A directive without assignments yet: its row, every count zero.
-        found = await queries.directive_with_counts(session, none)
+        found = await session.run_sync(queries.directive_with_counts, none)
         assert found is not None and found[0].id == none
         assert found[1] == queries.empty_counts()
 
-        assert await queries.directive_with_counts(session, 10**9) is None
+        assert await session.run_sync(queries.directive_with_counts, 10**9) is None
 
 
 async def test_the_list_reads_the_shown_columns_as_tuples(
@@ -172,15 +174,17 @@ async def test_the_list_reads_the_shown_columns_as_tuples(
 ) -> None:
     directive_id = add_directive(engine, ["notified", "acknowledged", "completed"])
     async with sessions() as session:
-        rows, total = await queries.list_assignments(session, directive_id, None, None, None, 50, 0)
+        rows, total = await session.run_sync(
+            queries.list_assignments, directive_id, None, None, None, 50, 0
+        )
         stored = {
             a.commune_code: a
             for a in await session.scalars(
                 select(Assignment).where(Assignment.directive_id == directive_id)
             )
         }
-        page, page_total = await queries.list_assignments(
-            session, directive_id, None, None, None, 2, 1
+        page, page_total = await session.run_sync(
+            queries.list_assignments, directive_id, None, None, None, 2, 1
         )
     assert total == 3
     assert [row.commune_code for row, _ in rows] == COMMUNES
