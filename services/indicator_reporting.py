@@ -415,18 +415,32 @@ async def reconcile_schedules(
     session: AsyncSession, client: Client, settings: Settings
 ) -> dict[str, str]:
     """Every indicator's schedule in step with it (made, updated, deleted); safe to repeat.
-    Returns {code: what was done} for those that changed."""
-    rows = (
-        await session.execute(
-            select(Indicator.code, Indicator.scope, Indicator.rhythm, Indicator.source).order_by(
-                Indicator.code
-            )
-        )
-    ).all()
+    Returns {code: what was done} for those that changed.
+
+    Each indicator is read just before its schedule is set, and again after: an office that
+    changes the rhythm meanwhile (the reconciler runs at every API start, a Temporal call per
+    indicator) has its change followed, never undone by the row read before it."""
+    codes = (await session.scalars(select(Indicator.code).order_by(Indicator.code))).all()
     await session.commit()
     done: dict[str, str] = {}
-    for code, scope, rhythm, source in rows:
-        what = await keep_schedule(client, settings, code, scope, rhythm, source)
-        if what != "kept":
-            done[code] = what
+    for code in codes:
+        followed = None
+        while (fields := await _schedule_fields(session, code)) not in (None, followed):
+            what = await keep_schedule(client, settings, code, *fields)
+            if what != "kept":
+                done.setdefault(code, what)
+            followed = fields
     return done
+
+
+async def _schedule_fields(session: AsyncSession, code: str) -> tuple[str, str, str] | None:
+    """What an indicator's schedule follows (scope, rhythm, source), as stored now."""
+    row = (
+        await session.execute(
+            select(Indicator.scope, Indicator.rhythm, Indicator.source).where(
+                Indicator.code == code
+            )
+        )
+    ).first()
+    await session.commit()
+    return (row[0], row[1], row[2]) if row else None

@@ -21,6 +21,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from temporalio.client import ScheduleSpec
@@ -29,6 +30,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
 from db.engine import make_async_engine
+from db.models import Indicator
+from services import indicator_reporting
 from services.indicator_reporting import AGENCIES_LATER, NO_TASKS_PROVINCE, reconcile_schedules
 from tests.api.test_directives_api import eventually
 from tests.conftest import ApiClient
@@ -394,6 +397,48 @@ async def test_a_commune_indicator_has_a_schedule_whose_run_opens_the_period_end
     finally:
         await engine.dispose()
     assert made[code] == "made" and code not in again and province not in made
+    described = await schedule.describe()
+    assert described.schedule.state.note == f"indicator {code}: opens each quarterly period"
+    await schedule.delete()
+
+
+async def test_the_reconciler_follows_a_rhythm_changed_while_it_runs(
+    api: ApiClient, task_queue: str, database_url: str, engine: Engine
+) -> None:
+    """The reconciler runs at every API start and asks the engine about every indicator in
+    turn. An office that changes a rhythm after the reconciler read the indicator, and before
+    it reached its schedule, keeps its change: the schedule ends by following the stored row,
+    not the row read before it. Before, it was set back to the old rhythm (one CI run, where
+    the test above changed a rhythm just as its API started)."""
+    code = await created_indicator(api, "commune")
+    schedule = api.temporal.get_schedule_handle(indicator_schedule_id(code))
+    real = indicator_reporting.keep_schedule
+    changed: list[str] = []
+    # This test's reconciler only: the API's own, at its start, may still be running.
+    ours = asyncio.current_task()
+
+    async def changed_meanwhile(client: Any, settings: Any, at: str, *fields: str) -> str:
+        if at == code and not changed and asyncio.current_task() is ours:
+            # The office's change commits, and sets the schedule, just before this call.
+            with engine.begin() as connection:
+                connection.execute(
+                    update(Indicator).where(Indicator.code == code).values(rhythm="quarterly")
+                )
+            await real(client, settings, code, "commune", "quarterly")
+            changed.append(code)
+        return await real(client, settings, at, *fields)
+
+    settings = cast(Settings, SimpleNamespace(task_queue=task_queue))
+    async_engine = make_async_engine(database_url)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(indicator_reporting, "keep_schedule", changed_meanwhile)
+            async with async_sessionmaker(async_engine, expire_on_commit=False)() as session:
+                done = await reconcile_schedules(session, api.temporal, settings)
+    finally:
+        await async_engine.dispose()
+    assert changed == [code]
+    assert done[code] == "updated"
     described = await schedule.describe()
     assert described.schedule.state.note == f"indicator {code}: opens each quarterly period"
     await schedule.delete()
