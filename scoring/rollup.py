@@ -38,18 +38,18 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     and_,
-    extract,
     func,
     literal,
     select,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 
-from db.communes import DAK_LAK
+from db.communes import DAK_LAK, communes_of_province
 from db.models import Assignment, Commune, Unit
 from db.models.directives import COUNTED_EVENTS
 from scoring.indicators import ALL_FIELDS, EVENT_FIELDS, FIELDS, Rows
@@ -143,11 +143,12 @@ def _lower_median(later: Instant, only: ColumnElement[bool]) -> ColumnElement[fl
 
     percentile_disc(0.5) returns the ceil(0.5 * n)-th value in order (the first whose position
     reaches half the count), the very value the window function's CUME_DIST >= 0.5 finds. The
-    spans are sorted as intervals and only the median is turned into seconds: a difference of
-    two instants has no months, so an interval's order is its seconds' order, ties included,
-    and sorting intervals costs less than sorting the numeric seconds EXTRACT gives."""
-    median = func.percentile_disc(0.5).within_group(later - Assignment.issued_at).filter(only)
-    return type_coerce(extract("epoch", median), Float())
+    spans are sorted as date_part's double precision seconds, passed by value and compared by
+    the database's fast comparator: on a million assignments the roll-up took 3–5% less than
+    with the spans sorted as intervals (passed by reference), and EXTRACT's numeric seconds
+    cost more than either. Seconds and intervals sort alike, ties included."""
+    seconds = func.date_part("epoch", later - Assignment.issued_at)
+    return type_coerce(func.percentile_disc(0.5).within_group(seconds).filter(only), Float())
 
 
 def _median(period: Period, seconds: ColumnElement[float], only: Any, label: str) -> Any:
@@ -185,6 +186,31 @@ def _members(ranked: Ranked, province_code: int) -> tuple[Any, Any, ColumnElemen
     return Commune.code, Commune.name, Commune.province_code == str(province_code)
 
 
+# PostgreSQL: the roll-up with medians is this many statements' work, one per range of commune
+# codes, joined by UNION ALL. An ordered-set aggregate has no partial form, so one GROUP BY over
+# every commune runs in one process; separate branches run side by side under a Parallel
+# Append (PostgreSQL gives a query 2 parallel workers by default). On a million assignments and
+# 2 cores, medians of 8 alternating rounds: 1.00 s as one statement, 0.67 s as two ranges, 0.70
+# s as three.
+PARTS = 2
+
+
+def code_ranges(province_code: int, parts: int) -> list[list[ColumnElement[bool]]]:
+    """`parts` ranges of commune codes, each holding as many of the province's communes, that
+    together hold every code (an agency's, letters first, falls in the last)."""
+    codes = [c.code for c in communes_of_province(province_code)]
+    edges = [codes[len(codes) * i // parts] for i in range(1, parts)]
+    lower: list[str | None] = [None, *edges]
+    upper: list[str | None] = [*edges, None]
+    return [
+        [
+            *([Assignment.commune_code >= low] if low is not None else []),
+            *([Assignment.commune_code < high] if high is not None else []),
+        ]
+        for low, high in zip(lower, upper, strict=True)
+    ]
+
+
 def rollup_query(
     period: Period,
     as_of: datetime,
@@ -197,8 +223,9 @@ def rollup_query(
     its figures for the period, in one statement: every count in one pass over the covering
     index (the timeline's figures read the event counts each assignment's row keeps), and
     (with_medians) the two medians, which sort every value and cost more than all the rest.
-    On PostgreSQL (`dialect`) the medians are aggregates of the counts' pass; on SQLite,
-    window functions over passes of their own."""
+    On PostgreSQL (`dialect`) the medians are aggregates of the counts' pass, over PARTS ranges
+    of the communes' codes side by side; on SQLite, window functions over passes of their
+    own."""
     code, name, members = _members(ranked, province_code)
     rows = _rows()
     one_pass = with_medians and _in_one_pass(dialect)
@@ -217,7 +244,15 @@ def rollup_query(
         totals_select = totals_select.add_columns(
             *(_lower_median(*span).label(key) for key, span in zip(MEDIANS, _spans(), strict=True))
         )
-    totals = totals_select.group_by(Assignment.commune_code).subquery("totals")
+    if one_pass and ranked is Ranked.COMMUNES:
+        totals = union_all(
+            *(
+                totals_select.where(*bounds).group_by(Assignment.commune_code)
+                for bounds in code_ranges(province_code, PARTS)
+            )
+        ).subquery("totals")
+    else:
+        totals = totals_select.group_by(Assignment.commune_code).subquery("totals")
     escalated = sum(
         (
             func.coalesce(totals.c[name], 0)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from db.communes import communes_of_province
 from db.models import Assignment, Directive, policy_to_json
 from scoring.periods import parse_period
-from scoring.rollup import medians, rollup
+from scoring.rollup import medians, rollup, rollup_query
 from vocabulary.directives import AssignmentStatus, DirectivePolicy, Timeliness
 
 PERIOD = parse_period("2039-05")
@@ -124,3 +124,57 @@ def test_one_scorecard_reads_the_same_medians(engine: Engine, stored: dict[str, 
     with Session(engine) as session:
         found = {name: medians(session, PERIOD, code) for name, code in stored.items()}
     assert found == EXPECTED
+
+
+EVERY_COMMUNE = parse_period("2046-07")
+
+
+def test_every_commune_is_rolled_up_once_whatever_range_of_codes_it_falls_in(
+    engine: Engine,
+) -> None:
+    """On PostgreSQL the roll-up with medians runs as one branch per range of commune codes
+    (rollup.PARTS): each of the province's 102 communes, those at the ranges' edges included,
+    has its one assignment counted once and its own median, on either database."""
+    issued = datetime(2046, 7, 1, 8, tzinfo=UTC)
+    codes = sorted(c.code for c in communes_of_province())
+    with Session(engine) as session, session.begin():
+        for i, code in enumerate(codes):
+            directive = Directive(
+                title="Một việc mỗi xã",
+                body="Mỗi xã một nhiệm vụ.",
+                status="active",
+                issued_at=issued,
+                issued_by="steering_office:test",
+                deadline=datetime(2046, 7, 20, tzinfo=UTC),
+                communes=[code],
+                policy=policy_to_json(DirectivePolicy()),
+                updated_at=issued,
+            )
+            session.add(directive)
+            session.flush()
+            session.add(
+                Assignment(
+                    directive_id=directive.id,
+                    commune_code=code,
+                    issued_at=issued,
+                    status=AssignmentStatus.ACKNOWLEDGED.value,
+                    timeliness=Timeliness.WITHIN_DEADLINE.value,
+                    deadline=directive.deadline,
+                    original_deadline=directive.deadline,
+                    # Each commune's own span: i hours and one second.
+                    acknowledged_at=issued + i * HOUR + timedelta(seconds=1),
+                )
+            )
+    with Session(engine) as session:
+        figures = rollup(session, EVERY_COMMUNE, issued + 30 * DAY, with_medians=True)
+        query = rollup_query(
+            EVERY_COMMUNE, issued + 30 * DAY, dialect=session.get_bind().dialect.name
+        )
+        listed = [row.commune_code for row in session.execute(query)]
+    assert len(codes) == 102
+    assert listed == codes
+    assert sorted(figures) == codes
+    assert [figures[code]["received"] for code in codes] == [1] * 102
+    assert [figures[code]["median_acknowledgement_seconds"] for code in codes] == [
+        i * 3600.0 + 1.0 for i in range(102)
+    ]
