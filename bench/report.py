@@ -66,7 +66,9 @@ goal: what issue 15 asks of the row, met or MISSED.
 - acknowledgements: that many concurrent POST …/acknowledge, each on a fresh fanned-out
   directive, against as many concurrent updates of fresh bare workflows; per second.
 - reads: 32 concurrent users GET a directive and its assignment list, against a bare endpoint
-  returning the same rows; req/s, p50 and p99 are medians of the runs' own figures.
+  returning the same rows; req/s, p50 and p99 are medians of the runs' own figures. The
+  sides take turns in pairs (product, bare, bare, product, …), so that a drift from run to
+  run favours neither.
 - reminder lateness: seconds from a reminder's instant to its notification row
   (notifications.created_at), against bare workflows sleeping to the same instants (relative
   to their own window) and writing one row. Three batches per side, taking turns (product,
