@@ -437,11 +437,14 @@ class Bench:
         figures: dict[str, list[float]] = {
             k: [] for k in ("p_rate", "b_rate", "p_50", "b_50", "p_99", "b_99")
         }
-        sides = (("p", product_paths, self.auth()), ("b", bare_paths, {}))
+        sides: tuple[tuple[str, list[str], dict[str, str]], ...] = (
+            ("p", product_paths, self.auth()),
+            ("b", bare_paths, {}),
+        )
         for repeat in range(self.mode.read_repeats):
-            # Product, bare, bare, product, …: a run lasts 2-3 s, and both sides' rates drift
-            # upwards from run to run (in five quick runs, the third of each side was 10-60%
-            # faster than its first); a side always going first would carry that drift.
+            # Product, bare, bare, product, …: a run lasts 2-3 s, and a drift from run to run
+            # (through the shared client of before, each side's third run was 10-60% faster
+            # than its first) would favour the side always going second.
             for side, paths, headers in sides if repeat % 2 == 0 else sides[::-1]:
                 rate, latencies = await self.load(paths, headers, total)
                 figures[f"{side}_rate"].append(rate)
