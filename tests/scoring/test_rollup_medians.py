@@ -55,17 +55,18 @@ def _store(
     reported: timedelta | None = None,
     status: AssignmentStatus = AssignmentStatus.ACKNOWLEDGED,
     deadline: datetime = IN_MAY,
+    issued: datetime = ISSUED,
 ) -> None:
     directive = Directive(
         title="Báo cáo trung vị",
         body="Số liệu cố định cho phép tính trung vị.",
         status="active",
-        issued_at=ISSUED,
+        issued_at=issued,
         issued_by="steering_office:test",
         deadline=deadline,
         communes=[commune],
         policy=policy_to_json(DirectivePolicy()),
-        updated_at=ISSUED,
+        updated_at=issued,
     )
     session.add(directive)
     session.flush()
@@ -74,14 +75,14 @@ def _store(
         Assignment(
             directive_id=directive.id,
             commune_code=commune,
-            issued_at=ISSUED,
+            issued_at=issued,
             status=status.value,
             timeliness=(Timeliness.ON_TIME if completed else Timeliness.WITHIN_DEADLINE).value,
             deadline=deadline,
             original_deadline=deadline,
-            acknowledged_at=ISSUED + acknowledged if acknowledged is not None else None,
-            reported_at=ISSUED + reported if reported is not None else None,
-            completed_at=ISSUED + reported if reported is not None else None,
+            acknowledged_at=issued + acknowledged if acknowledged is not None else None,
+            reported_at=issued + reported if reported is not None else None,
+            completed_at=issued + reported if reported is not None else None,
         )
     )
 
@@ -137,34 +138,12 @@ def test_every_commune_is_rolled_up_once_whatever_range_of_codes_it_falls_in(
     has its one assignment counted once and its own median, on either database."""
     issued = datetime(2046, 7, 1, 8, tzinfo=UTC)
     codes = sorted(c.code for c in communes_of_province())
+    deadline = datetime(2046, 7, 20, tzinfo=UTC)
     with Session(engine) as session, session.begin():
         for i, code in enumerate(codes):
-            directive = Directive(
-                title="Một việc mỗi xã",
-                body="Mỗi xã một nhiệm vụ.",
-                status="active",
-                issued_at=issued,
-                issued_by="steering_office:test",
-                deadline=datetime(2046, 7, 20, tzinfo=UTC),
-                communes=[code],
-                policy=policy_to_json(DirectivePolicy()),
-                updated_at=issued,
-            )
-            session.add(directive)
-            session.flush()
-            session.add(
-                Assignment(
-                    directive_id=directive.id,
-                    commune_code=code,
-                    issued_at=issued,
-                    status=AssignmentStatus.ACKNOWLEDGED.value,
-                    timeliness=Timeliness.WITHIN_DEADLINE.value,
-                    deadline=directive.deadline,
-                    original_deadline=directive.deadline,
-                    # Each commune's own span: i hours and one second.
-                    acknowledged_at=issued + i * HOUR + timedelta(seconds=1),
-                )
-            )
+            # Each commune's own span: i hours and one second.
+            span = i * HOUR + timedelta(seconds=1)
+            _store(session, code, span, deadline=deadline, issued=issued)
     with Session(engine) as session:
         figures = rollup(session, EVERY_COMMUNE, issued + 30 * DAY, with_medians=True)
         query = rollup_query(
