@@ -202,12 +202,17 @@ def _visible(user: Principal, communes: list[str]) -> bool:
     return user.role not in ASSIGNEE_ROLES or user.commune_code in communes
 
 
-async def load_directive(session: AsyncSession, user: Principal, directive_id: int) -> Directive:
+def visible_directive(session: Session, user: Principal, directive_id: int) -> Directive:
     """The directive, if it exists and this user may see it (a leader: only if addressed)."""
-    directive = await session.get(Directive, directive_id)
+    directive = session.get(Directive, directive_id)
     if directive is None or not _visible(user, directive.communes):
         raise NotFound(f"directive {directive_id} not found")
     return directive
+
+
+async def load_directive(session: AsyncSession, user: Principal, directive_id: int) -> Directive:
+    """`visible_directive` on the request's async session."""
+    return await session.run_sync(visible_directive, user, directive_id)
 
 
 async def directive_public(
@@ -275,9 +280,7 @@ async def directive_assignments_json(
             offset,
         )
         if not rows or user.role in ASSIGNEE_ROLES:
-            directive = session.get(Directive, directive_id)
-            if directive is None or not _visible(user, directive.communes):
-                raise NotFound(f"directive {directive_id} not found")
+            visible_directive(session, user, directive_id)
         return rows, total
 
     rows, total = await sessions.run(read)
