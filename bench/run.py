@@ -7,6 +7,7 @@ and the rows it writes).
                                 # reminder lateness (six 2-minute windows and their setups)
     BENCH_DATABASE=postgresql make bench   # a scratch PostgreSQL database instead of SQLite
     BENCH_ONLY=fan_out,reads make bench    # some steps only (each sets up what it needs)
+    BENCH_KEEP=/tmp/run1 make bench        # keep the run's databases and logs in an empty folder
 
 Steps: fan_out, national, acknowledgements, reads, lateness, memory, rollup (bench/rollup.py).
 
@@ -20,6 +21,7 @@ the machine was)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import os
@@ -596,6 +598,19 @@ def _own_cpu() -> float:
     return times.user + times.system
 
 
+def _scratch_folder() -> contextlib.AbstractContextManager[str]:
+    """The run's databases and logs: a temporary folder, or BENCH_KEEP's, kept after the run so
+    that the Temporal server's histories can be read afterwards (`temporal server start-dev
+    --db-filename <folder>/temporal.db`, then `temporal workflow show`)."""
+    keep = os.environ.get("BENCH_KEEP")
+    if not keep:
+        return tempfile.TemporaryDirectory(prefix="axis-bench-")
+    Path(keep).mkdir(parents=True, exist_ok=True)
+    if any(Path(keep).iterdir()):
+        raise SystemExit(f"BENCH_KEEP: {keep} is not empty; a run starts from nothing")
+    return contextlib.nullcontext(keep)
+
+
 def main() -> int:
     mode = Mode.from_env()
     backend = os.environ.get("BENCH_DATABASE", "sqlite")
@@ -603,7 +618,7 @@ def main() -> int:
     before = Snapshot()
     started = time.perf_counter()
     with OtherProcesses() as watched:
-        with tempfile.TemporaryDirectory(prefix="axis-bench-") as folder:
+        with _scratch_folder() as folder:
             logs = Path(os.environ.get("BENCH_LOGS", folder))
             logs.mkdir(parents=True, exist_ok=True)
             rows, others = asyncio.run(measure(mode, backend, Path(folder), logs, chosen))
