@@ -33,6 +33,7 @@ from temporalio.client import Client
 
 from bench.lateness import SLICES
 from bench.stack import Processes, start_temporal
+from bench.stats import pct
 from vocabulary.directives import assignment_workflow_id
 
 # A reminder's timer is the one whose fire time falls within this of its instant: the product's
@@ -174,9 +175,8 @@ async def report(address: str, rows: Sequence[Reminder], sample: int) -> None:
                 p = parts(list(history.events), r.due)
                 if p is not None:
                     found.append((p, r))
-            lates = sorted(r.late for r in part)
             sys.stdout.write(
-                f"{side} {batch} {k + 1}: {lates[int(0.99 * (len(lates) - 1))]:.3f} | "
+                f"{side} {batch} {k + 1}: {pct([r.late for r in part], 99):.3f} | "
                 f"{_spread(p.set for p, _ in found)} {_spread(p.fire for p, _ in found)} "
                 f"{_spread(p.wake for p, _ in found)} "
                 f"{_spread(r.recorded - p.started for p, r in found)}\n"
