@@ -31,7 +31,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
-from bench.lateness import SLICES
+from bench.lateness import OFFSET, SLICES
 from bench.stack import Processes, start_temporal
 from bench.stats import pct
 from vocabulary.directives import assignment_workflow_id
@@ -39,6 +39,9 @@ from vocabulary.directives import assignment_workflow_id
 # A reminder's timer is the one whose fire time falls within this of its instant: the product's
 # assignments have other timers (the deadline) days away.
 MATCH_SECONDS = 60.0
+# A batch's instants are 0.6-1.2 s apart and the batches minutes apart: a gap longer than this
+# between two of the product's instants begins its next batch.
+BATCH_GAP_SECONDS = 60.0
 SAMPLE = 30
 
 
@@ -47,7 +50,7 @@ class Parts:
     set: float
     fire: float
     wake: float
-    # From the woken task's start to the row: filled in by the caller, who knows the row.
+    # When the woken task started: the rest, up to the row, is the caller's, who knows the row.
     started: float
 
 
@@ -109,7 +112,7 @@ def reminders(folder: Path) -> list[Reminder]:
                 + "WHERE batch LIKE 'late-%'"
             )
         ).all()
-        # The product's reminders fall a day before their directive's deadline (bench/lateness.py).
+        # The product's reminders fall OFFSET before their directive's deadline.
         product = conn.execute(
             text(
                 "SELECT n.directive_id, n.commune_code, n.created_at, d.deadline "
@@ -127,7 +130,7 @@ def reminders(folder: Path) -> list[Reminder]:
         (
             (
                 assignment_workflow_id(directive, code),
-                _seconds(deadline) - 86_400,
+                _seconds(deadline) - OFFSET.total_seconds(),
                 _seconds(created),
             )
             for directive, code, created, deadline in product
@@ -136,7 +139,7 @@ def reminders(folder: Path) -> list[Reminder]:
     )
     batch, last = 0, None
     for workflow_id, due, recorded in ordered:
-        if last is not None and due - last > MATCH_SECONDS:
+        if last is not None and due - last > BATCH_GAP_SECONDS:
             batch += 1
         found.append(Reminder("product", f"batch-{batch + 1}", workflow_id, due, recorded))
         last = due
@@ -167,8 +170,11 @@ async def report(address: str, rows: Sequence[Reminder], sample: int) -> None:
     )
     for (side, batch), members in sorted(batches.items()):
         for k, part in enumerate(sixths(members)):
-            latest = sorted(part, key=lambda r: r.late)[-sample // 2 :]
-            chosen = latest + random.sample(part, min(sample // 2, len(part)))
+            # The latest half, and a random half of the others: none read twice.
+            by_lateness = sorted(part, key=lambda r: r.late)
+            half = sample // 2
+            others = by_lateness[:-half] if half else by_lateness
+            chosen = by_lateness[len(others) :] + random.sample(others, min(half, len(others)))
             found: list[tuple[Parts, Reminder]] = []
             for r in chosen:
                 history = await client.get_workflow_handle(r.workflow_id).fetch_history()

@@ -600,8 +600,8 @@ def _own_cpu() -> float:
 
 def _scratch_folder() -> contextlib.AbstractContextManager[str]:
     """The run's databases and logs: a temporary folder, or BENCH_KEEP's, kept after the run so
-    that the Temporal server's histories can be read afterwards (`temporal server start-dev
-    --db-filename <folder>/temporal.db`, then `temporal workflow show`)."""
+    that the Temporal server's histories can be read afterwards (`python -m
+    bench.lateness_parts <folder>`)."""
     keep = os.environ.get("BENCH_KEEP")
     if not keep:
         return tempfile.TemporaryDirectory(prefix="axis-bench-")
